@@ -1,0 +1,3 @@
+from ftadvisor.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""The ``ftadvisor`` command line: thin click groups over the Python API, one module per noun."""
+
+from __future__ import annotations
+
+import click
+
+from ftadvisor import __version__
+from ftadvisor.cli.data import data
+from ftadvisor.cli.tokens import tokens
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ftadvisor")
+def cli() -> None:
+    """Decide whether and how to fine-tune a language model, with numbers.
+
+    \b
+    Examples:
+      ftadvisor data validate train.jsonl --model gpt-4.1-mini-2025-04-14
+      ftadvisor data stats train.jsonl --model gpt-4o-mini
+      ftadvisor tokens count --model gpt-4o --text "Hello"
+    """
+
+
+cli.add_command(data)
+cli.add_command(tokens)
+
+
+def main() -> None:
+    cli(prog_name="ftadvisor")

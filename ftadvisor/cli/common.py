@@ -1,0 +1,70 @@
+"""Shared CLI pieces: consoles, ``--json`` output, progress bars, and turning user errors into one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ftadvisor.errors import FtAdvisorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print machine-readable JSON instead of tables. Example: --json | jq .")
+
+
+def print_json(data: Any) -> None:
+    """Print a pydantic model, dataclass-friendly dict or plain value as JSON on stdout."""
+    if hasattr(data, "model_dump"):
+        data = data.model_dump(mode="json")
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one ``error:`` line and exit."""
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    sys.exit(code)
+
+
+def user_errors(fn: F) -> F:
+    """Turn FtAdvisorError (and Ctrl-C) into one line and an exit code instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FtAdvisorError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def byte_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar over bytes on stderr (hidden when not a terminal or ``enabled`` is False)."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

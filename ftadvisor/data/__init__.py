@@ -1,0 +1,1 @@
+"""The dataset toolkit: read, validate, count, deduplicate, check, split and convert JSONL datasets."""

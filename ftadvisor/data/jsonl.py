@@ -1,0 +1,131 @@
+"""Streaming JSONL reading with line numbers, byte ranges for parallel work, and atomic writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from ftadvisor.data.problems import Problem
+from ftadvisor.errors import InputError
+
+BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+
+
+def open_input(path: str | Path) -> IO[bytes]:
+    """Open a dataset for reading, with a one-line error when it cannot be."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a JSONL file")
+    try:
+        return p.open("rb")
+    except FileNotFoundError as exc:
+        raise InputError(f"{p}: no such file") from exc
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror}") from exc
+
+
+def byte_ranges(path: str | Path, parts: int) -> list[tuple[int, int]]:
+    """Split a file into ``parts`` byte ranges that start and end on line boundaries."""
+    size = os.path.getsize(path)
+    if parts <= 1 or size == 0:
+        return [(0, size)]
+    cuts = [0]
+    with open_input(path) as f:
+        for i in range(1, parts):
+            f.seek(max(size * i // parts, cuts[-1]))
+            if f.tell() > 0:
+                f.seek(f.tell() - 1)
+                f.readline()  # finish the line the cut fell into
+            cuts.append(min(f.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a] or [(0, size)]
+
+
+def iter_raw_lines(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """The raw lines (without their line ending) of ``path`` between two line-aligned byte offsets."""
+    with open_input(path) as f:
+        f.seek(start)
+        remaining = (os.path.getsize(path) if end is None else end) - start
+        while remaining > 0:
+            line = f.readline(min(remaining, 1 << 62))
+            if not line:
+                break
+            remaining -= len(line)
+            if line.endswith(b"\n"):
+                line = line[:-1]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            yield line
+
+
+def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, list[Problem]]:
+    """Decode and parse one JSONL line (``first``: the file's first line, where a BOM may sit).
+
+    Returns the object (None when the line cannot be parsed) and the problems found.
+    """
+    problems: list[Problem] = []
+    if first and raw.startswith(BOM):
+        problems.append(Problem(line_no, "bom", "the file starts with a UTF-8 byte-order mark; save it as "
+                                "UTF-8 without BOM"))
+        raw = raw[len(BOM):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(line_no, "invalid_utf8", f"byte {exc.start + 1} is not valid UTF-8 "
+                                f"({raw[exc.start:exc.start + 1]!r}); save the file as UTF-8"))
+        return None, problems
+    if not text.strip():
+        problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
+        return None, problems
+    try:
+        return json.loads(text), problems
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(line_no, "invalid_json", f"column {exc.colno}: {exc.msg}"))
+        return None, problems
+    except RecursionError:
+        problems.append(Problem(line_no, "invalid_json", "JSON nested too deeply"))
+        return None, problems
+
+
+def iter_objects(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, object)`` for every line that parses; unparseable lines are skipped."""
+    for line_no, raw in enumerate(iter_raw_lines(path), 1):
+        obj, _ = parse_line(raw, line_no, first=line_no == 1)
+        if obj is not None:
+            yield line_no, obj
+
+
+@contextmanager
+def atomic_writer(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write to a temporary file beside ``path`` and rename it into place only on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode
+                       else "\n") as f:
+            yield f
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps_line(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+def write_jsonl(path: str | Path, objects: Iterable[Any]) -> int:
+    """Write objects as JSONL atomically; returns how many were written."""
+    n = 0
+    with atomic_writer(path) as f:
+        for obj in objects:
+            f.write(dumps_line(obj))
+            n += 1
+    return n

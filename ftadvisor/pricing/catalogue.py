@@ -1,0 +1,128 @@
+"""Load the packaged price catalogue and merge user overrides (config folder, then ``--prices FILE``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ftadvisor.errors import InputError
+from ftadvisor.tokens import base_model, model_family
+
+STALE_AFTER_DAYS = 90
+
+
+class ModelEntry(BaseModel):
+    """One model: prices (USD per 1M tokens unless named per hour), limits and lifetime."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    aliases: list[str] = Field(default_factory=list)
+    provider: str = "openai"
+    encoding: str | None = None
+    methods: list[str] = Field(default_factory=lambda: ["supervised"])
+    training_per_1m: float | None = None
+    training_per_hour: float | None = None
+    ft_input: float | None = None
+    ft_cached_input: float | None = None
+    ft_output: float | None = None
+    base_input: float | None = None
+    base_cached_input: float | None = None
+    base_output: float | None = None
+    gpu_per_hour: float | None = None
+    serving_tokens_per_second: float | None = None
+    training_tokens_per_second: float | None = None
+    max_example_tokens: int | None = None
+    context_window: int | None = None
+    job_cutoff: dt.date | None = None
+    shutdown: dt.date | None = None
+    sources: list[str] = Field(default_factory=list)
+
+    def is_retired(self, today: dt.date | None = None) -> bool:
+        return self.shutdown is not None and (today or dt.date.today()) >= self.shutdown
+
+    def accepts_jobs(self, today: dt.date | None = None) -> bool:
+        return self.job_cutoff is None or (today or dt.date.today()) < self.job_cutoff
+
+    def training_cost(self, billed_tokens: int) -> float | None:
+        """USD for ``billed_tokens`` (already multiplied by epochs); None when priced per hour or unknown."""
+        if self.training_per_1m is None:
+            return None
+        return billed_tokens * self.training_per_1m / 1_000_000
+
+
+class Catalogue(BaseModel):
+    as_of: dt.date
+    currency: str = "USD"
+    note: str = ""
+    sources: dict[str, str] = Field(default_factory=dict)
+    models: list[ModelEntry]
+
+    def find(self, model: str) -> ModelEntry | None:
+        """The entry for a model id, alias, ``ft:`` id or undated family name; None when unknown."""
+        wanted = {model, base_model(model), model_family(model)}
+        for entry in self.models:
+            if entry.id in wanted or wanted.intersection(entry.aliases):
+                return entry
+        family = model_family(model)
+        for entry in self.models:
+            if model_family(entry.id) == family:
+                return entry
+        return None
+
+    def age_days(self, today: dt.date | None = None) -> int:
+        return ((today or dt.date.today()) - self.as_of).days
+
+    def is_stale(self, today: dt.date | None = None) -> bool:
+        return self.age_days(today) > STALE_AFTER_DAYS
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read price file: {exc.strerror}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a valid JSON price file: {exc}") from exc
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Rows in ``override`` replace fields of rows with the same id, or are added."""
+    if not isinstance(override, dict) or not isinstance(override.get("models", []), list):
+        raise InputError(f"{origin}: a price file is an object with a 'models' list")
+    rows = {row["id"]: dict(row) for row in base["models"]}
+    for i, row in enumerate(override.get("models", [])):
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            raise InputError(f"{origin}: models[{i}]: each row needs a string 'id'")
+        rows[row["id"]] = {**rows.get(row["id"], {}), **row, "sources": row.get("sources", [origin])}
+    merged = {**base, "models": list(rows.values())}
+    if "as_of" in override:
+        merged["as_of"] = override["as_of"]
+    return merged
+
+
+def load_catalogue(prices: str | Path | None = None, *, use_user_file: bool = True) -> Catalogue:
+    """The packaged catalogue, overridden by ``<config>/prices.json`` and then by ``prices``."""
+    data = json.loads(resources.files("ftadvisor.pricing").joinpath("catalogue.json").read_text("utf-8"))
+    origins: list[Path] = []
+    if use_user_file:
+        from ftadvisor.config import user_dir
+
+        user_file = user_dir() / "prices.json"
+        if user_file.is_file():
+            origins.append(user_file)
+    if prices is not None:
+        origins.append(Path(prices))
+    for path in origins:
+        data = _merge(data, _read_json(path), str(path))
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"{origins[-1] if origins else 'catalogue'}: {where}: {err['msg']}") from exc
