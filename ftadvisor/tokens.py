@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from ftadvisor.errors import EncodingUnavailable, UnknownModel
@@ -69,7 +69,7 @@ def encoding_name_for_model(model: str) -> str:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(name: str) -> Any:
     """Load a tiktoken encoding, turning an offline download failure into one clear message."""
     import tiktoken

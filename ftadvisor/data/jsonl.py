@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -44,7 +45,7 @@ def byte_ranges(path: str | Path, parts: int) -> list[tuple[int, int]]:
                 f.readline()  # finish the line the cut fell into
             cuts.append(min(f.tell(), size))
     cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a] or [(0, size)]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a] or [(0, size)]
 
 
 def iter_raw_lines(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:

@@ -154,10 +154,10 @@ def scan_file(path: str | Path, method: Method | None = None, *, encoding: str |
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         jobs = [(path, a, b, method, detected_from, encoding, max_example_tokens, 1) for a, b in parts]
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            for (_, a, b, *_rest), part in zip(jobs, pool.map(_scan_part, jobs)):
+            for (_, _start, end, *_rest), part in zip(jobs, pool.map(_scan_part, jobs), strict=True):
                 total.merge(part)
                 if progress:
-                    progress(b, size)
+                    progress(end, size)
     if progress:
         progress(size, size)
     if total.n_examples == 0:

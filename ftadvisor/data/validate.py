@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+
 from pydantic import BaseModel
 
 from ftadvisor.data.formats import Method
