@@ -32,9 +32,9 @@ TEMPLATES = {
         "The API returns 500 for every request to /reports since {ver}.",
     ],
     "account": [
-        "Please change the email address on my account to the new domain.",
+        "Please change the email address on my account to the new {company} domain.",
         "I need to add {n} more seats to our {plan} workspace.",
-        "How do I transfer ownership of the workspace to a colleague?",
+        "How do I transfer ownership of the {company} workspace to a colleague?",
         "I locked myself out after {n} failed password attempts.",
     ],
     "shipping": [
@@ -42,8 +42,9 @@ TEMPLATES = {
         "The parcel {ref} arrived damaged; the box was crushed.",
     ],
     "other": [
-        "Do you have a student discount?",
-        "Who should I talk to about a partnership?",
+        "Do you have a student discount on the {plan} plan?",
+        "Who should I talk to about a partnership with {company}?",
+        "Is there a way to send you feedback about the {plan} onboarding?",
     ],
 }
 WEIGHTS = {"billing": 40, "technical": 30, "account": 22, "shipping": 12, "other": 8}
@@ -53,7 +54,8 @@ URGENT = ("Please treat this as urgent.", "We need this fixed today.", "Producti
 def ticket(rng: random.Random, category: str) -> tuple[str, str]:
     text = rng.choice(TEMPLATES[category]).format(
         plan=rng.choice(["Starter", "Team", "Business", "Enterprise"]), ref=f"#{rng.randint(10000, 99999)}",
-        n=rng.randint(2, 90), ver=f"{rng.randint(3, 5)}.{rng.randint(0, 12)}")
+        n=rng.randint(2, 90), company=rng.choice(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay"]),
+        ver=f"{rng.randint(3, 5)}.{rng.randint(0, 12)}")
     priority = "normal"
     if rng.random() < 0.25:
         text += " " + rng.choice(URGENT)
@@ -72,16 +74,20 @@ def example(text: str, category: str, priority: str) -> dict:
 
 def main() -> None:
     rng = random.Random(7)
-    rows = []
+    rows, seen = [], set()
     for category, count in WEIGHTS.items():
-        rows += [(*ticket(rng, category), category) for _ in range(count)]
+        while sum(r[2] == category for r in rows) < count:
+            text, priority = ticket(rng, category)
+            if text not in seen:
+                seen.add(text)
+                rows.append((text, priority, category))
     rng.shuffle(rows)
     examples = [example(text, category, priority) for text, priority, category in rows]
     # Exact duplicates, a near-duplicate (one word changed), and a contradicting twin.
     examples.insert(20, examples[3])
     examples.insert(45, examples[10])
     near = json.loads(json.dumps(examples[5]))
-    near["messages"][1]["content"] = near["messages"][1]["content"].replace("my", "our", 1) + " Thanks."
+    near["messages"][1]["content"] += " Thanks."
     examples.insert(60, near)
     twin = json.loads(json.dumps(examples[7]))
     twin["messages"][2]["content"] = json.dumps({"category": "other", "priority": "normal"})

@@ -8,5 +8,5 @@ if [ -z "${TIKTOKEN_CACHE_DIR:-}" ] && [ -d ../shared/tiktoken ]; then
     export TIKTOKEN_CACHE_DIR
 fi
 bash scripts/setup.sh
-.venv/bin/ruff check ftadvisor local_backend tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"

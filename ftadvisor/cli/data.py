@@ -127,3 +127,165 @@ def stats(file: Path, method: str | None, model: str | None, encoding: str | Non
                   f"(at ${s.training_price_per_1m:g} per 1M training tokens)")
     for note in s.notes:
         out.print(f"note: {note}")
+
+
+@data.command()
+@file_argument
+@click.option("--threshold", type=click.FloatRange(0.05, 1.0), default=0.8, show_default=True,
+              help="Jaccard similarity (character 5-grams) from which two examples are near-duplicates. "
+                   "Example: --threshold 0.9")
+@click.option("--write", "write_to", type=click.Path(path_type=Path),
+              help="Write a copy keeping the first example of each group. Example: --write train.dedup.jsonl")
+@method_option
+@json_option
+@user_errors
+def dedup(file: Path, threshold: float, write_to: Path | None, method: str | None, as_json: bool) -> None:
+    """Find exact and near-duplicate examples, reported as groups of line numbers.
+
+    \b
+    Examples:
+      ftadvisor data dedup train.jsonl
+      ftadvisor data dedup train.jsonl --threshold 0.9 --write train.dedup.jsonl
+    """
+    from ftadvisor.data.dedup import find_duplicates, write_deduplicated
+
+    report = find_duplicates(file, threshold=threshold, method=method)  # type: ignore[arg-type]
+    kept = write_deduplicated(file, write_to, report) if write_to else None
+    if as_json:
+        from dataclasses import asdict
+
+        print_json({**asdict(report), "n_removable": report.n_removable, "written": str(write_to) if write_to
+                    else None, "kept": kept})
+        return
+    for g in report.groups:
+        extra = "" if g.kind == "exact" else f" (Jaccard >= {g.similarity:.2f})"
+        click.echo(f"{file}: {g.kind} duplicates: lines {', '.join(map(str, g.lines))}{extra}")
+    click.echo(f"{file}: {report.n_examples:,} examples, {len(report.groups):,} duplicate groups, "
+               f"{report.n_removable:,} removable")
+    if write_to:
+        click.echo(f"wrote {kept:,} lines to {write_to}")
+
+
+@data.command()
+@file_argument
+@method_option
+@click.option("--label-field", help="JSON field of the answer holding the class (default: the whole answer). "
+              "Example: --label-field category")
+@click.option("--require", multiple=True, help="Regular expression every answer must match; repeatable. "
+              "Example: --require 'legal advice\\.$'")
+@click.option("--json-schema", type=click.Path(path_type=Path),
+              help="JSON schema every answer (parsed as JSON) must satisfy. Example: --json-schema answer.json")
+@json_option
+@user_errors
+def check(file: Path, method: str | None, label_field: str | None, require: tuple[str, ...],
+          json_schema: Path | None, as_json: bool) -> None:
+    """Quality checks: label balance, contradicting answers, and rules every answer must follow.
+
+    Exit 1 when a rule is broken or identical prompts have different answers.
+
+    \b
+    Examples:
+      ftadvisor data check train.jsonl --label-field category
+      ftadvisor data check train.jsonl --require '^1\\. ' --json-schema schema.json --json
+    """
+    from ftadvisor.data.quality import check_quality
+
+    r = check_quality(file, method=method, label_field=label_field,  # type: ignore[arg-type]
+                      require=list(require), json_schema=json_schema)
+    bad = bool(r.failures or r.inconsistent)
+    if as_json:
+        print_json(r)
+        sys.exit(1 if bad else 0)
+    if r.labels:
+        lb = r.labels
+        click.echo(f"labels ({lb.source}): " + ", ".join(f"{k} {v} ({v / sum(lb.counts.values()):.0%})"
+                                                        for k, v in lb.counts.items()))
+        if lb.imbalanced:
+            click.echo(f"warning: imbalanced classes: largest/smallest = {lb.imbalance_ratio:.1f}"
+                       + (f"; under half their fair share: {', '.join(lb.underrepresented)}"
+                          if lb.underrepresented else ""))
+    else:
+        click.echo("labels: answers are free text (not a small set of classes); use --label-field for JSON")
+    for group in r.inconsistent:
+        click.echo(f"{file}: inconsistent: lines {', '.join(map(str, group))} have the same prompt but "
+                   "different answers")
+    for f in r.failures:
+        click.echo(f"{file}:{f.line}: {f.rule}: {f.explanation}")
+    if r.answer_chars:
+        d = r.answer_chars
+        click.echo(f"answer length (characters): min {d.min:.0f}, median {d.median:.0f}, p90 {d.p90:.0f}, "
+                   f"max {d.max:.0f}")
+    click.echo(f"{file}: {r.n_examples:,} examples, {len(r.inconsistent)} inconsistent groups, "
+               f"{len(r.failures)} rule failures")
+    sys.exit(1 if bad else 0)
+
+
+@data.command()
+@file_argument
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for train.jsonl, validation.jsonl and test.jsonl. Example: --out splits/")
+@click.option("--ratios", default="0.8,0.1,0.1", show_default=True,
+              help="Train,validation[,test] shares adding up to 1. Example: --ratios 0.9,0.1")
+@click.option("--stratify", is_flag=True, help="Keep the class mix equal across splits. Example: --stratify")
+@click.option("--label-field", help="JSON field of the answer holding the class, for --stratify. "
+              "Example: --label-field category")
+@click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed. Example: --seed 42")
+@click.option("--threshold", type=click.FloatRange(0.05, 1.0), default=0.8, show_default=True,
+              help="Near-duplicate similarity; groups never straddle splits. Example: --threshold 0.9")
+@method_option
+@json_option
+@user_errors
+def split(file: Path, out_dir: Path, ratios: str, stratify: bool, label_field: str | None, seed: int,
+          threshold: float, method: str | None, as_json: bool) -> None:
+    """Split FILE deterministically, never putting near-duplicates in two splits.
+
+    \b
+    Examples:
+      ftadvisor data split data.jsonl --out splits/
+      ftadvisor data split data.jsonl --out splits/ --stratify --label-field category --seed 7
+    """
+    from ftadvisor.data.split import parse_ratios, split_file
+
+    r = split_file(file, out_dir, ratios=parse_ratios(ratios), stratify=stratify, label_field=label_field,
+                   seed=seed, threshold=threshold, method=method)  # type: ignore[arg-type]
+    if as_json:
+        print_json(r)
+        return
+    for name, path in r.files.items():
+        mix = r.label_counts.get(name)
+        click.echo(f"{name}: {r.counts[name]:,} examples -> {path}"
+                   + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())) + ")" if mix else ""))
+    click.echo(f"{r.n_duplicate_groups} duplicate groups kept within one split; seed {r.seed}"
+               + (f"; stratified by {r.stratified_by}" if r.stratified_by else ""))
+
+
+@data.command()
+@file_argument
+@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True,
+              help="Chat JSONL file to write. Example: --out train.jsonl")
+@click.option("--from", "fmt", type=click.Choice(["alpaca", "sharegpt", "csv"]),
+              help="Input format (default: detected). Example: --from sharegpt")
+@click.option("--system", help="System prompt to put first in every example. Example: --system 'Be formal.'")
+@click.option("--system-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the system prompt from a file. Example: --system-file prompt.txt")
+@click.option("--prompt-column", help="CSV column with the prompt. Example: --prompt-column question")
+@click.option("--response-column", help="CSV column with the answer. Example: --response-column answer")
+@user_errors
+def convert(file: Path, out_file: Path, fmt: str | None, system: str | None, system_file: Path | None,
+            prompt_column: str | None, response_column: str | None) -> None:
+    """Convert alpaca, ShareGPT or CSV data to OpenAI chat JSONL.
+
+    \b
+    Examples:
+      ftadvisor data convert alpaca.json --out train.jsonl --system 'You are concise.'
+      ftadvisor data convert pairs.csv --out train.jsonl --prompt-column question --response-column answer
+    """
+    from ftadvisor.data.convert import convert_file
+
+    if system and system_file:
+        raise click.UsageError("give --system or --system-file, not both")
+    if system_file:
+        system = system_file.read_text(encoding="utf-8").strip()
+    n = convert_file(file, out_file, fmt=fmt, system=system,  # type: ignore[arg-type]
+                     prompt_column=prompt_column, response_column=response_column)
+    click.echo(f"wrote {n:,} examples to {out_file}")

@@ -1,0 +1,173 @@
+"""Exact and near-duplicate examples: normalised-text hashing and MinHash LSH with exact verification.
+
+System prompts are left out: they are usually shared by every example and would make all of them look
+alike. Near-duplicates are pairs whose sets of character 5-grams (of the normalised text) have a Jaccard
+similarity at or above the threshold. MinHash signatures (128 permutations, computed with numpy) go into
+datasketch's ``MinHashLSH`` tuned for recall at a slightly lower threshold; every candidate pair is then
+checked with the exact Jaccard, so the reported pairs have no false positives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ftadvisor.data.formats import Method
+from ftadvisor.data.jsonl import iter_objects, iter_raw_lines, open_input
+from ftadvisor.data.text import example_text, normalise
+
+NUM_PERM = 128
+SHINGLE = 5  # characters
+_MERSENNE = (1 << 61) - 1
+
+
+@dataclass
+class DuplicateGroup:
+    kind: Literal["exact", "near"]
+    lines: list[int]
+    similarity: float  # the lowest verified Jaccard between linked members (1.0 for exact groups)
+
+
+@dataclass
+class DedupReport:
+    file: str
+    n_examples: int
+    threshold: float
+    groups: list[DuplicateGroup] = field(default_factory=list)
+
+    @property
+    def n_removable(self) -> int:
+        return sum(len(g.lines) - 1 for g in self.groups)
+
+    def drop_lines(self) -> set[int]:
+        """Lines to remove so one example (the first) of each group stays."""
+        return {line for g in self.groups for line in g.lines[1:]}
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+class MinHasher:
+    """MinHash signatures of character-5-gram sets (stable across runs and processes)."""
+
+    def __init__(self, num_perm: int = NUM_PERM, seed: int = 1) -> None:
+        import numpy as np
+
+        self.np = np
+        rng = np.random.RandomState(seed)
+        self.a = rng.randint(1, 1 << 32, size=num_perm, dtype=np.uint64)[:, None]
+        self.b = rng.randint(0, 1 << 32, size=num_perm, dtype=np.uint64)[:, None]
+
+    def shingles(self, text: str) -> Any:
+        """Sorted unique 32-bit hashes of the character 5-grams of the normalised text."""
+        np = self.np
+        b = np.frombuffer(normalise(text).encode(), dtype=np.uint8).astype(np.uint64)
+        if len(b) >= SHINGLE:
+            n = len(b) - SHINGLE + 1
+            h = b[:n].copy()
+            for k in range(1, SHINGLE):  # the 5 bytes packed into 40 bits: no collisions before folding
+                h = (h << np.uint64(8)) | b[k:k + n]
+            h = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        else:
+            h = np.array([zlib.crc32(b.astype(np.uint8).tobytes())], dtype=np.uint64)
+        return np.unique(h)
+
+    def signature(self, shingles: Any) -> Any:
+        np = self.np
+        return (((self.a * shingles[None, :] + self.b) % np.uint64(_MERSENNE)) & np.uint64(0xFFFFFFFF)).min(axis=1)
+
+
+def jaccard(a: Any, b: Any) -> float:
+    """Exact Jaccard similarity of two sorted unique shingle arrays."""
+    import numpy as np
+
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+def _examples(path: str | Path, method: Method) -> Iterator[tuple[int, str]]:
+    for line_no, obj in iter_objects(path):
+        if isinstance(obj, dict):
+            yield line_no, example_text(obj, method, system=False)
+
+
+def find_duplicates(path: str | Path, *, threshold: float = 0.8, method: Method | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> DedupReport:
+    """Groups of exact and near-duplicate examples in a JSONL dataset, by line number."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from ftadvisor.data.scan import detect_method
+    from ftadvisor.errors import InputError
+
+    if not 0 < threshold <= 1:
+        raise InputError(f"--threshold must be in (0, 1], got {threshold}")
+    open_input(path).close()
+    method = method or detect_method(path)[0]
+    hasher = MinHasher()
+    lsh = MinHashLSH(threshold=max(0.05, threshold - 0.1), num_perm=NUM_PERM, weights=(0.2, 0.8))
+    exact_first: dict[bytes, int] = {}
+    uf = _UnionFind()
+    edges: list[tuple[int, int, float, bool]] = []  # (line, line, Jaccard, exact copy)
+    shingles: dict[int, Any] = {}
+    n = 0
+    for line_no, text in _examples(path, method):
+        n += 1
+        key = hashlib.blake2b(normalise(text).encode(), digest_size=16).digest()
+        first = exact_first.setdefault(key, line_no)
+        if first != line_no:
+            uf.union(first, line_no)
+            edges.append((first, line_no, 1.0, True))
+            continue  # an exact copy adds nothing to the near-duplicate index
+        sh = hasher.shingles(text)
+        shingles[line_no] = sh
+        mh = LeanMinHash(seed=1, hashvalues=hasher.signature(sh), scheme="legacy")
+        for other in lsh.query(mh):
+            sim = jaccard(sh, shingles[other])
+            if sim >= threshold:
+                uf.union(other, line_no)
+                edges.append((other, line_no, sim, False))
+        lsh.insert(line_no, mh, check_duplication=False)
+        if progress and n % 1000 == 0:
+            progress(n, 0)
+    by_root: dict[int, tuple[set[int], list[float], list[bool]]] = {}
+    for a, b, sim, exact in edges:
+        members, sims, exacts = by_root.setdefault(uf.find(a), (set(), [], []))
+        members.update((a, b))
+        sims.append(sim)
+        exacts.append(exact)
+    report = DedupReport(str(path), n, threshold)
+    for _root, (members, sims, exacts) in sorted(by_root.items()):
+        report.groups.append(DuplicateGroup("exact" if all(exacts) else "near", sorted(members), min(sims)))
+    return report
+
+
+def write_deduplicated(path: str | Path, out: str | Path, report: DedupReport) -> int:
+    """Copy ``path`` to ``out`` without the duplicate lines (bytes kept as they were); returns lines kept."""
+    from ftadvisor.data.jsonl import atomic_writer
+
+    drop = report.drop_lines()
+    kept = 0
+    with atomic_writer(out, "wb") as f:
+        for line_no, raw in enumerate(iter_raw_lines(path), 1):
+            if line_no not in drop:
+                f.write(raw + b"\n")
+                kept += 1
+    return kept
