@@ -94,7 +94,7 @@ def serialise(value: Any) -> str:
 class TokenCounter:
     """Counts tokens with one encoding, counting each distinct text once (bounded cache)."""
 
-    def __init__(self, encoding: str | Any, *, cache_size: int = 200_000) -> None:
+    def __init__(self, encoding: str | Any, *, cache_size: int = 50_000) -> None:
         self.encoding = get_encoding(encoding) if isinstance(encoding, str) else encoding
         self.encoding_name: str = self.encoding.name
         self._encode = self.encoding.encode_ordinary
@@ -136,6 +136,17 @@ class TokenCounter:
     def messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
         """Tokens of a chat as the model sees it, reply priming included."""
         return sum(self.message(m) for m in messages) + REPLY_PRIMING
+
+    def chat(self, messages: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+        """(chat tokens as in :meth:`messages`, assistant tokens as in :meth:`assistant`) in one pass."""
+        total = REPLY_PRIMING
+        assistant = 0
+        for m in messages:
+            n = self.message(m)
+            total += n
+            if m.get("role") == "assistant":
+                assistant += self.assistant((m,))
+        return total, assistant
 
     def assistant(self, messages: Iterable[Mapping[str, Any]]) -> int:
         """Tokens of assistant output (content and tool calls), no framing: the cookbook's assistant count."""

@@ -6,6 +6,7 @@ import click
 
 from ftadvisor import __version__
 from ftadvisor.cli.data import data
+from ftadvisor.cli.demo import demo
 from ftadvisor.cli.tokens import tokens
 
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
     \b
     Examples:
+      ftadvisor demo
       ftadvisor data validate train.jsonl --model gpt-4.1-mini-2025-04-14
       ftadvisor data stats train.jsonl --model gpt-4o-mini
       ftadvisor tokens count --model gpt-4o --text "Hello"
@@ -23,6 +25,7 @@ def cli() -> None:
 
 
 cli.add_command(data)
+cli.add_command(demo)
 cli.add_command(tokens)
 
 

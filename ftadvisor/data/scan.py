@@ -107,12 +107,12 @@ def _scan_range(path: str, start: int, end: int, method: Method, detected_from: 
             continue
         scan.n_messages.append(len(messages))
         if counter is not None:
-            tokens = counter.messages(messages)
+            tokens, assistant = counter.chat(messages)
             tools = example_tools(obj, method)
             if tools is not None:
                 tokens += counter.value(tools)
             scan.n_tokens.append(tokens)
-            scan.n_assistant_tokens.append(counter.assistant(messages))
+            scan.n_assistant_tokens.append(assistant)
             if limit is not None and tokens > limit:
                 scan.add(Problem(line_no, "too_long", f"{tokens:,} tokens, over the {limit:,}-token limit; "
                                  f"OpenAI silently drops the last {tokens - limit:,}"))

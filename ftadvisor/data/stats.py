@@ -92,8 +92,9 @@ def dataset_stats(path: str | Path, *, model: str = DEFAULT_MODEL, encoding: str
     elif not entry.accepts_jobs(today):
         notes.append(f"{entry.id} takes no new fine-tuning jobs since {entry.job_cutoff}")
     elif entry.job_cutoff:
-        notes.append(f"{entry.id}: last day to create a job is the day before {entry.job_cutoff}; the model "
-                     f"and its fine-tunes shut down on {entry.shutdown}")
+        days = (entry.job_cutoff - (today or dt.date.today())).days
+        notes.append(f"{entry.id}: no new fine-tuning jobs from {entry.job_cutoff} ({days} days left); the "
+                     f"model and its fine-tunes shut down on {entry.shutdown}")
 
     scan: Scan = scan_file(path, method, encoding=encoding, max_example_tokens=max_example_tokens,
                            progress=progress)
