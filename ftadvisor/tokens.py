@@ -42,6 +42,7 @@ _PREFIX_TO_ENCODING: tuple[tuple[str, str], ...] = (
     ("text-embedding-3", "cl100k_base"),
     ("text-embedding-ada-002", "cl100k_base"),
 )
+_OUTPUT_KEYS = frozenset({"content", "tool_calls", "function_call"})
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 
 
@@ -94,7 +95,7 @@ def serialise(value: Any) -> str:
 class TokenCounter:
     """Counts tokens with one encoding, counting each distinct text once (bounded cache)."""
 
-    def __init__(self, encoding: str | Any, *, cache_size: int = 50_000) -> None:
+    def __init__(self, encoding: str | Any, *, cache_size: int = 4096) -> None:
         self.encoding = get_encoding(encoding) if isinstance(encoding, str) else encoding
         self.encoding_name: str = self.encoding.name
         self._encode = self.encoding.encode_ordinary
@@ -116,48 +117,49 @@ class TokenCounter:
         return n
 
     def value(self, value: Any) -> int:
-        if isinstance(value, str):
+        if value.__class__ is str:
             return self.text(value)
         if value is None:
             return 0
-        return self.text(serialise(value))
+        return self.text(value if isinstance(value, str) else serialise(value))
 
     def message(self, message: Mapping[str, Any]) -> int:
         """Tokens of one message inside a chat, without the reply priming."""
+        return self._message(message)[0]
+
+    def _message(self, message: Mapping[str, Any]) -> tuple[int, int]:
+        """(tokens of the message, tokens of its assistant output: content and tool calls)."""
         n = TOKENS_PER_MESSAGE
+        out = 0
+        is_assistant = message.get("role") == "assistant"
+        value_tokens = self.value
         for key, value in message.items():
             if key == "weight":
                 continue
-            n += self.value(value)
+            k = value_tokens(value)
+            n += k
             if key == "name":
                 n += TOKENS_PER_NAME
-        return n
+            elif is_assistant and key in _OUTPUT_KEYS:
+                out += k
+        return n, out
 
     def messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
         """Tokens of a chat as the model sees it, reply priming included."""
-        return sum(self.message(m) for m in messages) + REPLY_PRIMING
+        return self.chat(messages)[0]
 
     def chat(self, messages: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
         """(chat tokens as in :meth:`messages`, assistant tokens as in :meth:`assistant`) in one pass."""
-        total = REPLY_PRIMING
-        assistant = 0
+        total, assistant = REPLY_PRIMING, 0
         for m in messages:
-            n = self.message(m)
+            n, out = self._message(m)
             total += n
-            if m.get("role") == "assistant":
-                assistant += self.assistant((m,))
+            assistant += out
         return total, assistant
 
     def assistant(self, messages: Iterable[Mapping[str, Any]]) -> int:
         """Tokens of assistant output (content and tool calls), no framing: the cookbook's assistant count."""
-        n = 0
-        for m in messages:
-            if m.get("role") == "assistant":
-                n += self.value(m.get("content"))
-                for key in ("tool_calls", "function_call"):
-                    if m.get(key) is not None:
-                        n += self.value(m[key])
-        return n
+        return self.chat(messages)[1]
 
 
 def count_chat_tokens(messages: Iterable[Mapping[str, Any]], model: str, encoding: str | None = None) -> int:

@@ -81,13 +81,13 @@ def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, l
         problems.append(Problem(line_no, "invalid_utf8", f"byte {exc.start + 1} is not valid UTF-8 "
                                 f"({raw[exc.start:exc.start + 1]!r}); save the file as UTF-8"))
         return None, problems
-    if not text.strip():
-        problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
-        return None, problems
     try:
         return json.loads(text), problems
     except json.JSONDecodeError as exc:
-        problems.append(Problem(line_no, "invalid_json", f"column {exc.colno}: {exc.msg}"))
+        if not text.strip():
+            problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
+        else:
+            problems.append(Problem(line_no, "invalid_json", f"column {exc.colno}: {exc.msg}"))
         return None, problems
     except RecursionError:
         problems.append(Problem(line_no, "invalid_json", "JSON nested too deeply"))
