@@ -5,8 +5,12 @@ from __future__ import annotations
 import click
 
 from ftadvisor import __version__
+from ftadvisor.cli.advise import advise
+from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
+from ftadvisor.cli.lora import lora
+from ftadvisor.cli.prices import prices
 from ftadvisor.cli.tokens import tokens
 
 
@@ -21,10 +25,16 @@ def cli() -> None:
       ftadvisor data validate train.jsonl --model gpt-4.1-mini-2025-04-14
       ftadvisor data stats train.jsonl --model gpt-4o-mini
       ftadvisor tokens count --model gpt-4o --text "Hello"
+      ftadvisor cost breakeven --train-cost 50 --prompt-cost 0.0115 --ft-cost 0.00015 --requests-per-day 1000
+      ftadvisor advise --task-type classification --examples 300 --prompt-compliance 0.85
     """
 
 
+cli.add_command(advise)
+cli.add_command(cost)
 cli.add_command(data)
+cli.add_command(lora)
+cli.add_command(prices)
 cli.add_command(demo)
 cli.add_command(tokens)
 

@@ -16,7 +16,8 @@ from ftadvisor.errors import FtAdvisorError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output gets a wide fixed width rather than Rich's 80 columns, so tables are not squeezed.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 json_option = click.option("--json", "as_json", is_flag=True,

@@ -1,0 +1,284 @@
+"""``ftadvisor cost``: prompt overhead, training cost and break-even."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ftadvisor.cli.common import json_option, out, print_json, user_errors
+from ftadvisor.cli.prices import load, prices_option
+
+
+@click.group()
+def cost() -> None:
+    """What prompting costs, what training costs, and when a fine-tune pays back."""
+
+
+def _read_text(path: Path) -> str:
+    from ftadvisor.errors import InputError
+
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8") from exc
+
+
+def _overhead(cat, model: str, system_prompt: Path | None, few_shot: Path | None, cached: bool,
+              requests_per_day: float | None):
+    from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot
+
+    return prompt_overhead(find_model(cat, model), model=model, cached=cached, requests_per_day=requests_per_day,
+                           system_prompt=_read_text(system_prompt) if system_prompt else None,
+                           few_shot=read_few_shot(few_shot) if few_shot else [])
+
+
+@cost.command()
+@click.option("--system-prompt", type=click.Path(path_type=Path), help="File holding the system prompt a "
+              "fine-tune would make unnecessary. Example: --system-prompt prompt.txt")
+@click.option("--few-shot", type=click.Path(path_type=Path), help="Few-shot examples sent with every request "
+              "(chat JSONL or a JSON messages array). Example: --few-shot examples.jsonl")
+@click.option("--model", "-m", required=True, help="The model you prompt today. Example: --model gpt-4o")
+@click.option("--requests-per-day", type=click.FloatRange(min=0, min_open=True),
+              help="Volume, for a monthly figure. Example: --requests-per-day 1000")
+@click.option("--cached", is_flag=True, help="Price the prompt at the cached-input rate (prompt caching). "
+              "Example: --cached")
+@prices_option
+@json_option
+@user_errors
+def overhead(system_prompt: Path | None, few_shot: Path | None, model: str, requests_per_day: float | None,
+             cached: bool, prices_file: Path | None, as_json: bool) -> None:
+    """Tokens a fine-tune removes from every request, and what they cost.
+
+    \b
+    Example:
+      ftadvisor cost overhead --system-prompt prompt.txt --few-shot shots.jsonl --model gpt-4o --requests-per-day 1000
+    """
+    o = _overhead(load(prices_file), model, system_prompt, few_shot, cached, requests_per_day)
+    if as_json:
+        print_json(o)
+        return
+    out.print(f"{o.tokens:,} tokens per request ({o.n_messages} messages, {o.encoding}, chat framing included)")
+    out.print(f"${o.usd_per_request:.6f} per request at ${o.price_per_1m:g} per 1M {o.priced_as} tokens on {o.model}")
+    if o.usd_per_month is not None:
+        out.print(f"${o.usd_per_month:,.2f} per month at {o.requests_per_day:,.0f} requests/day")
+
+
+def _dataset_tokens(path: Path, model: str) -> tuple[int, int]:
+    """(billing tokens per epoch, examples) of a dataset, counted for ``model`` (OpenAI tokenizers only)."""
+    from ftadvisor.data.stats import dataset_stats
+    from ftadvisor.errors import InputError
+
+    s = dataset_stats(path, model=model)
+    if s.format_errors:
+        raise InputError(f"{path}: has format errors ({', '.join(s.format_errors)}); run `ftadvisor data validate`")
+    return s.billing_tokens_per_epoch, s.n_examples
+
+
+@cost.command()
+@click.argument("dataset", required=False, type=click.Path(path_type=Path))
+@click.option("--model", "-m", required=True, help="Model to train. Example: --model gpt-4.1-mini-2025-04-14")
+@click.option("--tokens", type=click.IntRange(min=1), help="Training tokens per epoch, instead of a dataset. "
+              "Example: --tokens 250000")
+@click.option("--examples", type=click.IntRange(min=1), help="Number of examples, instead of a dataset. "
+              "Example: --examples 500")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Epochs (default: OpenAI's auto heuristic). "
+              "Example: --epochs 3")
+@click.option("--hours", type=click.FloatRange(min=0), help="Training hours, for models billed by the hour (RFT). "
+              "Example: --hours 5")
+@click.option("--cost-per-example", type=click.FloatRange(min=0), default=0.0,
+              help="Data collection cost per example, in USD. Example: --cost-per-example 4")
+@click.option("--gpu-per-hour", type=click.FloatRange(min=0), help="Self-hosted: GPU price per hour. "
+              "Example: --gpu-per-hour 1.2")
+@click.option("--tokens-per-second", type=click.FloatRange(min=0, min_open=True),
+              help="Self-hosted: training throughput. Example: --tokens-per-second 3000")
+@prices_option
+@json_option
+@user_errors
+def training(dataset: Path | None, model: str, tokens: int | None, examples: int | None, epochs: int | None,
+             hours: float | None, cost_per_example: float, gpu_per_hour: float | None,
+             tokens_per_second: float | None, prices_file: Path | None, as_json: bool) -> None:
+    """Training cost: epochs x billed tokens x price (or hours, or GPU-hours), plus data collection.
+
+    \b
+    Examples:
+      ftadvisor cost training train.jsonl --model gpt-4o-mini --cost-per-example 4
+      ftadvisor cost training --tokens 400000 --examples 500 --model local/llama-3.1-8b-instruct
+    """
+    from ftadvisor.advisor.costs import find_model, training_estimate
+
+    cat = load(prices_file)
+    entry = find_model(cat, model)
+    if dataset is not None:
+        if tokens or examples:
+            raise click.UsageError("give a dataset or --tokens/--examples, not both")
+        count_model = model if entry.provider != "self-hosted" else "gpt-4o-mini"
+        tokens, examples = _dataset_tokens(dataset, count_model)
+    t = training_estimate(entry, billing_tokens_per_epoch=tokens, n_examples=examples, epochs=epochs, hours=hours,
+                          cost_per_example=cost_per_example, gpu_per_hour=gpu_per_hour,
+                          tokens_per_second=tokens_per_second)
+    if as_json:
+        print_json(t)
+        return
+    if t.billed_tokens is not None:
+        out.print(f"{t.n_examples or 0:,} examples, {t.n_epochs} epochs, {t.billed_tokens:,} billed tokens")
+    out.print(f"training: [bold]${t.training_usd:,.2f}[/] ({t.basis}) on {t.model}")
+    if t.data_usd:
+        out.print(f"data collection: ${t.data_usd:,.2f}")
+    out.print(f"total: [bold]${t.total_usd:,.2f}[/]")
+    for n in t.notes:
+        out.print(f"note: {n}")
+
+
+@cost.command()
+@click.option("--train-cost", type=click.FloatRange(min=0), help="One-off training cost, USD. Example: --train-cost 50")
+@click.option("--prompt-cost", type=click.FloatRange(min=0), help="Cost per request when prompting, USD. "
+              "Example: --prompt-cost 0.0115")
+@click.option("--ft-cost", type=click.FloatRange(min=0), help="Cost per request of the fine-tuned model, USD. "
+              "Example: --ft-cost 0.00015")
+@click.option("--base-model", help="Derive costs from tokens: the model prompted today. Example: --base-model gpt-4o")
+@click.option("--ft-model", help="The model to fine-tune (default: --base-model). Example: --ft-model gpt-4o-mini")
+@click.option("--prompt-tokens", type=click.FloatRange(min=0), help="Static prompt tokens a fine-tune removes. "
+              "Example: --prompt-tokens 2300")
+@click.option("--system-prompt", type=click.Path(path_type=Path), help="Measure --prompt-tokens from this file. "
+              "Example: --system-prompt prompt.txt")
+@click.option("--few-shot", type=click.Path(path_type=Path), help="...and these few-shot examples. "
+              "Example: --few-shot shots.jsonl")
+@click.option("--input-tokens", type=click.FloatRange(min=0), default=0, help="The request's own input tokens. "
+              "Example: --input-tokens 200")
+@click.option("--output-tokens", type=click.FloatRange(min=0), default=0, help="Output tokens per request. "
+              "Example: --output-tokens 150")
+@click.option("--ft-prompt-tokens", type=click.FloatRange(min=0), default=0,
+              help="Short prompt the fine-tune still needs. Example: --ft-prompt-tokens 50")
+@click.option("--cached", is_flag=True, help="Bill the static prompt at the cached-input price. Example: --cached")
+@click.option("--dataset", type=click.Path(path_type=Path), help="Training data, to derive --train-cost. "
+              "Example: --dataset train.jsonl")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Epochs for --dataset. Example: --epochs 3")
+@click.option("--data-cost", type=click.FloatRange(min=0), default=0.0, help="Data collection cost, USD. "
+              "Example: --data-cost 2000")
+@click.option("--hosting-per-month", type=click.FloatRange(min=0), help="Fixed serving cost of the fine-tune per "
+              "month (default: 0 hosted, a full-time GPU self-hosted). Example: --hosting-per-month 900")
+@click.option("--requests-per-day", type=click.FloatRange(min=0, min_open=True), help="Volume. "
+              "Example: --requests-per-day 1000")
+@click.option("--lifetime-days", type=click.FloatRange(min=0), help="Remaining life of the fine-tune (default: "
+              "until its base model's shutdown date). Example: --lifetime-days 365")
+@click.option("--plot", "plot_file", type=click.Path(path_type=Path), help="Write cumulative cost curves as PNG. "
+              "Example: --plot breakeven.png")
+@prices_option
+@json_option
+@user_errors
+def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: float | None, base_model: str | None,
+              ft_model: str | None, prompt_tokens: float | None, system_prompt: Path | None, few_shot: Path | None,
+              input_tokens: float, output_tokens: float, ft_prompt_tokens: float, cached: bool, dataset: Path | None,
+              epochs: int | None, data_cost: float, hosting_per_month: float | None, requests_per_day: float | None,
+              lifetime_days: float | None, plot_file: Path | None, prices_file: Path | None, as_json: bool) -> None:
+    """When does a fine-tune pay back: N = (training + data) / (prompt cost - fine-tuned cost) per request.
+
+    Give the costs directly, or tokens and models to price them from the catalogue. The fine-tune's
+    remaining life (its base model's shutdown date) decides whether it pays back at all.
+
+    \b
+    Examples:
+      ftadvisor cost breakeven --train-cost 50 --prompt-cost 0.0115 --ft-cost 0.00015 --requests-per-day 1000
+      ftadvisor cost breakeven --base-model gpt-4o --ft-model gpt-4o-mini --prompt-tokens 2300 \\
+          --input-tokens 200 --output-tokens 150 --dataset train.jsonl --data-cost 2000 --requests-per-day 1000
+    """
+    from pydantic import ValidationError
+
+    from ftadvisor.advisor.breakeven import BreakEvenInput, break_even, sensitivity
+    from ftadvisor.advisor.costs import find_model, training_estimate
+    from ftadvisor.advisor.scenario import Scenario, prompt_request_cost, scenario_input
+    from ftadvisor.errors import InputError
+
+    derived = base_model is not None
+    if not derived and None in (train_cost, prompt_cost, ft_cost):
+        raise click.UsageError("give --train-cost, --prompt-cost and --ft-cost, or --base-model with tokens")
+    scenario = base = ft = None
+    try:
+        if derived:
+            cat = load(prices_file)
+            base = find_model(cat, base_model)
+            ft = find_model(cat, ft_model or base_model)
+            if prompt_tokens is None:
+                if not (system_prompt or few_shot):
+                    raise click.UsageError("give --prompt-tokens, or --system-prompt/--few-shot to measure them")
+                prompt_tokens = _overhead(cat, base_model, system_prompt, few_shot, cached, None).tokens
+            scenario = Scenario(prompt_tokens=prompt_tokens, input_tokens=input_tokens, output_tokens=output_tokens,
+                                ft_prompt_tokens=ft_prompt_tokens, cached_prompt=cached)
+            if train_cost is None:
+                if dataset is None:
+                    raise click.UsageError("give --train-cost or --dataset")
+                count_model = ft.id if ft.provider != "self-hosted" else base.id
+                per_epoch, n = _dataset_tokens(dataset, count_model)
+                train_cost = training_estimate(ft, billing_tokens_per_epoch=per_epoch, n_examples=n,
+                                               epochs=epochs).training_usd
+            inp = scenario_input(base, ft, scenario, train_cost=train_cost, data_cost=data_cost,
+                                 requests_per_day=requests_per_day, lifetime_days=lifetime_days,
+                                 hosting=hosting_per_month)
+            if prompt_cost is not None or ft_cost is not None:
+                inp = inp.model_copy(update={k: v for k, v in (("prompt_cost", prompt_cost), ("ft_cost", ft_cost))
+                                             if v is not None})
+        else:
+            inp = BreakEvenInput(train_cost=train_cost or 0, prompt_cost=prompt_cost or 0, ft_cost=ft_cost or 0,
+                                 data_cost=data_cost, hosting_per_month=hosting_per_month or 0,
+                                 requests_per_day=requests_per_day, lifetime_days=lifetime_days)
+    except ValidationError as exc:
+        raise InputError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+    r = break_even(inp)
+    rpd = inp.requests_per_day
+    volumes = [rpd * f for f in (0.1, 0.5, 1, 2, 10)] if rpd else [100.0, 1_000.0, 10_000.0, 100_000.0]
+    factors = (0.25, 0.5, 1, 2, 4)
+    if scenario is not None and base is not None:
+        cols = [scenario.prompt_tokens * f for f in factors]
+        prompt_costs = [prompt_request_cost(base, scenario.model_copy(update={"prompt_tokens": c})) for c in cols]
+        col_labels = [f"{c:,.0f} tok" for c in cols]
+    else:
+        prompt_costs = [inp.prompt_cost * f for f in factors]
+        col_labels = [f"x{f:g}" for f in factors]
+    table = sensitivity(inp, volumes, prompt_costs)
+    if plot_file is not None:
+        if rpd is None:
+            raise click.UsageError("--plot needs --requests-per-day")
+        from ftadvisor.advisor.plot import plot_breakeven
+
+        plot_breakeven(inp, r, plot_file)
+    if as_json:
+        data = r.model_dump(mode="json")
+        data["inputs"] = inp.model_dump(mode="json")
+        data["sensitivity"] = {"requests_per_day": volumes, "prompt": col_labels, "break_even_days": table}
+        data["plot"] = str(plot_file) if plot_file else None
+        print_json(data)
+        return
+    from rich.table import Table
+
+    out.print(f"prompting: ${inp.prompt_cost:.6f}/request; fine-tune: ${inp.ft_cost:.6f}/request"
+              + (f" + ${inp.hosting_per_month:,.2f}/month hosting" if inp.hosting_per_month else "")
+              + f"; fixed: ${r.fixed_cost_usd:,.2f} (training ${inp.train_cost:,.2f} + data ${inp.data_cost:,.2f})")
+    out.print(f"savings: ${r.per_request_savings_usd:.6f} per request")
+    if r.break_even_requests is not None:
+        line = f"break-even: [bold]{r.break_even_requests:,} requests[/]"
+        if r.break_even_days is not None:
+            line += f", {r.break_even_days:,.1f} days at {rpd:,.0f}/day"
+        out.print(line)
+    if r.lifetime_days is not None:
+        out.print(f"remaining life of the fine-tune: {r.lifetime_days:,.0f} days")
+    color = "red" if r.pays_back_before_shutdown is False or r.break_even_requests is None else "green"
+    out.print(f"verdict: [{color}]{r.verdict}[/]")
+    if r.cumulative:
+        t = Table("after", "requests", "prompting", "fine-tune", "cheaper", title="cumulative cost")
+        for p in r.cumulative:
+            t.add_row(p.label + (" (after shutdown)" if p.after_shutdown else ""), f"{p.requests:,.0f}",
+                      f"${p.prompt_cost_usd:,.2f}", f"${p.ft_cost_usd:,.2f}", p.cheaper)
+        out.print(t)
+    t = Table("requests/day", *col_labels, title="break-even days (sensitivity: volume x prompt)")
+    for v, row in zip(volumes, table, strict=True):
+        life = r.lifetime_days
+        t.add_row(f"{v:,.0f}", *("never" if d is None else f"{d:,.1f}" + ("!" if life is not None and d > life
+                                                                           else "") for d in row))
+    out.print(t)
+    if r.lifetime_days is not None:
+        out.print("! = after the model's shutdown")
+    if plot_file:
+        out.print(f"plot: {plot_file}")
