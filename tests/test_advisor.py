@@ -93,7 +93,7 @@ def test_user_price_file_overrides_and_extends(tmp_path: Path, _isolated_home: P
     assert cat.find("acme-7b").gpu_per_hour == 2
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"models": [{"id": "x", "training_per_1m": "cheap"}]}))
-    with pytest.raises(InputError, match="bad.json: models.*training_per_1m"):
+    with pytest.raises(InputError, match=r"bad\.json: models.*training_per_1m"):
         load_catalogue(bad)
 
 
@@ -210,7 +210,8 @@ def test_cheap_fine_tune_beats_a_compliant_but_long_prompt() -> None:
 @pytest.mark.parametrize(("answers", "expected"), [
     # The seeds' table "Real Examples: Prompt vs Fine-Tune".
     ({"task_type": "general", "prompt_compliance": 0.97}, {"prompt"}),  # answer general questions
-    ({"task_type": "classification", "labelled_examples": 200, "prompt_compliance": 0.9}, {"few-shot", "fine-tune-hosted"}),
+    ({"task_type": "classification", "labelled_examples": 200, "prompt_compliance": 0.9},
+     {"few-shot", "fine-tune-hosted"}),
     ({"task_type": "vocabulary", "labelled_examples": 800, "prompt_compliance": 0.8}, {"fine-tune-hosted"}),
     ({"task_type": "format", "labelled_examples": 300, "prompt_compliance": 0.7}, {"fine-tune-hosted"}),  # brand voice
     ({"task_type": "general", "labelled_examples": 0, "prompt_compliance": 0.96}, {"prompt"}),  # one-off translation
