@@ -7,6 +7,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from ftadvisor.advisor.breakeven import BreakEven, BreakEvenInput, break_even
+from ftadvisor.advisor.decision import Answers, Recommendation, advise
+from ftadvisor.advisor.lora import lora_size, read_config
 from ftadvisor.data.problems import Problem
 from ftadvisor.data.stats import DatasetStats, dataset_stats
 from ftadvisor.data.validate import ValidationReport, validate_file
@@ -20,19 +23,27 @@ from ftadvisor.tokens import (
 )
 
 __all__ = [
+    "Answers",
+    "BreakEven",
+    "BreakEvenInput",
     "Catalogue",
     "DatasetStats",
     "FtAdvisorError",
     "InputError",
     "ModelEntry",
     "Problem",
+    "Recommendation",
     "TokenCounter",
     "ValidationReport",
     "__version__",
+    "advise",
+    "break_even",
     "count_chat_tokens",
     "count_text_tokens",
     "dataset_stats",
     "encoding_name_for_model",
     "load_catalogue",
+    "lora_size",
+    "read_config",
     "validate_file",
 ]
