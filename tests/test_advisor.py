@@ -280,3 +280,13 @@ def test_advisor_commands_do_not_import_torch() -> None:
     code = ("import sys, ftadvisor.cli; from ftadvisor.advisor import breakeven, decision, lora, costs; "
             "print(any(m in sys.modules for m in ('torch', 'transformers', 'pandas')))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_stale_catalogue_warns(run_cli, tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"as_of": "2026-01-01", "models": []}))
+    r = run_cli("prices", "list", "--prices", old)
+    assert r.exit_code == 0
+    assert "days old" in r.stderr
+    fresh = run_cli("prices", "list")
+    assert "days old" not in fresh.stderr
