@@ -9,6 +9,7 @@ from ftadvisor.cli.advise import advise
 from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
+from ftadvisor.cli.jobs import chat, jobs, train
 from ftadvisor.cli.lora import lora
 from ftadvisor.cli.prices import prices
 from ftadvisor.cli.tokens import tokens
@@ -36,6 +37,9 @@ cli.add_command(data)
 cli.add_command(lora)
 cli.add_command(prices)
 cli.add_command(demo)
+cli.add_command(jobs)
+cli.add_command(chat)
+cli.add_command(train)
 cli.add_command(tokens)
 
 

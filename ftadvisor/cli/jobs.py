@@ -1,0 +1,270 @@
+"""``ftadvisor jobs``, ``train`` and ``chat``: fine-tuning jobs on a backend, watched live."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ftadvisor.cli.common import err, json_option, out, print_json, user_errors
+
+backend_option = click.option("--backend", type=click.Choice(["openai", "local"]), default="openai",
+                              show_default=True, help="Where the job runs. Example: --backend openai")
+
+
+def _backend(name: str) -> Any:
+    from ftadvisor.backends import get_backend
+
+    return get_backend(name)
+
+
+def _when(ts: int | None) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"
+
+
+def show_event(e: Any) -> None:
+    d = e.data or {}
+    if e.type == "metrics" and "step" in d:
+        parts = [f"step {d['step']}" + (f"/{d['total_steps']}" if d.get("total_steps") else "")]
+        for key in ("train_loss", "valid_loss", "full_valid_loss"):
+            if d.get(key) is not None:
+                parts.append(f"{key.replace('_', ' ')} {d[key]:.4f}")
+        out.print("  " + ", ".join(parts))
+    else:
+        style = {"warn": "yellow", "error": "red"}.get(e.level, "dim")
+        out.print(f"  [{style}]{_when(e.created_at)[11:16]}[/] {e.message}")
+
+
+def show_status(job: Any) -> None:
+    line = f"[bold]{job.id}[/]: {job.status}"
+    if job.estimated_finish and not job.done:
+        line += f" (estimated finish {_when(job.estimated_finish)})"
+    if job.fine_tuned_model:
+        line += f" -> [green]{job.fine_tuned_model}[/]"
+    out.print(line)
+    if job.status == "failed" and job.error:
+        out.print(f"  [red]error {job.error.code}[/] (param {job.error.param}): {job.error.message}")
+
+
+def watch(backend: Any, job_id: str, poll: float, as_json: bool) -> Any:
+    """Wait for the end of a job, showing its events; Ctrl-C detaches and leaves the job running."""
+    from ftadvisor.backends import wait
+
+    try:
+        return wait(backend, job_id, poll_interval=poll, on_event=None if as_json else show_event,
+                    on_status=None if as_json else show_status, sleep=getattr(backend, "sleep", None) or _sleep)
+    except KeyboardInterrupt:
+        err.print(f"\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait {job_id}")
+        sys.exit(130)
+
+
+def _sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+@click.group()
+def jobs() -> None:
+    """Fine-tuning jobs: list, inspect, watch, cancel, pause, resume."""
+
+
+@jobs.command("list")
+@backend_option
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="How many. Example: --limit 5")
+@json_option
+@user_errors
+def list_jobs(backend: str, limit: int, as_json: bool) -> None:
+    """List recent jobs, newest first.
+
+    \b
+    Example:
+      ftadvisor jobs list --limit 5 --json
+    """
+    items = _backend(backend).list_jobs(limit)
+    if as_json:
+        print_json([j.model_dump(mode="json") for j in items])
+        return
+    for j in items:
+        out.print(f"{j.id}  {j.status:<16} {j.model}  {j.fine_tuned_model or ''}")
+
+
+def _one(name: str, doc: str):
+    @jobs.command(name, help=doc)
+    @click.argument("job_id")
+    @backend_option
+    @json_option
+    @user_errors
+    def command(job_id: str, backend: str, as_json: bool) -> None:
+        b = _backend(backend)
+        result = getattr(b, {"get": "get_job", "events": "list_events", "checkpoints": "list_checkpoints"}
+                         .get(name, name))(job_id)
+        if as_json:
+            print_json([r.model_dump(mode="json") for r in result] if isinstance(result, list) else result)
+        elif name == "events":
+            for e in reversed(result):
+                show_event(e)
+        elif name == "checkpoints":
+            for c in result:
+                metrics = ", ".join(f"{k} {v:.4f}" for k, v in c.metrics.items() if v is not None and k != "step")
+                out.print(f"step {c.step_number}: {c.fine_tuned_model_checkpoint}  {metrics}")
+        else:
+            show_status(result)
+
+    return command
+
+
+for _name, _doc in (
+    ("get", "Show a job's status, model and error.\n\n\b\nExample:\n  ftadvisor jobs get ftjob-abc123"),
+    ("events", "A job's events, oldest first.\n\n\b\nExample:\n  ftadvisor jobs events ftjob-abc123 --json"),
+    ("checkpoints", "A job's checkpoints with their metrics.\n\n\b\nExample:\n"
+                    "  ftadvisor jobs checkpoints ftjob-abc123"),
+    ("cancel", "Cancel a job.\n\n\b\nExample:\n  ftadvisor jobs cancel ftjob-abc123"),
+    ("pause", "Pause a running job.\n\n\b\nExample:\n  ftadvisor jobs pause ftjob-abc123"),
+    ("resume", "Resume a paused job.\n\n\b\nExample:\n  ftadvisor jobs resume ftjob-abc123"),
+):
+    _one(_name, _doc)
+
+
+@jobs.command("wait")
+@click.argument("job_id")
+@backend_option
+@click.option("--poll", type=click.FloatRange(min=1), default=30, show_default=True,
+              help="Seconds between polls. Example: --poll 60")
+@json_option
+@user_errors
+def wait_cmd(job_id: str, backend: str, poll: float, as_json: bool) -> None:
+    """Watch a job until it succeeds, fails or is cancelled (Ctrl-C detaches; the job keeps running).
+
+    \b
+    Example:
+      ftadvisor jobs wait ftjob-abc123
+    """
+    job = watch(_backend(backend), job_id, poll, as_json)
+    if as_json:
+        print_json(job)
+    sys.exit(0 if job.status == "succeeded" else 1)
+
+
+@click.command()
+@click.argument("prompt")
+@click.option("--model", "-m", required=True, help="Model to call, e.g. a fine-tuned one. "
+              "Example: --model ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
+@click.option("--system", help="System prompt. Example: --system 'Answer in JSON.'")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Longest answer. Example: --max-tokens 100")
+@backend_option
+@json_option
+@user_errors
+def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: str, as_json: bool) -> None:
+    """Send one prompt to a model (a new fine-tuned model that is not served yet is retried for minutes).
+
+    \b
+    Example:
+      ftadvisor chat --model ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf "My invoice is wrong"
+    """
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    c = _backend(backend).complete(model, messages, max_tokens=max_tokens)
+    if as_json:
+        print_json(c)
+        return
+    click.echo(c.text)
+    err.print(f"[dim]{c.usage.prompt_tokens} prompt ({c.usage.cached_tokens} cached) + {c.usage.completion_tokens} "
+              f"completion tokens, {c.latency_s:.2f} s[/]")
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--model", "-m", required=True, help="Base model to fine-tune. Example: --model gpt-4o-mini-2024-07-18")
+@backend_option
+@click.option("--validation", type=click.Path(path_type=Path), help="Held-out validation file. "
+              "Example: --validation valid.jsonl")
+@click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True,
+              help="Training method. Example: --method dpo")
+@click.option("--epochs", type=int, help="Epochs, 1-50 (default auto). Example: --epochs 3")
+@click.option("--batch-size", type=int, help="Batch size, 1-256 (default auto). Example: --batch-size 8")
+@click.option("--learning-rate-multiplier", type=float,
+              help="> 0 (default auto). Example: --learning-rate-multiplier 1.8")
+@click.option("--beta", type=float, help="DPO beta, 0-2 (default auto). Example: --beta 0.1")
+@click.option("--suffix", help="Up to 64 characters in the model name. Example: --suffix tickets")
+@click.option("--seed", type=int, help="Seed for reproducibility. Example: --seed 42")
+@click.option("--yes", "-y", is_flag=True, help="Skip the confirmation before spending. Example: --yes")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the cost; call no API. Example: --dry-run")
+@click.option("--no-wait", is_flag=True, help="Return once the job is created. Example: --no-wait")
+@click.option("--poll", type=click.FloatRange(min=1), default=30, show_default=True,
+              help="Seconds between status polls. Example: --poll 60")
+@click.option("--no-log", is_flag=True, help="Do not record this run in the ledger. Example: --no-log")
+@json_option
+@user_errors
+def train(file: Path, model: str, backend: str, validation: Path | None, method: str, epochs: int | None,
+          batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
+          seed: int | None, yes: bool, dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool) -> None:
+    """Validate, estimate, confirm, upload, create and watch a fine-tuning job, and record it.
+
+    \b
+    Examples:
+      ftadvisor train train.jsonl --model gpt-4o-mini-2024-07-18 --validation valid.jsonl --dry-run
+      ftadvisor train prefs.jsonl --method dpo --model gpt-4.1-mini-2025-04-14 --beta 0.1 --yes
+    """
+    from ftadvisor.train import ignored_hyperparameters, plan_training, run_training
+
+    plan = plan_training(file, model=model, backend=backend, method=method, validation=validation,  # type: ignore[arg-type]
+                         epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
+                         beta=beta, suffix=suffix, seed=seed)
+    if not as_json or dry_run:
+        _show_plan(plan, as_json)
+    if dry_run:
+        return
+    b = _backend(backend)
+    shutdown = getattr(b, "model_shutdown", lambda m: None)(plan.model)
+    if shutdown and plan.shutdown and shutdown != plan.shutdown:
+        err.print(f"[yellow]note:[/] OpenAI reports shutdown {shutdown} for {plan.model} (catalogue: {plan.shutdown})")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"about to spend about ${plan.estimated_cost_usd or 0:,.2f}: pass --yes to confirm")
+        click.confirm(f"Start training for about ${plan.estimated_cost_usd or 0:,.2f}?", abort=True, err=True)
+    ledger = None
+    if not no_log:
+        from ftadvisor.ledger import Ledger
+
+        ledger = Ledger()
+        ledger.record("training_plan", plan)
+
+    def created(job: Any) -> None:
+        err.print(f"created {job.id}; watch it any time with: ftadvisor jobs wait {job.id}")
+        for warning in ignored_hyperparameters(plan.hyperparameters, job):
+            err.print(f"[yellow]warning:[/] {warning}")
+
+    try:
+        job = run_training(plan, b, ledger=ledger, on_created=created, wait_for_end=not no_wait, poll_interval=poll,
+                           on_event=None if as_json else show_event, on_status=None if as_json else show_status)
+    except KeyboardInterrupt:
+        err.print("\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait <job id>")
+        sys.exit(130)
+    if as_json:
+        print_json({k: getattr(job, k) for k in ("id", "status", "fine_tuned_model", "trained_tokens")}
+                   | {"error": job.error.model_dump() if job.error else None})
+    sys.exit(0 if job.status in ("succeeded", "validating_files", "queued", "running") else 1)
+
+
+def _show_plan(plan: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(plan)
+        return
+    out.print(f"[bold]plan[/]: {plan.method} on {plan.backend} {plan.model}")
+    out.print(f"  data: {plan.training_file} ({plan.n_examples:,} examples)"
+              + (f", validation {plan.validation_file}" if plan.validation_file else ""))
+    out.print(f"  tokens: {plan.billing_tokens_per_epoch:,} per epoch x {plan.n_epochs} epochs = "
+              f"{plan.billed_tokens:,}")
+    if plan.estimated_cost_usd is not None:
+        out.print(f"  estimated cost: [bold]${plan.estimated_cost_usd:,.2f}[/] (${plan.price_per_1m:g} per 1M tokens)")
+    hp = ", ".join(f"{k}={v}" for k, v in plan.hyperparameters.items()) or "auto"
+    seed = plan.seed if plan.seed is not None else "-"
+    out.print(f"  hyperparameters: {hp}; suffix {plan.suffix or '-'}; seed {seed}")
+    out.print("  steps: upload -> create (at most once) -> watch -> record in the ledger")
+    for w in plan.warnings:
+        out.print(f"  [yellow]warning:[/] {w}")

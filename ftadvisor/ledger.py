@@ -1,0 +1,169 @@
+"""One SQLite record of everything a run does: estimates, uploads, jobs (with status history), metrics.
+
+WAL mode and a busy timeout let several processes write at once; the schema evolves through numbered
+migrations (``PRAGMA user_version``). Secrets are never written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: records of anything (estimates, uploads, ...), jobs, their status history and training metrics
+    """
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX records_kind ON records(kind, created_at);
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        model TEXT NOT NULL,
+        method TEXT NOT NULL,
+        status TEXT NOT NULL,
+        fine_tuned_model TEXT,
+        run_id TEXT,
+        hyperparameters TEXT,
+        trained_tokens INTEGER,
+        estimated_cost_usd REAL,
+        actual_cost_usd REAL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE job_status (
+        job_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (job_id, status)
+    );
+    CREATE TABLE job_metrics (
+        job_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        train_loss REAL,
+        valid_loss REAL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (job_id, step)
+    );
+    """,
+)
+
+
+def ledger_path() -> Path:
+    env = os.environ.get("FTADVISOR_LEDGER")
+    if env:
+        return Path(env)
+    from ftadvisor.config import user_dir
+
+    return user_dir() / "ledger.db"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Ledger:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else ledger_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def record(self, kind: str, data: Any, ref: str | None = None) -> int:
+        """Store an estimate, upload or other event; returns its id."""
+        payload = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
+        cur = self.db.execute("INSERT INTO records(created_at, kind, ref, data) VALUES (?, ?, ?, ?)",
+                              (_now(), kind, ref, json.dumps(payload, default=str)))
+        return int(cur.lastrowid or 0)
+
+    def save_job(self, job: Any, *, run_id: str | None = None, estimated_cost_usd: float | None = None,
+                 actual_cost_usd: float | None = None) -> None:
+        """Insert or update a job and append its status to the history (once per status)."""
+        now = _now()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute(
+                """INSERT INTO jobs(id, backend, model, method, status, fine_tuned_model, run_id, hyperparameters,
+                   trained_tokens, estimated_cost_usd, actual_cost_usd, created_at, updated_at, data)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET status=excluded.status, fine_tuned_model=excluded.fine_tuned_model,
+                   hyperparameters=excluded.hyperparameters, trained_tokens=excluded.trained_tokens,
+                   run_id=COALESCE(excluded.run_id, jobs.run_id),
+                   estimated_cost_usd=COALESCE(excluded.estimated_cost_usd, jobs.estimated_cost_usd),
+                   actual_cost_usd=COALESCE(excluded.actual_cost_usd, jobs.actual_cost_usd),
+                   updated_at=excluded.updated_at, data=excluded.data""",
+                (job.id, job.backend, job.model, job.method, job.status, job.fine_tuned_model, run_id,
+                 json.dumps(job.hyperparameters), job.trained_tokens, estimated_cost_usd, actual_cost_usd, now, now,
+                 job.model_dump_json()))
+            self.db.execute("INSERT OR IGNORE INTO job_status(job_id, status, at) VALUES (?, ?, ?)",
+                            (job.id, job.status, now))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def add_metrics(self, job_id: str, rows: list[dict[str, Any]]) -> int:
+        """Store per-step training metrics (step, train_loss, valid_loss, ...); returns how many."""
+        def num(v: Any) -> float | None:
+            try:
+                return None if v in (None, "") else float(v)
+            except (TypeError, ValueError):
+                return None
+
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in rows:
+                self.db.execute("INSERT OR REPLACE INTO job_metrics(job_id, step, train_loss, valid_loss, data) "
+                                "VALUES (?, ?, ?, ?, ?)", (job_id, int(float(r["step"])), num(r.get("train_loss")),
+                                                           num(r.get("valid_loss")), json.dumps(r)))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return len(rows)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["statuses"] = [s["status"] for s in self.db.execute(
+            "SELECT status FROM job_status WHERE job_id = ? ORDER BY at, rowid", (job_id,))]
+        out["metrics"] = [dict(m) for m in self.db.execute(
+            "SELECT step, train_loss, valid_loss FROM job_metrics WHERE job_id = ? ORDER BY step", (job_id,))]
+        return out
+
+    def records(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM records" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (kind, limit) if kind else (limit,))]
+
+    def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY updated_at DESC LIMIT ?", (limit,))]

@@ -1,0 +1,172 @@
+"""The one-stop training flow: validate, estimate, check the model's lifetime, confirm, upload, create,
+wait and record. ``plan_training`` spends nothing; ``run_training`` does the rest on any backend."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ftadvisor.backends.base import METHOD_TYPES, Backend, Job, JobEvent, JobSpec, Method, wait
+from ftadvisor.errors import FtAdvisorError, InputError
+from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
+
+CUTOFF_WARNING_DAYS = 90
+
+
+class ValidationFailed(FtAdvisorError):
+    """The dataset has errors: the problems were listed, nothing was sent."""
+
+    exit_code = 1
+
+
+class TrainPlan(BaseModel):
+    backend: str
+    model: str
+    method: Method
+    training_file: str
+    validation_file: str | None
+    n_examples: int
+    billing_tokens_per_epoch: int
+    n_epochs: int
+    billed_tokens: int
+    price_per_1m: float | None
+    estimated_cost_usd: float | None
+    job_cutoff: dt.date | None
+    shutdown: dt.date | None
+    hyperparameters: dict[str, Any]
+    suffix: str | None
+    seed: int | None
+    warnings: list[str]
+
+    def spec(self, training_file_id: str, validation_file_id: str | None) -> JobSpec:
+        return JobSpec(model=self.model, training_file=training_file_id, validation_file=validation_file_id,
+                       method=self.method, hyperparameters=self.hyperparameters, suffix=self.suffix, seed=self.seed)
+
+
+def _validate(path: Path, method: Method, model: str, catalogue: Catalogue, today: dt.date) -> int:
+    from ftadvisor.data.validate import validate_file
+
+    report = validate_file(path, method=method, model=model, catalogue=catalogue, today=today)
+    if not report.valid:
+        shown = [p.format(str(path)) for p in report.problems if p.severity == "error"][:10]
+        more = report.n_errors - len(shown)
+        raise ValidationFailed("\n".join([f"{path}: {report.n_errors} errors; nothing was uploaded", *shown]
+                                         + ([f"... and {more} more (ftadvisor data validate {path})"] if more else [])))
+    return report.n_examples
+
+
+def plan_training(path: str | Path, *, model: str, backend: str = "openai", method: Method = "sft",
+                  validation: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
+                  learning_rate_multiplier: float | None = None, beta: float | None = None,
+                  suffix: str | None = None, seed: int | None = None, catalogue: Catalogue | None = None,
+                  today: dt.date | None = None) -> TrainPlan:
+    """Everything that happens before money is spent: checks, cost estimate, lifetime warnings."""
+    from ftadvisor.data.stats import dataset_stats
+
+    today = today or dt.date.today()
+    catalogue = catalogue or load_catalogue()
+    entry = catalogue.find(model)
+    if entry is None:
+        raise InputError(f"model {model!r} is not in the price catalogue; see `ftadvisor prices list`")
+    if METHOD_TYPES[method] not in entry.methods:
+        raise InputError(f"{entry.id} cannot be trained with {method} (it supports: {', '.join(entry.methods)})")
+    if backend == "openai" and entry.provider != "openai":
+        raise InputError(f"{entry.id} is not an OpenAI model; use --backend local")
+    if not entry.accepts_jobs(today):
+        why = (f"was shut down on {entry.shutdown}" if entry.is_retired(today)
+               else f"takes no new fine-tuning jobs since {entry.job_cutoff}")
+        raise InputError(f"{entry.id} {why}: no job can be created; fine-tune an open model locally instead")
+    train_path = Path(path)
+    _validate(train_path, method, entry.id, catalogue, today)
+    if validation is not None:
+        _validate(Path(validation), method, entry.id, catalogue, today)
+    hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
+                               ("learning_rate_multiplier", learning_rate_multiplier), ("beta", beta))
+             if v is not None}
+    problems = JobSpec(model=entry.id, training_file="-", method=method, hyperparameters=hyper).check()
+    if problems:
+        raise InputError("; ".join(problems))
+    s = dataset_stats(train_path, model=entry.id, method=method, epochs=epochs, catalogue=catalogue, today=today)
+    warnings = []
+    if entry.job_cutoff and (entry.job_cutoff - today).days <= CUTOFF_WARNING_DAYS:
+        warnings.append(f"{entry.id}: no new jobs from {entry.job_cutoff} ({(entry.job_cutoff - today).days} days); "
+                        f"the fine-tuned model stops working on {entry.shutdown}, "
+                        f"{(entry.shutdown - today).days if entry.shutdown else '?'} days from today")
+    if s.n_over_limit:
+        warnings.append(f"{s.n_over_limit} examples exceed {s.max_example_tokens:,} tokens and will be truncated")
+    return TrainPlan(backend=backend, model=entry.id, method=method, training_file=str(train_path),
+                     validation_file=str(validation) if validation else None, n_examples=s.n_examples,
+                     billing_tokens_per_epoch=s.billing_tokens_per_epoch, n_epochs=s.n_epochs,
+                     billed_tokens=s.billed_tokens, price_per_1m=s.training_price_per_1m,
+                     estimated_cost_usd=s.estimated_training_cost_usd, job_cutoff=entry.job_cutoff,
+                     shutdown=entry.shutdown, hyperparameters=hyper, suffix=suffix, seed=seed, warnings=warnings)
+
+
+def actual_cost(job: Job, catalogue: Catalogue) -> float | None:
+    """What the finished job cost: trained (billed) tokens x the training price."""
+    entry = catalogue.find(job.model)
+    if entry is None or job.trained_tokens is None:
+        return None
+    return entry.training_cost(job.trained_tokens)
+
+
+def parse_metrics_csv(content: bytes) -> list[dict[str, Any]]:
+    """Rows of OpenAI's results CSV (step, train_loss, valid_loss, ...)."""
+    reader = csv.DictReader(io.StringIO(content.decode("utf-8-sig")))
+    return [{k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
+            for row in reader if row.get("step")]
+
+
+def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_id: str | None = None,
+                 upload_progress: Callable[[int, int], None] | None = None,
+                 on_event: Callable[[JobEvent], None] | None = None, on_status: Callable[[Job], None] | None = None,
+                 on_created: Callable[[Job], None] | None = None, wait_for_end: bool = True,
+                 poll_interval: float = 30.0, catalogue: Catalogue | None = None) -> Job:
+    """Upload, create (at most once), wait until the end, and record the job, its cost and metrics."""
+    from ftadvisor.backends.openai_api import new_run_id
+
+    run_id = run_id or new_run_id()
+    train = backend.upload(plan.training_file, upload_progress)
+    valid = backend.upload(plan.validation_file) if plan.validation_file else None
+    if ledger is not None:
+        ledger.record("upload", train, ref=run_id)
+        if valid:
+            ledger.record("upload", valid, ref=run_id)
+    job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
+    if ledger is not None:
+        ledger.save_job(job, run_id=run_id, estimated_cost_usd=plan.estimated_cost_usd)
+    if on_created:
+        on_created(job)
+
+    def status(j: Job) -> None:
+        if ledger is not None:
+            ledger.save_job(j)
+        if on_status:
+            on_status(j)
+
+    if wait_for_end:
+        job = wait(backend, job.id, poll_interval=poll_interval, on_event=on_event, on_status=status,
+                   sleep=getattr(backend, "sleep", time.sleep))
+    if ledger is not None and job.done:
+        ledger.save_job(job, actual_cost_usd=actual_cost(job, catalogue or load_catalogue()))
+        download = getattr(backend, "download", None)
+        if job.result_files and download is not None:
+            ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))
+    return job
+
+
+def ignored_hyperparameters(requested: dict[str, Any], job: Job) -> list[str]:
+    """Requested values the server did not keep (it has silently ignored parameters before)."""
+    out = []
+    for name, value in requested.items():
+        got = job.hyperparameters.get(name)
+        if value != "auto" and got not in (None, "auto") and got != value:
+            out.append(f"{name}: asked {value}, the server uses {got}")
+    return out
