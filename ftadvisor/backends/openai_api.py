@@ -79,7 +79,7 @@ class OpenAIBackend:
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, organization: str | None = None,
                  project: str | None = None, *, timeout: float = 60.0, max_retries: int = 2,
-                 sleep: Callable[[float], None] = time.sleep, create_attempts: int = 4,
+                 sleep: Callable[[float], None] | None = None, create_attempts: int = 4,
                  model_wait_s: float = 300.0, poll_interval: float = 5.0) -> None:
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
@@ -91,7 +91,7 @@ class OpenAIBackend:
                              organization=organization or os.environ.get("OPENAI_ORG_ID"),
                              project=project or os.environ.get("OPENAI_PROJECT_ID"),
                              timeout=timeout, max_retries=max_retries)
-        self.sleep = sleep
+        self.sleep: Callable[[float], None] = sleep or (lambda seconds: time.sleep(seconds))
         self.create_attempts = create_attempts
         self.model_wait_s = model_wait_s
         self.poll_interval = poll_interval
@@ -311,7 +311,8 @@ class OpenAIBackend:
         import openai
 
         try:
-            date = getattr(self.client.models.retrieve(model), "shutdown_date", None)
+            quick = self.client.with_options(max_retries=0, timeout=10)  # advisory: never hold the user up
+            date = getattr(quick.models.retrieve(model), "shutdown_date", None)
         except openai.OpenAIError:
             return None
         try:

@@ -219,13 +219,13 @@ def train(file: Path, model: str, backend: str, validation: Path | None, method:
         _show_plan(plan, as_json)
     if dry_run:
         return
+    if not yes and not sys.stdin.isatty():
+        raise click.UsageError(f"about to spend about ${plan.estimated_cost_usd or 0:,.2f}: pass --yes to confirm")
     b = _backend(backend)
     shutdown = getattr(b, "model_shutdown", lambda m: None)(plan.model)
     if shutdown and plan.shutdown and shutdown != plan.shutdown:
         err.print(f"[yellow]note:[/] OpenAI reports shutdown {shutdown} for {plan.model} (catalogue: {plan.shutdown})")
     if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError(f"about to spend about ${plan.estimated_cost_usd or 0:,.2f}: pass --yes to confirm")
         click.confirm(f"Start training for about ${plan.estimated_cost_usd or 0:,.2f}?", abort=True, err=True)
     ledger = None
     if not no_log:
