@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ftadvisor.backends.base import METHOD_TYPES, Backend, Job, JobEvent, JobSpec, Method, wait
+from ftadvisor.backends.base import METHOD_TYPES, Backend, FileRef, Job, JobEvent, JobSpec, Method, wait
 from ftadvisor.errors import FtAdvisorError, InputError
 from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
 
@@ -124,21 +124,30 @@ def parse_metrics_csv(content: bytes) -> list[dict[str, Any]]:
             for row in reader if row.get("step")]
 
 
+def upload_files(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_id: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[FileRef, FileRef | None]:
+    """Upload the training (and validation) file; record both."""
+    train = backend.upload(plan.training_file, progress)
+    valid = backend.upload(plan.validation_file) if plan.validation_file else None
+    if ledger is not None:
+        for f in (train, valid):
+            if f is not None:
+                ledger.record("upload", f, ref=run_id)
+    return train, valid
+
+
 def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_id: str | None = None,
+                 files: tuple[FileRef, FileRef | None] | None = None,
                  upload_progress: Callable[[int, int], None] | None = None,
                  on_event: Callable[[JobEvent], None] | None = None, on_status: Callable[[Job], None] | None = None,
                  on_created: Callable[[Job], None] | None = None, wait_for_end: bool = True,
                  poll_interval: float = 30.0, catalogue: Catalogue | None = None) -> Job:
-    """Upload, create (at most once), wait until the end, and record the job, its cost and metrics."""
+    """Upload (unless ``files`` are given), create (at most once), wait until the end, and record the job,
+    its cost and its metrics."""
     from ftadvisor.backends.openai_api import new_run_id
 
     run_id = run_id or new_run_id()
-    train = backend.upload(plan.training_file, upload_progress)
-    valid = backend.upload(plan.validation_file) if plan.validation_file else None
-    if ledger is not None:
-        ledger.record("upload", train, ref=run_id)
-        if valid:
-            ledger.record("upload", valid, ref=run_id)
+    train, valid = files or upload_files(plan, backend, ledger=ledger, run_id=run_id, progress=upload_progress)
     job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
     if ledger is not None:
         ledger.save_job(job, run_id=run_id, estimated_cost_usd=plan.estimated_cost_usd)

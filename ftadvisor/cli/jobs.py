@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ftadvisor.cli.common import err, json_option, out, print_json, user_errors
+from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, user_errors
 
 backend_option = click.option("--backend", type=click.Choice(["openai", "local"]), default="openai",
                               show_default=True, help="Where the job runs. Example: --backend openai")
@@ -234,16 +234,29 @@ def train(file: Path, model: str, backend: str, validation: Path | None, method:
         ledger = Ledger()
         ledger.record("training_plan", plan)
 
+    created_ids: list[str] = []
+
     def created(job: Any) -> None:
+        created_ids.append(job.id)
         err.print(f"created {job.id}; watch it any time with: ftadvisor jobs wait {job.id}")
         for warning in ignored_hyperparameters(plan.hyperparameters, job):
             err.print(f"[yellow]warning:[/] {warning}")
 
+    from ftadvisor.backends.openai_api import new_run_id
+    from ftadvisor.train import upload_files
+
+    run_id = new_run_id()
+    with byte_progress("uploading", enabled=not as_json) as progress:
+        files = upload_files(plan, b, ledger=ledger, run_id=run_id, progress=progress)
     try:
-        job = run_training(plan, b, ledger=ledger, on_created=created, wait_for_end=not no_wait, poll_interval=poll,
+        job = run_training(plan, b, ledger=ledger, run_id=run_id, files=files, on_created=created,
+                           wait_for_end=not no_wait, poll_interval=poll,
                            on_event=None if as_json else show_event, on_status=None if as_json else show_status)
     except KeyboardInterrupt:
-        err.print("\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait <job id>")
+        if created_ids:
+            err.print(f"\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait {created_ids[0]}")
+        else:
+            err.print("\nstopped before a job was created; nothing is running")
         sys.exit(130)
     if as_json:
         print_json({k: getattr(job, k) for k in ("id", "status", "fine_tuned_model", "trained_tokens")}
