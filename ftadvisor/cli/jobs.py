@@ -57,8 +57,16 @@ def watch(backend: Any, job_id: str, poll: float, as_json: bool) -> Any:
         return wait(backend, job_id, poll_interval=poll, on_event=None if as_json else show_event,
                     on_status=None if as_json else show_status, sleep=getattr(backend, "sleep", None) or _sleep)
     except KeyboardInterrupt:
+        detach(job_id)
+
+
+def detach(job_id: str | None) -> None:
+    """Ctrl-C while watching: the job keeps running on the provider; say how to come back, exit 130."""
+    if job_id:
         err.print(f"\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait {job_id}")
-        sys.exit(130)
+    else:
+        err.print("\nstopped before a job was created; nothing is running")
+    sys.exit(130)
 
 
 def _sleep(seconds: float) -> None:
@@ -253,11 +261,7 @@ def train(file: Path, model: str, backend: str, validation: Path | None, method:
                            wait_for_end=not no_wait, poll_interval=poll,
                            on_event=None if as_json else show_event, on_status=None if as_json else show_status)
     except KeyboardInterrupt:
-        if created_ids:
-            err.print(f"\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait {created_ids[0]}")
-        else:
-            err.print("\nstopped before a job was created; nothing is running")
-        sys.exit(130)
+        detach(created_ids[0] if created_ids else None)
     if as_json:
         print_json({k: getattr(job, k) for k in ("id", "status", "fine_tuned_model", "trained_tokens")}
                    | {"error": job.error.model_dump() if job.error else None})
