@@ -119,3 +119,25 @@ def test_missing_key_exits_2_without_traceback(run_cli, monkeypatch: pytest.Monk
     monkeypatch.delenv("OPENAI_API_KEY")
     r = run_cli("jobs", "list")
     assert r.exit_code == 2 and "OPENAI_API_KEY" in r.output and "Traceback" not in r.output
+
+
+def test_ctrl_c_while_watching_leaves_the_job_and_says_how_to_reattach(httpx2_mock, run_cli,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    respond(httpx2_mock, "GET", f"/fine_tuning/jobs/{JOB}", "job_running")
+    respond(httpx2_mock, "GET", f"/fine_tuning/jobs/{JOB}/events", "events_page")
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("time.sleep", interrupt)
+    r = run_cli("jobs", "wait", JOB, "--poll", "5")
+    assert r.exit_code == 130
+    assert f"Re-attach with: ftadvisor jobs wait {JOB}" in r.stderr
+    assert not [q for q in httpx2_mock.get_requests() if q.method == "POST"]  # nothing was cancelled
+
+
+def test_rejected_key_never_reaches_the_output(httpx2_mock, run_cli) -> None:
+    respond(httpx2_mock, "GET", "/fine_tuning/jobs", "error_401", status=401)
+    r = run_cli("jobs", "list")
+    assert r.exit_code == 2 and "invalid_api_key" in r.output
+    assert TEST_KEY not in r.output and "sk-test" not in r.output
