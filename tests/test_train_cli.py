@@ -141,3 +141,20 @@ def test_rejected_key_never_reaches_the_output(httpx2_mock, run_cli) -> None:
     r = run_cli("jobs", "list")
     assert r.exit_code == 2 and "invalid_api_key" in r.output
     assert TEST_KEY not in r.output and "sk-test" not in r.output
+
+
+def test_ledger_commands_show_the_recorded_job(run_cli, _isolated_home: Path) -> None:
+    from ftadvisor.backends import Job
+
+    db = Ledger(_isolated_home / "ledger.db")
+    db.record("estimate", {"usd": 1.5})
+    db.save_job(Job(id=JOB, status="running", model="gpt-4o-mini-2024-07-18", backend="openai"),
+                estimated_cost_usd=0.1)
+    db.save_job(Job(id=JOB, status="succeeded", model="gpt-4o-mini-2024-07-18", backend="openai",
+                    trained_tokens=1000), actual_cost_usd=0.003)
+    listed = json.loads(run_cli("ledger", "list", "--json").stdout)
+    assert listed["jobs"][0]["estimated_cost_usd"] == 0.1 and listed["jobs"][0]["actual_cost_usd"] == 0.003
+    assert listed["records"][0]["data"] == {"usd": 1.5}
+    shown = json.loads(run_cli("ledger", "show", JOB, "--json").stdout)
+    assert shown["statuses"] == ["running", "succeeded"] and shown["trained_tokens"] == 1000
+    assert run_cli("ledger", "show", "nope").exit_code == 2

@@ -10,6 +10,7 @@ from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
 from ftadvisor.cli.jobs import chat, jobs, train
+from ftadvisor.cli.ledger import ledger
 from ftadvisor.cli.lora import lora
 from ftadvisor.cli.prices import prices
 from ftadvisor.cli.tokens import tokens
@@ -34,6 +35,7 @@ def cli() -> None:
 cli.add_command(advise)
 cli.add_command(cost)
 cli.add_command(data)
+cli.add_command(ledger)
 cli.add_command(lora)
 cli.add_command(prices)
 cli.add_command(demo)

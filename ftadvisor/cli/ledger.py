@@ -1,0 +1,74 @@
+"""``ftadvisor ledger``: what was estimated, uploaded, trained and spent."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ftadvisor.cli.common import json_option, out, print_json, user_errors
+
+
+@click.group()
+def ledger() -> None:
+    """The record of every estimate, upload and job ($FTADVISOR_LEDGER or <config>/ledger.db)."""
+
+
+@ledger.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many of each. Example: --limit 50")
+@json_option
+@user_errors
+def list_(limit: int, as_json: bool) -> None:
+    """Jobs with their estimated and actual cost, then the latest records.
+
+    \b
+    Example:
+      ftadvisor ledger list --json
+    """
+    from ftadvisor.ledger import Ledger
+
+    db = Ledger()
+    jobs, records = db.jobs(limit), db.records(limit=limit)
+    if as_json:
+        print_json({"ledger": str(db.path), "jobs": jobs, "records": [
+            {**r, "data": json.loads(r["data"])} for r in records]})
+        return
+    out.print(f"ledger: {db.path}")
+    for j in jobs:
+        est = "-" if j["estimated_cost_usd"] is None else f"${j['estimated_cost_usd']:.2f}"
+        act = "-" if j["actual_cost_usd"] is None else f"${j['actual_cost_usd']:.2f}"
+        out.print(f"{j['id']}  {j['backend']:<7} {j['status']:<16} {j['model']}  estimated {est}, actual {act}"
+                  + (f"  -> {j['fine_tuned_model']}" if j["fine_tuned_model"] else ""))
+    for r in records:
+        out.print(f"#{r['id']} {r['created_at']} {r['kind']}" + (f" ({r['ref']})" if r["ref"] else ""))
+
+
+@ledger.command("show")
+@click.argument("ref")
+@json_option
+@user_errors
+def show(ref: str, as_json: bool) -> None:
+    """One job (by id) with its status history and metrics, or one record (by number).
+
+    \b
+    Examples:
+      ftadvisor ledger show ftjob-abc123
+      ftadvisor ledger show 12 --json
+    """
+    from ftadvisor.errors import InputError
+    from ftadvisor.ledger import Ledger
+
+    db = Ledger()
+    item = db.job(ref)
+    if item is None and ref.lstrip("#").isdigit():
+        item = next((r for r in db.records(limit=10**9) if r["id"] == int(ref.lstrip("#"))), None)
+    if item is None:
+        raise InputError(f"nothing in the ledger is called {ref!r} (see `ftadvisor ledger list`)")
+    item = {k: (json.loads(v) if k in ("data", "hyperparameters") and isinstance(v, str) else v)
+            for k, v in item.items()}
+    if as_json:
+        print_json(item)
+        return
+    for key, value in item.items():
+        out.print(f"{key}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
