@@ -27,4 +27,10 @@ def get_backend(name: str, **options: object) -> Backend:
         from ftadvisor.backends.openai_api import OpenAIBackend
 
         return OpenAIBackend(**options)  # type: ignore[arg-type]
-    raise InputError(f"unknown backend {name!r}: available: openai (the local LoRA backend is not built yet)")
+    if name == "local":
+        try:
+            from local_backend import LocalBackend
+        except ImportError as exc:
+            raise InputError(f"the local backend needs the `local` extra (torch, transformers, peft): {exc}") from exc
+        return LocalBackend(**options)  # type: ignore[arg-type]
+    raise InputError(f"unknown backend {name!r}: available: openai, local")

@@ -1,0 +1,222 @@
+"""The local LoRA/QLoRA backend: OpenAI's job lifecycle and objects, with training in a worker process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ftadvisor.backends.base import Checkpoint, Completion, FileRef, Job, JobError, JobEvent, JobSpec, Usage
+from ftadvisor.data.jsonl import atomic_writer
+from ftadvisor.errors import InputError
+from local_backend.store import JobDir, all_jobs, new_id, root
+from local_backend.trainer import LocalSpec
+
+ACTIVE = ("validating_files", "queued", "running")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a worker process still runs (zombies count as dead)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our own child, and it has exited
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class LocalBackend:
+    """Same calls and objects as :class:`ftadvisor.backends.openai_api.OpenAIBackend`, on this machine."""
+
+    name = "local"
+
+    def __init__(self, base: str | Path | None = None, *, sleep: Callable[[float], None] | None = None,
+                 poll_interval: float = 2.0, **defaults: Any) -> None:
+        self.root = Path(base) if base else root()
+        self.sleep: Callable[[float], None] = sleep or (lambda s: time.sleep(s))
+        self.poll_interval = poll_interval
+        self.defaults = defaults  # LocalSpec fields applied to every job (rank, qlora, gpu_per_hour, ...)
+        self._engine: Any = None
+
+    # --- files ----------------------------------------------------------------------------------------------
+
+    def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None) -> FileRef:
+        src = Path(path)
+        if not src.is_file():
+            raise InputError(f"{src}: no such file")
+        file_id = new_id("file-")
+        dest = self.root / "files" / f"{file_id}.jsonl"
+        with atomic_writer(dest, "wb") as f, src.open("rb") as s:
+            shutil.copyfileobj(s, f)
+        (self.root / "files" / f"{file_id}.name").write_text(src.name)
+        size = dest.stat().st_size
+        if progress:
+            progress(size, size)
+        return FileRef(id=file_id, filename=src.name, bytes=size, status="processed", created_at=int(time.time()))
+
+    def _file_path(self, file_id: str) -> str:
+        p = self.root / "files" / f"{file_id}.jsonl"
+        if not p.is_file():
+            raise InputError(f"no uploaded file {file_id!r} in {self.root / 'files'}")
+        return str(p)
+
+    def download(self, file_id: str) -> bytes:
+        """A job's result file (``<job id>:metrics.csv``)."""
+        job_id, _, name = file_id.partition(":")
+        p = self._dir(job_id).path / name
+        if not p.is_file():
+            raise InputError(f"no result file {file_id!r}")
+        return p.read_bytes()
+
+    # --- jobs -----------------------------------------------------------------------------------------------
+
+    def _dir(self, job_id: str) -> JobDir:
+        d = JobDir(job_id, self.root)
+        if not d.exists():
+            raise InputError(f"no local job {job_id!r} (see `ftadvisor jobs list --backend local`)")
+        return d
+
+    def _spawn(self, d: JobDir) -> None:
+        log = (d.path / "worker.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "local_backend.worker", str(d.path)], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        d.write_json("worker.json", {"pid": proc.pid, "started": time.time()})
+
+    def create_job(self, spec: JobSpec, run_id: str | None = None, **options: Any) -> Job:
+        """Create a job and start its worker; ``options`` are LocalSpec fields (lora_rank, qlora, ...)."""
+        from local_backend.modelio import base_name
+
+        if spec.method != "sft":
+            raise InputError(f"the local backend trains sft only so far, not {spec.method}")
+        problems = spec.check()
+        if problems:
+            raise InputError("; ".join(problems))
+        job_id = new_id("ftjob-")
+        hyper = {k: v for k, v in spec.hyperparameters.items() if k in ("n_epochs", "batch_size",
+                                                                       "learning_rate_multiplier")}
+        local = LocalSpec(model=spec.model, training_file=self._file_path(spec.training_file),
+                          validation_file=self._file_path(spec.validation_file) if spec.validation_file else None,
+                          seed=spec.seed if spec.seed is not None else 0, suffix=spec.suffix,
+                          **{**self.defaults, **hyper, **options})
+        name = f"ft:{base_name(spec.model)}:{spec.suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
+        d = JobDir(job_id, self.root)
+        d.path.mkdir(parents=True)
+        d.write_json("spec.json", local.model_dump())
+        job = Job(id=job_id, status="validating_files", model=base_name(spec.model), backend=self.name,
+                  created_at=int(time.time()), method="sft", hyperparameters=dict(spec.hyperparameters),
+                  training_file=spec.training_file, validation_file=spec.validation_file, seed=local.seed,
+                  metadata={**spec.metadata, **({"ftadvisor_run": run_id} if run_id else {})})
+        d.write_job(job)
+        d.write_json("names.json", {"fine_tuned_model": name})
+        d.event(f"Created fine-tuning job: {job_id}")
+        self._spawn(d)
+        return job
+
+    def get_job(self, job_id: str) -> Job:
+        d = self._dir(job_id)
+        job = d.read_job()
+        worker = d.path / "worker.json"
+        if job.status in ACTIVE and worker.is_file() and not _alive(d.read_json("worker.json")["pid"]):
+            job = d.update(status="failed", error=JobError(
+                code="worker_died", param=None,
+                message=f"the training worker stopped without finishing; continue from the last checkpoint with "
+                        f"`ftadvisor jobs resume {job_id} --backend local`"))
+        return job
+
+    def list_jobs(self, limit: int = 20) -> list[Job]:
+        return [self.get_job(d.id) for d in all_jobs(self.root)[:limit]]
+
+    def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]:
+        return self._dir(job_id).events()[:limit]
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        d = self._dir(job_id)
+        name = d.read_json("names.json")["fine_tuned_model"]
+        out = []
+        for ck in sorted(d.checkpoints.glob("step-*"), reverse=True) if d.checkpoints.is_dir() else []:
+            step = int(ck.name.split("-")[1])
+            rows = [e.data for e in d.events() if e.data and e.data.get("step") == step]
+            metrics = {k: v for k, v in (rows[0] if rows else {}).items() if k in ("train_loss", "valid_loss")}
+            out.append(Checkpoint(id=f"ftckpt_{job_id[6:14]}_{step}", created_at=int(ck.stat().st_mtime),
+                                  step_number=step, fine_tuned_model_checkpoint=f"{name}:ckpt-step-{step}",
+                                  metrics=metrics))
+        return out
+
+    def _signal(self, job_id: str, action: str, final: str) -> Job:
+        d = self._dir(job_id)
+        job = self.get_job(job_id)
+        if job.status not in ACTIVE:
+            if action == "cancel" and job.status in ("paused", "failed"):
+                return d.update(status="cancelled")
+            raise InputError(f"{job_id} is {job.status}; only a running job can be {final}")
+        (d.path / "control").write_text(action)
+        pid = d.read_json("worker.json")["pid"]
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(600):  # the worker saves a checkpoint at the end of the current step
+                if not _alive(pid):
+                    break
+                time.sleep(0.1)
+        job = d.read_job()
+        return job if job.status == final else d.update(status=final)
+
+    def cancel(self, job_id: str) -> Job:
+        return self._signal(job_id, "cancel", "cancelled")
+
+    def pause(self, job_id: str) -> Job:
+        return self._signal(job_id, "pause", "paused")
+
+    def resume(self, job_id: str) -> Job:
+        """Continue a paused job, or one whose worker died, from its last checkpoint."""
+        d = self._dir(job_id)
+        job = self.get_job(job_id)
+        if job.status not in ("paused", "failed") or (job.status == "failed" and job.error and
+                                                      job.error.code != "worker_died"):
+            raise InputError(f"{job_id} is {job.status}; only paused jobs and jobs whose worker died can resume")
+        (d.path / "control").unlink(missing_ok=True)
+        job = d.update(status="queued", error=None)
+        d.event("Resuming from the last checkpoint")
+        self._spawn(d)
+        return job
+
+    # --- use --------------------------------------------------------------------------------------------------
+
+    def find_model(self, model: str) -> tuple[str, Path | None]:
+        """(base model, adapter folder or None) for a base name/path or an ``ft:`` model of a local job."""
+        if not model.startswith("ft:"):
+            return model, None
+        for d in all_jobs(self.root):
+            if (d.path / "names.json").is_file() and d.read_json("names.json")["fine_tuned_model"] == model:
+                if not d.adapter.is_dir():
+                    raise InputError(f"{model} has not finished training (job {d.id})")
+                return d.read_json("spec.json")["model"], d.adapter
+        raise InputError(f"no local fine-tuned model {model!r} (see `ftadvisor jobs list --backend local`)")
+
+    def complete(self, model: str, messages: list[dict[str, Any]], **options: Any) -> Completion:
+        """Generate with the chat template; adapters share one loaded base and switch per request."""
+        from local_backend.inference import Engine
+
+        base, adapter = self.find_model(model)
+        if self._engine is None or self._engine.base != base:
+            self._engine = Engine(base)
+        start = time.perf_counter()
+        text, n_prompt, n_out = self._engine.generate(messages, adapter=adapter,
+                                                      max_new_tokens=int(options.get("max_tokens", 256)),
+                                                      temperature=float(options.get("temperature", 0.0)))
+        return Completion(model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
+                          latency_s=time.perf_counter() - start)

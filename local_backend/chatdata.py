@@ -1,0 +1,81 @@
+"""Chat JSONL to token ids and labels through the model's own chat template.
+
+Labels copy the input ids only where OpenAI would train: the assistant turns (content and end-of-turn
+token) whose ``weight`` is not 0. Everything else is -100. Spans are found by rendering each prefix of
+the conversation with the template, so no ``{% generation %}`` markers are needed; a template whose
+renders are not prefixes of each other is refused instead of guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+IGNORE = -100
+
+
+class TemplateError(ValueError):
+    """The chat template cannot be used for exact masking."""
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def n_trained(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE)
+
+
+def _render(tokenizer: Any, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template([{"role": m["role"], "content": m.get("content") or ""} for m in messages],
+                                         tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of the assistant turns to train on."""
+    spans = []
+    for i, m in enumerate(messages):
+        if m.get("role") != "assistant" or m.get("weight", 1) == 0:
+            continue
+        before = _render(tokenizer, messages[:i], generation_prompt=True)
+        upto = _render(tokenizer, messages[: i + 1], generation_prompt=False)
+        if not upto.startswith(before):
+            raise TemplateError("the chat template renders a conversation differently from its prefix; "
+                                "exact assistant masking is impossible with it")
+        spans.append((len(before), len(upto)))
+    full = _render(tokenizer, messages, generation_prompt=False)
+    for _, end in spans:
+        if end > len(full):
+            raise TemplateError("the chat template is not prefix-stable")
+    return full, spans
+
+
+def encode_chat(tokenizer: Any, messages: list[dict[str, Any]], max_length: int) -> Encoded:
+    """Token ids and labels of one SFT example (truncated at ``max_length``, like OpenAI, from the end)."""
+    text, spans = assistant_spans(tokenizer, messages)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = enc["input_ids"]
+    labels = [IGNORE] * len(ids)
+    for t, (start, end) in enumerate(enc["offset_mapping"]):
+        if any(s <= start and end <= e and end > start for s, e in spans):
+            labels[t] = ids[t]
+    return Encoded(ids[:max_length], labels[:max_length])
+
+
+def encode_prompt(tokenizer: Any, messages: list[dict[str, Any]]) -> list[int]:
+    """Token ids of a prompt ending with the assistant's generation prompt (for inference and DPO)."""
+    text = _render(tokenizer, messages, generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def encode_preference(tokenizer: Any, example: dict[str, Any], max_length: int) -> tuple[Encoded, Encoded]:
+    """(chosen, rejected) sequences of a DPO example; labels cover only the answer."""
+    prompt = example["input"]["messages"]
+    pair = []
+    for key in ("preferred_output", "non_preferred_output"):
+        answer = example[key][-1]
+        pair.append(encode_chat(tokenizer, [*prompt, {"role": "assistant", "content": answer.get("content") or ""}],
+                                max_length))
+    return pair[0], pair[1]

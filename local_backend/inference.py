@@ -1,0 +1,58 @@
+"""Generation with a base model and any number of LoRA adapters loaded over it, switched per request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from local_backend.chatdata import encode_prompt
+
+
+class Engine:
+    def __init__(self, base: str) -> None:
+        from local_backend.modelio import load
+
+        self.base = base
+        self.model, self.tokenizer = load(base, for_training=False)
+        self.model.eval()
+        self.adapters: dict[str, str] = {}  # adapter folder -> adapter name in the PeftModel
+
+    def _use(self, adapter: Path | None) -> Any:
+        from peft import PeftModel
+
+        if adapter is None:
+            return None
+        key = str(adapter.resolve())
+        if key not in self.adapters:
+            name = f"a{len(self.adapters)}"
+            if not isinstance(self.model, PeftModel):
+                self.model = PeftModel.from_pretrained(self.model, key, adapter_name=name)
+            else:
+                self.model.load_adapter(key, adapter_name=name)
+            self.model.eval()
+            self.adapters[key] = name
+        self.model.set_adapter(self.adapters[key])
+        return self.adapters[key]
+
+    def generate(self, messages: list[dict[str, Any]], *, adapter: Path | None, max_new_tokens: int = 256,
+                 temperature: float = 0.0) -> tuple[str, int, int]:
+        """(text, prompt tokens, completion tokens)."""
+        import contextlib
+
+        import torch
+        from peft import PeftModel
+
+        name = self._use(adapter)
+        ids = encode_prompt(self.tokenizer, messages)
+        dev = next(self.model.parameters()).device
+        inputs = torch.tensor([ids], device=dev)
+        plain = isinstance(self.model, PeftModel) and name is None
+        ctx = self.model.disable_adapter() if plain else contextlib.nullcontext()
+        with ctx, torch.no_grad():
+            out = self.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
+                                      max_new_tokens=max_new_tokens, do_sample=temperature > 0,
+                                      temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
+                                      pad_token_id=self.tokenizer.pad_token_id,
+                                      eos_token_id=self.tokenizer.eos_token_id)
+        new = out[0, len(ids):].tolist()
+        return self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(ids), len(new)

