@@ -44,6 +44,7 @@ class TrainPlan(BaseModel):
     suffix: str | None
     seed: int | None
     warnings: list[str]
+    backend_options: dict[str, Any] = {}
 
     def spec(self, training_file_id: str, validation_file_id: str | None) -> JobSpec:
         return JobSpec(model=self.model, training_file=training_file_id, validation_file=validation_file_id,
@@ -66,12 +67,16 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
                   validation: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
                   learning_rate_multiplier: float | None = None, beta: float | None = None,
                   suffix: str | None = None, seed: int | None = None, catalogue: Catalogue | None = None,
-                  today: dt.date | None = None) -> TrainPlan:
+                  today: dt.date | None = None, local_options: dict[str, Any] | None = None) -> TrainPlan:
     """Everything that happens before money is spent: checks, cost estimate, lifetime warnings."""
     from ftadvisor.data.stats import dataset_stats
 
     today = today or dt.date.today()
     catalogue = catalogue or load_catalogue()
+    if backend == "local":
+        return _plan_local(Path(path), model=model, method=method, validation=validation, epochs=epochs,
+                           batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, suffix=suffix,
+                           seed=seed, catalogue=catalogue, today=today, options=local_options or {})
     entry = catalogue.find(model)
     if entry is None:
         raise InputError(f"model {model!r} is not in the price catalogue; see `ftadvisor prices list`")
@@ -107,6 +112,49 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
                      billed_tokens=s.billed_tokens, price_per_1m=s.training_price_per_1m,
                      estimated_cost_usd=s.estimated_training_cost_usd, job_cutoff=entry.job_cutoff,
                      shutdown=entry.shutdown, hyperparameters=hyper, suffix=suffix, seed=seed, warnings=warnings)
+
+
+ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whose tokenizer is not loaded here
+
+
+def _plan_local(path: Path, *, model: str, method: Method, validation: str | Path | None, epochs: int | None,
+                batch_size: int | None, learning_rate_multiplier: float | None, suffix: str | None,
+                seed: int | None, catalogue: Catalogue, today: dt.date, options: dict[str, Any]) -> TrainPlan:
+    """A local LoRA job: no lifetime limit; cost from GPU-hours of the self-hosted profile, if any."""
+    from ftadvisor.data.stats import dataset_stats
+
+    if method != "sft":
+        raise InputError("the local backend trains sft only so far")
+    _validate(path, method, ESTIMATE_MODEL, catalogue, today)
+    if validation is not None:
+        from ftadvisor.data.validate import validate_file
+
+        report = validate_file(validation, method=method)
+        errors = [p for p in report.problems if p.severity == "error" and p.category != "too_few_examples"]
+        if errors:
+            raise ValidationFailed("\n".join(p.format(str(validation)) for p in errors[:10]))
+    hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
+                               ("learning_rate_multiplier", learning_rate_multiplier)) if v is not None}
+    problems = JobSpec(model=model, training_file="-", method=method, hyperparameters=hyper).check()
+    if problems:
+        raise InputError("; ".join(problems))
+    s = dataset_stats(path, model=ESTIMATE_MODEL, method=method, epochs=epochs, catalogue=catalogue, today=today,
+                      max_example_tokens=options.get("max_length", 1024))
+    entry = catalogue.find(model)
+    rate = options.get("gpu_per_hour", entry.gpu_per_hour if entry else None)
+    tps = entry.training_tokens_per_second if entry else None
+    cost = s.billed_tokens / tps / 3600 * rate if rate is not None and tps else None
+    warnings = ["token counts use o200k_base as an estimate of the model's own tokenizer"]
+    if rate is None:
+        warnings.append("no GPU price per hour: pass --gpu-per-hour to get the run's cost")
+    if rate is not None and options.get("gpu_per_hour") is None:
+        options = {**options, "gpu_per_hour": rate}
+    return TrainPlan(backend="local", model=model, method=method, training_file=str(path),
+                     validation_file=str(validation) if validation else None, n_examples=s.n_examples,
+                     billing_tokens_per_epoch=s.billing_tokens_per_epoch, n_epochs=s.n_epochs,
+                     billed_tokens=s.billed_tokens, price_per_1m=None, estimated_cost_usd=cost, job_cutoff=None,
+                     shutdown=None, hyperparameters=hyper, suffix=suffix, seed=seed, warnings=warnings,
+                     backend_options=options)
 
 
 def actual_cost(job: Job, catalogue: Catalogue) -> float | None:
@@ -148,7 +196,8 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
 
     run_id = run_id or new_run_id()
     train, valid = files or upload_files(plan, backend, ledger=ledger, run_id=run_id, progress=upload_progress)
-    job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
+    extra = plan.backend_options  # local LoRA options (rank, qlora, ...); the OpenAI backend takes none
+    job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id, **extra)
     if ledger is not None:
         ledger.save_job(job, run_id=run_id, estimated_cost_usd=plan.estimated_cost_usd)
     if on_created:
@@ -164,7 +213,12 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
         job = wait(backend, job.id, poll_interval=poll_interval, on_event=on_event, on_status=status,
                    sleep=getattr(backend, "sleep", time.sleep))
     if ledger is not None and job.done:
-        ledger.save_job(job, actual_cost_usd=actual_cost(job, catalogue or load_catalogue()))
+        job_cost = getattr(backend, "job_cost", None)
+        cost = job_cost(job) if job_cost else actual_cost(job, catalogue or load_catalogue())
+        ledger.save_job(job, actual_cost_usd=cost)
+        usage = getattr(backend, "usage", None)
+        if usage is not None and (u := usage(job.id)):
+            ledger.record("training_usage", u, ref=job.id)
         download = getattr(backend, "download", None)
         if job.result_files and download is not None:
             ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))

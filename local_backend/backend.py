@@ -194,6 +194,21 @@ class LocalBackend:
         self._spawn(d)
         return job
 
+    def job_cost(self, job: Job) -> float | None:
+        """Wall-time cost of a finished job at the configured $/hour (None when no price was set)."""
+        usage = self.usage(job.id)
+        return usage.get("cost_usd") if usage else None
+
+    def usage(self, job_id: str) -> dict[str, Any] | None:
+        """Wall time, tokens trained, peak memory and cost of a finished job."""
+        d = self._dir(job_id)
+        return d.read_json("usage.json") if (d.path / "usage.json").is_file() else None
+
+    def export(self, job_id: str, out: str | Path, *, merge: bool = False) -> dict[str, Any]:
+        from local_backend.export import export
+
+        return export(self._dir(job_id), out, merge=merge)
+
     # --- use --------------------------------------------------------------------------------------------------
 
     def find_model(self, model: str) -> tuple[str, Path | None]:

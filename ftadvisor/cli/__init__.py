@@ -9,7 +9,7 @@ from ftadvisor.cli.advise import advise
 from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
-from ftadvisor.cli.jobs import chat, jobs, train
+from ftadvisor.cli.jobs import chat, export, jobs, train
 from ftadvisor.cli.ledger import ledger
 from ftadvisor.cli.lora import lora
 from ftadvisor.cli.prices import prices
@@ -42,6 +42,7 @@ cli.add_command(demo)
 cli.add_command(jobs)
 cli.add_command(chat)
 cli.add_command(train)
+cli.add_command(export)
 cli.add_command(tokens)
 
 

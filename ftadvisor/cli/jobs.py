@@ -206,34 +206,57 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
 @click.option("--poll", type=click.FloatRange(min=1), default=30, show_default=True,
               help="Seconds between status polls. Example: --poll 60")
 @click.option("--no-log", is_flag=True, help="Do not record this run in the ledger. Example: --no-log")
+@click.option("--lora-rank", type=click.IntRange(min=1), help="Local: LoRA rank (default 16). Example: --lora-rank 8")
+@click.option("--lora-alpha", type=click.IntRange(min=1),
+              help="Local: LoRA alpha (default 32). Example: --lora-alpha 16")
+@click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True),
+              help="Local: LoRA dropout (default 0.05). Example: --lora-dropout 0.1")
+@click.option("--targets", help="Local: modules to adapt, comma-separated, or all-linear (default). "
+              "Example: --targets q_proj,v_proj")
+@click.option("--qlora", is_flag=True, help="Local: 4-bit NF4 base (QLoRA, bitsandbytes). Example: --qlora")
+@click.option("--max-length", type=click.IntRange(min=8), help="Local: tokens per example, longer ones are cut "
+              "(default 1024). Example: --max-length 2048")
+@click.option("--gpu-per-hour", type=click.FloatRange(min=0), help="Local: price of this machine per hour, for "
+              "the run's cost. Example: --gpu-per-hour 1.2")
 @json_option
 @user_errors
 def train(file: Path, model: str, backend: str, validation: Path | None, method: str, epochs: int | None,
           batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
-          seed: int | None, yes: bool, dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool) -> None:
+          seed: int | None, yes: bool, dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool,
+          lora_rank: int | None, lora_alpha: int | None, lora_dropout: float | None, targets: str | None,
+          qlora: bool, max_length: int | None, gpu_per_hour: float | None) -> None:
     """Validate, estimate, confirm, upload, create and watch a fine-tuning job, and record it.
 
     \b
     Examples:
       ftadvisor train train.jsonl --model gpt-4o-mini-2024-07-18 --validation valid.jsonl --dry-run
       ftadvisor train prefs.jsonl --method dpo --model gpt-4.1-mini-2025-04-14 --beta 0.1 --yes
+      ftadvisor train train.jsonl --backend local --model smollm2-135m-instruct --lora-rank 8 --yes
     """
     from ftadvisor.train import ignored_hyperparameters, plan_training, run_training
 
+    local = {k: v for k, v in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha), ("lora_dropout", lora_dropout),
+                               ("target_modules", targets.split(",") if targets and targets != "all-linear" else None),
+                               ("qlora", qlora or None), ("max_length", max_length), ("gpu_per_hour", gpu_per_hour))
+             if v is not None}
+    if local and backend != "local":
+        raise click.UsageError(f"{', '.join(local)}: options of --backend local")
+
     plan = plan_training(file, model=model, backend=backend, method=method, validation=validation,  # type: ignore[arg-type]
                          epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
-                         beta=beta, suffix=suffix, seed=seed)
+                         beta=beta, suffix=suffix, seed=seed, local_options=local)
     if not as_json or dry_run:
         _show_plan(plan, as_json)
     if dry_run:
         return
-    if not yes and not sys.stdin.isatty():
+    free = backend == "local" and not plan.estimated_cost_usd
+    if not yes and not free and not sys.stdin.isatty():
         raise click.UsageError(f"about to spend about ${plan.estimated_cost_usd or 0:,.2f}: pass --yes to confirm")
     b = _backend(backend)
     shutdown = getattr(b, "model_shutdown", lambda m: None)(plan.model)
     if shutdown and plan.shutdown and shutdown != plan.shutdown:
         err.print(f"[yellow]note:[/] OpenAI reports shutdown {shutdown} for {plan.model} (catalogue: {plan.shutdown})")
-    if not yes:
+    if not yes and not free:
         click.confirm(f"Start training for about ${plan.estimated_cost_usd or 0:,.2f}?", abort=True, err=True)
     ledger = None
     if not no_log:
@@ -285,3 +308,26 @@ def _show_plan(plan: Any, as_json: bool) -> None:
     out.print("  steps: upload -> create (at most once) -> watch -> record in the ledger")
     for w in plan.warnings:
         out.print(f"  [yellow]warning:[/] {w}")
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder to write (must not exist or be empty). Example: --out exports/tickets")
+@click.option("--merge", is_flag=True, help="Write a merged 16-bit model instead of the adapter. Example: --merge")
+@json_option
+@user_errors
+def export(job_id: str, out_dir: Path, merge: bool, as_json: bool) -> None:
+    """Export a local job: the PEFT adapter vLLM accepts (with its `vllm serve` line), or a merged model.
+
+    \b
+    Examples:
+      ftadvisor export ftjob-0123abcd --out exports/tickets
+      ftadvisor export ftjob-0123abcd --merge --out exports/tickets-merged
+    """
+    result = _backend("local").export(job_id, out_dir, merge=merge)
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"wrote the {result['kind']} to {result['out']}")
+    out.print(f"serve it with: {result['vllm']}")

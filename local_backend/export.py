@@ -1,0 +1,73 @@
+"""Export a finished local job: the PEFT adapter as vLLM accepts it, or a merged 16-bit model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ftadvisor.errors import InputError
+from local_backend.store import JobDir
+
+VLLM_DEFAULT_MAX_LORA_RANK = 16
+VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def export(job: JobDir, out: str | Path, *, merge: bool = False) -> dict[str, Any]:
+    """Write the adapter (or the merged model) to ``out``; returns what was written and how to serve it."""
+    if not job.adapter.is_dir():
+        raise InputError(f"{job.id} has no trained adapter yet (status {job.read_job().status})")
+    spec = job.read_json("spec.json")
+    config = json.loads((job.adapter / "adapter_config.json").read_text())
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out}: exists and is not empty")
+    name = job.read_json("names.json")["fine_tuned_model"].split(":")[2] or job.id
+    if merge:
+        return _merge(job, spec["model"], out)
+    problems = []
+    if config.get("modules_to_save"):
+        problems.append(f"modules_to_save={config['modules_to_save']} (vLLM rejects adapters that carry full modules)")
+    if config.get("use_dora"):
+        problems.append("DoRA (vLLM rejects it)")
+    if problems:
+        raise InputError(f"{job.id}: cannot export for vLLM: " + "; ".join(problems) + "; use --merge")
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(job.adapter, tmp)
+    tmp.rename(out)
+    rank = int(config["r"])
+    needed = next(r for r in VLLM_RANKS if r >= rank) if rank <= VLLM_RANKS[-1] else None
+    base = _serve_name(spec["model"])
+    command = f"vllm serve {base} --enable-lora --lora-modules {name}={out.resolve()}"
+    if needed is None:
+        raise InputError(f"rank {rank} exceeds vLLM's largest max_lora_rank ({VLLM_RANKS[-1]}); use --merge")
+    if needed > VLLM_DEFAULT_MAX_LORA_RANK:
+        command += f" --max-lora-rank {needed}"
+    return {"kind": "adapter", "out": str(out), "rank": rank, "base_model": base, "vllm": command}
+
+
+def _serve_name(model: str) -> str:
+    from local_backend.modelio import BUILTIN_ALIASES, resolve
+
+    return "HuggingFaceTB/SmolLM2-135M-Instruct" if model in BUILTIN_ALIASES else str(resolve(model))
+
+
+def _merge(job: JobDir, model: str, out: Path) -> dict[str, Any]:
+    """Merge into the original 16-bit base (never into 4-bit weights) and save it as safetensors."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from local_backend.modelio import resolve
+
+    path = resolve(model)
+    base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)  # full-precision base, not NF4
+    merged = PeftModel.from_pretrained(base, str(job.adapter)).merge_and_unload()
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(path).save_pretrained(tmp)
+    tmp.rename(out)
+    return {"kind": "merged", "out": str(out), "dtype": "bfloat16", "vllm": f"vllm serve {out.resolve()}"}

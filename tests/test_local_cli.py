@@ -1,0 +1,83 @@
+"""`ftadvisor train --backend local`, `chat`, `jobs` and `export` on a tiny model, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("peft")
+
+from ftadvisor.ledger import Ledger
+from local_backend.tiny import make_tiny_model
+from tests.test_local_backend import dataset
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def test_train_chat_export_on_the_local_backend(tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path) -> None:
+    data = dataset(tmp_path / "train.jsonl", 12)
+    r = run_cli("train", data, "--backend", "local", "--model", tiny, "--epochs", "2", "--batch-size", "2",
+                "--lora-rank", "4", "--gpu-per-hour", "1.5", "--suffix", "tickets", "--poll", "1", "--json")
+    assert r.exit_code == 0, r.output
+    job = json.loads(r.stdout)
+    assert job["status"] == "succeeded" and job["fine_tuned_model"].startswith("ft:model:tickets:")
+    db = Ledger(_isolated_home / "ledger.db")
+    row = db.job(job["id"])
+    usage = next(json.loads(x["data"]) for x in db.records(kind="training_usage"))
+    assert row["backend"] == "local" and [m["step"] for m in row["metrics"]] == list(range(1, 13))
+    assert usage["wall_s"] > 0 and usage["peak_memory_mb"] > 0 and usage["trained_tokens"] == job["trained_tokens"]
+    assert row["actual_cost_usd"] == pytest.approx(usage["wall_s"] / 3600 * 1.5)
+
+    chat = run_cli("chat", "--backend", "local", "--model", job["fine_tuned_model"], "--max-tokens", "5", "--json",
+                   "My invoice is wrong")
+    assert chat.exit_code == 0, chat.output
+    assert json.loads(chat.stdout)["usage"]["completion_tokens"] <= 5
+
+    listed = json.loads(run_cli("jobs", "list", "--backend", "local", "--json").stdout)
+    assert listed[0]["id"] == job["id"]
+    ckpts = json.loads(run_cli("jobs", "checkpoints", job["id"], "--backend", "local", "--json").stdout)
+    assert ckpts[0]["step_number"] == 12 and ckpts[0]["fine_tuned_model_checkpoint"].endswith(":ckpt-step-12")
+
+    out = tmp_path / "adapter"
+    e = run_cli("export", job["id"], "--out", out, "--json")
+    assert e.exit_code == 0, e.output
+    info = json.loads(e.stdout)
+    assert info["rank"] == 4 and "--enable-lora --lora-modules tickets=" in info["vllm"]
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 4 and not config.get("modules_to_save") and not config.get("use_dora")
+    merged = tmp_path / "merged"
+    m = run_cli("export", job["id"], "--out", merged, "--merge", "--json")
+    assert m.exit_code == 0, m.output
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(merged)
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    assert run_cli("export", job["id"], "--out", merged).exit_code == 2  # never overwrites
+
+
+def test_qlora_trains_on_a_4bit_base(tiny: Path, tmp_path: Path) -> None:
+    pytest.importorskip("bitsandbytes")
+    from ftadvisor.backends import JobSpec, wait
+    from local_backend import LocalBackend
+
+    b = LocalBackend(tmp_path / "store")
+    f = b.upload(dataset(tmp_path / "train.jsonl", 12))
+    job = b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2, "batch_size": 4}),
+                       qlora=True)
+    done = wait(b, job.id, poll_interval=0.3, sleep=time.sleep)
+    assert done.status == "succeeded", done.error
+    events = [e.message for e in b.list_events(job.id, limit=1000)]
+    assert any("4-bit NF4" in m for m in events)
+    losses = [e.data["train_loss"] for e in reversed(b.list_events(job.id, limit=1000)) if e.data]
+    assert losses[-1] < losses[0]
+
+
+def test_local_options_are_refused_for_openai(run_cli, tmp_path: Path) -> None:
+    r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--model", "gpt-4o-mini", "--lora-rank", "8", "--dry-run")
+    assert r.exit_code == 2 and "--backend local" in r.output
