@@ -79,6 +79,20 @@ def resolve(model: str) -> Path:
     return Path(model)  # a hub id: from_pretrained downloads it
 
 
+def quiet() -> None:
+    """Keep library chatter (progress bars, optional-kernel notices) out of the user's terminal."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*gemm_4bit.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def device() -> str:
     import torch
 
@@ -89,6 +103,8 @@ def load(model: str, *, quantize_4bit: bool = False, for_training: bool = True) 
     """(model, tokenizer). fp32 on CPU (bf16 is slower there), bf16 on GPUs that support it; QLoRA stores
     the base in 4-bit NF4 with double quantisation (bitsandbytes >= 0.47 also runs it on CPU)."""
     import torch
+
+    quiet()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve(model)

@@ -301,7 +301,9 @@ def _show_plan(plan: Any, as_json: bool) -> None:
     out.print(f"  tokens: {plan.billing_tokens_per_epoch:,} per epoch x {plan.n_epochs} epochs = "
               f"{plan.billed_tokens:,}")
     if plan.estimated_cost_usd is not None:
-        out.print(f"  estimated cost: [bold]${plan.estimated_cost_usd:,.2f}[/] (${plan.price_per_1m:g} per 1M tokens)")
+        basis = (f"${plan.price_per_1m:g} per 1M tokens" if plan.price_per_1m is not None
+                 else f"GPU time at ${plan.backend_options.get('gpu_per_hour', 0):g}/hour")
+        out.print(f"  estimated cost: [bold]${plan.estimated_cost_usd:,.2f}[/] ({basis})")
     hp = ", ".join(f"{k}={v}" for k, v in plan.hyperparameters.items()) or "auto"
     seed = plan.seed if plan.seed is not None else "-"
     out.print(f"  hyperparameters: {hp}; suffix {plan.suffix or '-'}; seed {seed}")
