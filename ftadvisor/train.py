@@ -75,8 +75,8 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
     catalogue = catalogue or load_catalogue()
     if backend == "local":
         return _plan_local(Path(path), model=model, method=method, validation=validation, epochs=epochs,
-                           batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, suffix=suffix,
-                           seed=seed, catalogue=catalogue, today=today, options=local_options or {})
+                           batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, beta=beta,
+                           suffix=suffix, seed=seed, catalogue=catalogue, today=today, options=local_options or {})
     entry = catalogue.find(model)
     if entry is None:
         raise InputError(f"model {model!r} is not in the price catalogue; see `ftadvisor prices list`")
@@ -118,13 +118,13 @@ ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whos
 
 
 def _plan_local(path: Path, *, model: str, method: Method, validation: str | Path | None, epochs: int | None,
-                batch_size: int | None, learning_rate_multiplier: float | None, suffix: str | None,
+                batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
                 seed: int | None, catalogue: Catalogue, today: dt.date, options: dict[str, Any]) -> TrainPlan:
     """A local LoRA job: no lifetime limit; cost from GPU-hours of the self-hosted profile, if any."""
     from ftadvisor.data.stats import dataset_stats
 
-    if method != "sft":
-        raise InputError("the local backend trains sft only so far")
+    if method not in ("sft", "dpo"):
+        raise InputError(f"the local backend trains sft and dpo, not {method}")
     _validate(path, method, ESTIMATE_MODEL, catalogue, today)
     if validation is not None:
         from ftadvisor.data.validate import validate_file
@@ -134,7 +134,7 @@ def _plan_local(path: Path, *, model: str, method: Method, validation: str | Pat
         if errors:
             raise ValidationFailed("\n".join(p.format(str(validation)) for p in errors[:10]))
     hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
-                               ("learning_rate_multiplier", learning_rate_multiplier)) if v is not None}
+                               ("learning_rate_multiplier", learning_rate_multiplier), ("beta", beta)) if v is not None}
     problems = JobSpec(model=model, training_file="-", method=method, hyperparameters=hyper).check()
     if problems:
         raise InputError("; ".join(problems))

@@ -101,24 +101,23 @@ class LocalBackend:
         """Create a job and start its worker; ``options`` are LocalSpec fields (lora_rank, qlora, ...)."""
         from local_backend.modelio import base_name
 
-        if spec.method != "sft":
-            raise InputError(f"the local backend trains sft only so far, not {spec.method}")
+        if spec.method not in ("sft", "dpo"):
+            raise InputError(f"the local backend trains sft and dpo, not {spec.method}")
         problems = spec.check()
         if problems:
             raise InputError("; ".join(problems))
         job_id = new_id("ftjob-")
-        hyper = {k: v for k, v in spec.hyperparameters.items() if k in ("n_epochs", "batch_size",
-                                                                       "learning_rate_multiplier")}
+        hyper = {k: v for k, v in spec.hyperparameters.items() if not (k == "beta" and v == "auto")}
         local = LocalSpec(model=spec.model, training_file=self._file_path(spec.training_file),
                           validation_file=self._file_path(spec.validation_file) if spec.validation_file else None,
-                          seed=spec.seed if spec.seed is not None else 0, suffix=spec.suffix,
+                          seed=spec.seed if spec.seed is not None else 0, suffix=spec.suffix, method=spec.method,
                           **{**self.defaults, **hyper, **options})
         name = f"ft:{base_name(spec.model)}:{spec.suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
         d = JobDir(job_id, self.root)
         d.path.mkdir(parents=True)
         d.write_json("spec.json", local.model_dump())
         job = Job(id=job_id, status="validating_files", model=base_name(spec.model), backend=self.name,
-                  created_at=int(time.time()), method="sft", hyperparameters=dict(spec.hyperparameters),
+                  created_at=int(time.time()), method=spec.method, hyperparameters=dict(spec.hyperparameters),
                   training_file=spec.training_file, validation_file=spec.validation_file, seed=local.seed,
                   metadata={**spec.metadata, **({"ftadvisor_run": run_id} if run_id else {})})
         d.write_job(job)

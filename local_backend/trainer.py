@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ftadvisor.pricing.training import default_epochs
-from local_backend.chatdata import IGNORE, Encoded, encode_chat
+from local_backend.chatdata import IGNORE, Encoded, encode_chat, encode_preference
 from local_backend.store import JobDir
 
 BASE_LR = 2e-4
@@ -40,6 +40,7 @@ class LocalSpec(BaseModel):
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: list[str] | str = "all-linear"
     qlora: bool = False
+    beta: float = Field(default=0.1, gt=0, le=2)
     max_length: int = Field(default=1024, ge=8)
     seed: int = 0
     suffix: str | None = None
@@ -94,7 +95,38 @@ def _loss(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     return loss / max(n, 1), n
 
 
-def evaluate(model: Any, examples: list[Encoded], pad_id: int, dev: str, batch_size: int) -> float | None:
+def _sequence_logps(model: Any, batch: dict[str, Any]) -> Any:
+    """Sum of the log-probabilities of each sequence's labelled tokens."""
+    import torch
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    mask = labels != IGNORE
+    logps = torch.gather(logits.log_softmax(-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (logps * mask).sum(-1)
+
+
+def _dpo_loss(model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str, beta: float) -> tuple[Any, int]:
+    """DPO with the adapter-disabled model as the reference (no second model in memory)."""
+    import torch
+    import torch.nn.functional as F
+
+    batch = _collate([c for c, _ in pairs] + [r for _, r in pairs], pad_id, dev)
+    policy = _sequence_logps(model, batch)
+    with torch.no_grad(), model.disable_adapter():
+        reference = _sequence_logps(model, batch)
+    k = len(pairs)
+    margin = beta * ((policy[:k] - reference[:k]) - (policy[k:] - reference[k:]))
+    return -F.logsigmoid(margin).mean(), k
+
+
+def _n_tokens(items: list[Any]) -> int:
+    seqs = [s for item in items for s in (item if isinstance(item, tuple) else (item,))]
+    return sum(len(s.input_ids) for s in seqs)
+
+
+def evaluate(step_loss: Any, model: Any, examples: list[Any], batch_size: int) -> float | None:
+    """Mean validation loss (per labelled token for SFT, per pair for DPO)."""
     import torch
 
     if not examples:
@@ -103,7 +135,7 @@ def evaluate(model: Any, examples: list[Encoded], pad_id: int, dev: str, batch_s
     total, count = 0.0, 0
     with torch.no_grad():
         for chunk in _batches(list(range(len(examples))), batch_size):
-            loss, n = _loss(model, _collate([examples[i] for i in chunk], pad_id, dev))
+            loss, n = step_loss([examples[i] for i in chunk])
             total += float(loss) * n
             count += n
     model.train()
@@ -147,9 +179,22 @@ def train(job: JobDir) -> None:
     lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
                       target_modules=spec.target_modules, task_type="CAUSAL_LM")
     model = get_peft_model(model, lora)
-    train_set = [encode_chat(tok, ex["messages"], spec.max_length) for ex in _read_jsonl(spec.training_file)]
-    valid_set = [encode_chat(tok, ex["messages"], spec.max_length)
-                 for ex in _read_jsonl(spec.validation_file)] if spec.validation_file else []
+    pad = tok.pad_token_id
+    if spec.method == "dpo":
+        def encode(ex: dict[str, Any]) -> Any:
+            return encode_preference(tok, ex, spec.max_length)
+
+        def step_loss(items: list[Any]) -> tuple[Any, int]:
+            return _dpo_loss(model, items, pad, dev, spec.beta)
+    else:
+        def encode(ex: dict[str, Any]) -> Any:
+            return encode_chat(tok, ex["messages"], spec.max_length)
+
+        def step_loss(items: list[Any]) -> tuple[Any, int]:
+            return _loss(model, _collate(items, pad, dev))
+
+    train_set = [encode(ex) for ex in _read_jsonl(spec.training_file)]
+    valid_set = [encode(ex) for ex in _read_jsonl(spec.validation_file)] if spec.validation_file else []
     n = len(train_set)
     epochs = default_epochs(n) if spec.n_epochs == "auto" else int(spec.n_epochs)
     bs = auto_batch_size(n) if spec.batch_size == "auto" else int(spec.batch_size)
@@ -157,6 +202,8 @@ def train(job: JobDir) -> None:
     steps_per_epoch = math.ceil(n / bs)
     total = epochs * steps_per_epoch
     hyper = {"n_epochs": epochs, "batch_size": bs, "learning_rate_multiplier": lr / BASE_LR}
+    if spec.method == "dpo":
+        hyper["beta"] = spec.beta
     job.update(hyperparameters=hyper)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     warmup = max(1, total // 20)
@@ -181,7 +228,6 @@ def train(job: JobDir) -> None:
     job.event(f"Fine-tuning started: {n} examples, {epochs} epochs, batch size {bs}, {total} steps, LoRA r="
               f"{spec.lora_rank} on {spec.target_modules}, {trainable:,} trainable parameters")
     model.train()
-    pad = tok.pad_token_id
     started = time.perf_counter() - state["wall_s"]
     for epoch in range(state["step"] // steps_per_epoch, epochs):
         g = torch.Generator().manual_seed(spec.seed + epoch)  # the data order of an epoch never changes
@@ -190,14 +236,14 @@ def train(job: JobDir) -> None:
             if epoch * steps_per_epoch + b < state["step"]:
                 continue  # already trained before the resume
             t0 = time.perf_counter()
-            batch = _collate([train_set[i] for i in chunk], pad, dev)
-            loss, _ = _loss(model, batch)
+            items = [train_set[i] for i in chunk]
+            loss, _ = step_loss(items)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
             optim.step()
             sched.step()
             optim.zero_grad(set_to_none=True)
-            tokens = int(batch["attention_mask"].sum())
+            tokens = _n_tokens(items)
             state["step"] += 1
             state["trained_tokens"] += tokens
             step = state["step"]
@@ -206,7 +252,7 @@ def train(job: JobDir) -> None:
                                    "total_steps": total, "epoch": epoch + 1}
             end_of_epoch = b == steps_per_epoch - 1
             if valid_set and (step % spec.eval_every == 0 or end_of_epoch):
-                row["valid_loss"] = round(evaluate(model, valid_set, pad, dev, bs) or 0.0, 6)
+                row["valid_loss"] = round(evaluate(step_loss, model, valid_set, bs) or 0.0, 6)
             metrics.append(row)
             job.event(f"Step {step}/{total}: training loss={row['train_loss']:.4f}"
                       + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""),

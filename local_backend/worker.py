@@ -21,7 +21,7 @@ def run(path: Path) -> int:
             job.event(f"Validating training file: {Path(spec['training_file']).name}")
             for key in ("training_file", "validation_file"):
                 if spec.get(key):
-                    report = validate_file(spec[key], method="sft")
+                    report = validate_file(spec[key], method=spec.get("method", "sft"))
                     # a validation file may be small: OpenAI's 10-example minimum is for training data
                     errors = [p for p in report.problems if p.severity == "error" and not (
                         key == "validation_file" and p.category == "too_few_examples")]

@@ -167,3 +167,22 @@ def test_offline_hub_id_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(InputError, match="HF_HUB_OFFLINE"):
         resolve("meta-llama/Llama-3.1-8B-Instruct")
+
+
+def test_dpo_starts_at_ln2_and_learns_the_preference(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
+    import math
+
+    rows = [{"input": {"messages": [SYSTEM, {"role": "user", "content": f"Ticket {i}: my invoice is wrong."}]},
+             "preferred_output": [{"role": "assistant", "content": '{"category": "billing"}'}],
+             "non_preferred_output": [{"role": "assistant", "content": "Hello, how can I help you today?"}]}
+            for i in range(12)]
+    path = tmp_path / "prefs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    job = backend.create_job(JobSpec(model=str(tiny), training_file=backend.upload(path).id, method="dpo",
+                                     hyperparameters={"n_epochs": 3, "batch_size": 4, "beta": 0.5}))
+    done = wait(backend, job.id, poll_interval=0.2, sleep=time.sleep)
+    assert done.status == "succeeded", done.error
+    assert done.method == "dpo" and done.hyperparameters["beta"] == 0.5
+    losses = [e.data["train_loss"] for e in reversed(backend.list_events(job.id, limit=1000)) if e.data]
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-4)  # the reference is the adapter-disabled policy
+    assert losses[-1] < losses[0] - 0.05
