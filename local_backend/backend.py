@@ -92,8 +92,12 @@ class LocalBackend:
         return d
 
     def _spawn(self, d: JobDir) -> None:
+        """Start the worker detached; several processes go through torchrun (gloo on CPU, nccl on GPUs)."""
         log = (d.path / "worker.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "local_backend.worker", str(d.path)], stdout=log,
+        n = int(d.read_json("spec.json").get("num_processes", 1))
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"] if n > 1 \
+            else [sys.executable]
+        proc = subprocess.Popen([*launcher, "-m", "local_backend.worker", str(d.path)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         d.write_json("worker.json", {"pid": proc.pid, "started": time.time()})
 

@@ -47,6 +47,7 @@ class LocalSpec(BaseModel):
     checkpoint_every: int = Field(default=25, ge=1)
     eval_every: int = Field(default=25, ge=1)
     gpu_per_hour: float | None = None
+    num_processes: int = Field(default=1, ge=1)
 
 
 def auto_batch_size(n: int) -> int:
@@ -106,15 +107,17 @@ def _sequence_logps(model: Any, batch: dict[str, Any]) -> Any:
     return (logps * mask).sum(-1)
 
 
-def _dpo_loss(model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str, beta: float) -> tuple[Any, int]:
-    """DPO with the adapter-disabled model as the reference (no second model in memory)."""
+def _dpo_loss(model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str,
+              beta: float) -> tuple[Any, int]:
+    """DPO with the adapter-disabled model as the reference (no second model in memory). ``model`` may be
+    the DDP wrapper of ``peft_model``."""
     import torch
     import torch.nn.functional as F
 
     batch = _collate([c for c, _ in pairs] + [r for _, r in pairs], pad_id, dev)
     policy = _sequence_logps(model, batch)
-    with torch.no_grad(), model.disable_adapter():
-        reference = _sequence_logps(model, batch)
+    with torch.no_grad(), peft_model.disable_adapter():
+        reference = _sequence_logps(peft_model, batch)
     k = len(pairs)
     margin = beta * ((policy[:k] - reference[:k]) - (policy[k:] - reference[k:]))
     return -F.logsigmoid(margin).mean(), k
@@ -152,8 +155,82 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Dist:
+    """The process group when started by torchrun (RANK/WORLD_SIZE set), else a single process."""
+
+    def __init__(self) -> None:
+        import os
+
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        self.main = self.rank == 0
+        if self.world > 1:
+            import torch
+            import torch.distributed as dist
+
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            if torch.cuda.is_available():
+                torch.cuda.set_device(self.local_rank)
+
+    def device(self, default: str) -> str:
+        return f"cuda:{self.local_rank}" if default == "cuda" and self.world > 1 else default
+
+    def mean(self, value: float) -> float:
+        return self._reduce(value, "sum") / self.world
+
+    def total(self, value: float) -> float:
+        return self._reduce(value, "sum")
+
+    def any(self, flag: bool) -> bool:
+        return self._reduce(1.0 if flag else 0.0, "max") > 0
+
+    def _reduce(self, value: float, op: str) -> float:
+        if self.world == 1:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+        return float(t.item())
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def adapter_digest(peft_model: Any) -> str:
+    """SHA-256 of the trainable (adapter) weights: equal on every rank when data parallelism is right."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, p in sorted(peft_model.named_parameters()):
+        if p.requires_grad:
+            h.update(name.encode())
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def train(job: JobDir) -> None:
-    """Run (or resume) the job in ``job``: status, events, checkpoints, final adapter, metrics.csv."""
+    """Run (or resume) the job in ``job``: status, events, checkpoints, final adapter, metrics.csv. Under
+    torchrun every rank trains its share of each global batch; rank 0 alone writes the job's files."""
+    dist = Dist()
+    try:
+        _train(job, dist)
+    finally:
+        dist.close()
+
+
+def _train(job: JobDir, dist: Dist) -> None:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training, set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -170,22 +247,32 @@ def train(job: JobDir) -> None:
     signal.signal(signal.SIGTERM, on_term)
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
-    dev = device()
-    job.update(status="running")
-    job.event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else ""))
+    dev = dist.device(device())
+    event = job.event if dist.main else (lambda *a, **k: None)
+    update = job.update if dist.main else (lambda **k: None)
+    update(status="running")
+    event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
+          + (f" on {dist.world} processes" if dist.world > 1 else ""))
     model, tok = load(spec.model, quantize_4bit=spec.qlora)
     if spec.qlora:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
                       target_modules=spec.target_modules, task_type="CAUSAL_LM")
-    model = get_peft_model(model, lora)
+    peft_model = get_peft_model(model, lora)
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        peft_model.to(dev)
+        model = DistributedDataParallel(peft_model, device_ids=[dist.local_rank] if dev.startswith("cuda") else None)
+    else:
+        model = peft_model
     pad = tok.pad_token_id
     if spec.method == "dpo":
         def encode(ex: dict[str, Any]) -> Any:
             return encode_preference(tok, ex, spec.max_length)
 
         def step_loss(items: list[Any]) -> tuple[Any, int]:
-            return _dpo_loss(model, items, pad, dev, spec.beta)
+            return _dpo_loss(model, peft_model, items, pad, dev, spec.beta)
     else:
         def encode(ex: dict[str, Any]) -> Any:
             return encode_chat(tok, ex["messages"], spec.max_length)
@@ -199,12 +286,13 @@ def train(job: JobDir) -> None:
     epochs = default_epochs(n) if spec.n_epochs == "auto" else int(spec.n_epochs)
     bs = auto_batch_size(n) if spec.batch_size == "auto" else int(spec.batch_size)
     lr = BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto" else float(spec.learning_rate_multiplier))
-    steps_per_epoch = math.ceil(n / bs)
+    global_bs = bs * dist.world  # each rank takes bs examples of every global batch
+    steps_per_epoch = math.ceil(n / global_bs)
     total = epochs * steps_per_epoch
     hyper = {"n_epochs": epochs, "batch_size": bs, "learning_rate_multiplier": lr / BASE_LR}
     if spec.method == "dpo":
         hyper["beta"] = spec.beta
-    job.update(hyperparameters=hyper)
+    update(hyperparameters=hyper)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     warmup = max(1, total // 20)
 
@@ -216,56 +304,63 @@ def train(job: JobDir) -> None:
     metrics: list[dict[str, Any]] = []
     last = _last_checkpoint(job)
     if last is not None:
-        set_peft_model_state_dict(model, load_file(str(last / "adapter" / "adapter_model.safetensors")))
+        set_peft_model_state_dict(peft_model, load_file(str(last / "adapter" / "adapter_model.safetensors")))
         optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         sched.load_state_dict(torch.load(last / "scheduler.pt", weights_only=True))
         saved = torch.load(last / "state.pt", weights_only=False)
         state, metrics = saved["state"], saved["metrics"]
         torch.set_rng_state(saved["torch_rng"])
         random.setstate(saved["py_rng"])
-        job.event(f"Resumed from checkpoint at step {state['step']}")
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    job.event(f"Fine-tuning started: {n} examples, {epochs} epochs, batch size {bs}, {total} steps, LoRA r="
+        event(f"Resumed from checkpoint at step {state['step']}")
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    event(f"Fine-tuning started: {n} examples, {epochs} epochs, batch size {bs}, {total} steps, LoRA r="
               f"{spec.lora_rank} on {spec.target_modules}, {trainable:,} trainable parameters")
     model.train()
     started = time.perf_counter() - state["wall_s"]
     for epoch in range(state["step"] // steps_per_epoch, epochs):
         g = torch.Generator().manual_seed(spec.seed + epoch)  # the data order of an epoch never changes
         order = torch.randperm(n, generator=g).tolist()
-        for b, chunk in enumerate(_batches(order, bs)):
+        for b, chunk in enumerate(_batches(order, global_bs)):
             if epoch * steps_per_epoch + b < state["step"]:
                 continue  # already trained before the resume
             t0 = time.perf_counter()
-            items = [train_set[i] for i in chunk]
+            mine = chunk[dist.rank::dist.world] or chunk[:1]  # a short last batch: repeat one example
+            items = [train_set[i] for i in mine]
             loss, _ = step_loss(items)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
             optim.step()
             sched.step()
             optim.zero_grad(set_to_none=True)
-            tokens = _n_tokens(items)
+            tokens = int(dist.total(_n_tokens(items)))
             state["step"] += 1
             state["trained_tokens"] += tokens
             step = state["step"]
-            row: dict[str, Any] = {"step": step, "train_loss": round(float(loss), 6), "valid_loss": None,
+            row: dict[str, Any] = {"step": step, "train_loss": round(dist.mean(float(loss)), 6), "valid_loss": None,
                                    "tokens_per_second": round(tokens / max(time.perf_counter() - t0, 1e-9), 1),
                                    "total_steps": total, "epoch": epoch + 1}
             end_of_epoch = b == steps_per_epoch - 1
             if valid_set and (step % spec.eval_every == 0 or end_of_epoch):
                 row["valid_loss"] = round(evaluate(step_loss, model, valid_set, bs) or 0.0, 6)
             metrics.append(row)
-            job.event(f"Step {step}/{total}: training loss={row['train_loss']:.4f}"
+            event(f"Step {step}/{total}: training loss={row['train_loss']:.4f}"
                       + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""),
                       data=row)
             state["wall_s"] = time.perf_counter() - started
-            if step % spec.checkpoint_every == 0 or end_of_epoch or stop["to"]:
-                _save_checkpoint(job, model, optim, sched, state, metrics)
-            if stop["to"]:
+            stopping = dist.any(stop["to"] is not None)
+            if step % spec.checkpoint_every == 0 or end_of_epoch or stopping:
+                if dist.main:
+                    _save_checkpoint(job, peft_model, optim, sched, state, metrics)
+                dist.barrier()
+            if stopping:
                 final = "paused" if stop["to"] == "pause" else "cancelled"
-                job.event(f"Job {final} at step {step}; its state is saved")
-                job.update(status=final, trained_tokens=state["trained_tokens"])
+                event(f"Job {final} at step {step}; its state is saved")
+                update(status=final, trained_tokens=state["trained_tokens"])
                 return
-    model.save_pretrained(job.adapter)
+    (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(peft_model))
+    if not dist.main:
+        return
+    peft_model.save_pretrained(job.adapter)
     _write_metrics(job, metrics)
     wall = time.perf_counter() - started
     ft_name = job.read_json("names.json")["fine_tuned_model"]

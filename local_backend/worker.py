@@ -12,10 +12,13 @@ from local_backend.store import JobDir
 
 
 def run(path: Path) -> int:
+    import os
+
     job = JobDir(path.name, path.parent.parent)
+    main = int(os.environ.get("RANK", 0)) == 0  # under torchrun, rank 0 alone writes the job's files
     try:
         spec = job.read_json("spec.json")
-        if job.read_job().status == "validating_files":
+        if main and job.read_job().status == "validating_files":
             from ftadvisor.data.validate import validate_file
 
             job.event(f"Validating training file: {Path(spec['training_file']).name}")
@@ -38,6 +41,8 @@ def run(path: Path) -> int:
         return 0
     except Exception as exc:  # any failure ends the job as failed, with the reason, never silently
         traceback.print_exc()
+        if not main:
+            return 1
         job.event(f"Training failed: {redact(str(exc))}", level="error")
         message = redact(f"{type(exc).__name__}: {exc}")
         job.update(status="failed", error=JobError(code="training_error", message=message, param=None))

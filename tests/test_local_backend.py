@@ -142,6 +142,14 @@ def test_pause_resume_and_a_killed_worker_end_exactly_like_an_uninterrupted_run(
         assert torch.allclose(a[key], b[key], atol=1e-6), key
     messages = [e.message for e in backend.list_events(job.id, limit=10_000)]
     assert sum("Resumed from checkpoint" in m for m in messages) == 2
+    # two adapters over one loaded base, switched per request
+    prompt = [SYSTEM, {"role": "user", "content": "Ticket 3"}]
+    first = backend.complete(straight.fine_tuned_model or backend.get_job(straight.id).fine_tuned_model, prompt,
+                             max_tokens=4)
+    engine = backend._engine
+    second = backend.complete(done.fine_tuned_model, prompt, max_tokens=4)
+    assert backend._engine is engine and len(engine.adapters) == 2
+    assert first.text == second.text  # identical training gives identical adapters
 
 
 def test_cancel_and_invalid_file(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
@@ -186,3 +194,17 @@ def test_dpo_starts_at_ln2_and_learns_the_preference(tiny: Path, backend: LocalB
     losses = [e.data["train_loss"] for e in reversed(backend.list_events(job.id, limit=1000)) if e.data]
     assert losses[0] == pytest.approx(math.log(2), abs=1e-4)  # the reference is the adapter-disabled policy
     assert losses[-1] < losses[0] - 0.05
+
+
+def test_two_cpu_processes_end_with_the_same_adapter(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
+    f = backend.upload(dataset(tmp_path / "train.jsonl", 16))
+    job = backend.create_job(JobSpec(model=str(tiny), training_file=f.id,
+                                     hyperparameters={"n_epochs": 2, "batch_size": 2}), num_processes=2)
+    done = wait(backend, job.id, poll_interval=0.5, sleep=time.sleep)
+    assert done.status == "succeeded", (done.error, (backend.root / "jobs" / job.id / "worker.log").read_text()[-2000:])
+    folder = backend.root / "jobs" / job.id
+    digests = [(folder / f"rank-{r}.sha256").read_text() for r in (0, 1)]
+    assert digests[0] == digests[1]
+    metrics = [e.data for e in reversed(backend.list_events(job.id, limit=1000)) if e.data]
+    assert len(metrics) == 8  # 16 examples / (2 per rank x 2 ranks) x 2 epochs
+    assert any("on 2 processes" in e.message for e in backend.list_events(job.id, limit=1000))

@@ -218,13 +218,15 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
               "(default 1024). Example: --max-length 2048")
 @click.option("--gpu-per-hour", type=click.FloatRange(min=0), help="Local: price of this machine per hour, for "
               "the run's cost. Example: --gpu-per-hour 1.2")
+@click.option("--num-processes", type=click.IntRange(min=1), help="Local: data-parallel processes through "
+              "torchrun (one per GPU; gloo on CPU). Example: --num-processes 4")
 @json_option
 @user_errors
 def train(file: Path, model: str, backend: str, validation: Path | None, method: str, epochs: int | None,
           batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
           seed: int | None, yes: bool, dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool,
           lora_rank: int | None, lora_alpha: int | None, lora_dropout: float | None, targets: str | None,
-          qlora: bool, max_length: int | None, gpu_per_hour: float | None) -> None:
+          qlora: bool, max_length: int | None, gpu_per_hour: float | None, num_processes: int | None) -> None:
     """Validate, estimate, confirm, upload, create and watch a fine-tuning job, and record it.
 
     \b
@@ -237,7 +239,8 @@ def train(file: Path, model: str, backend: str, validation: Path | None, method:
 
     local = {k: v for k, v in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha), ("lora_dropout", lora_dropout),
                                ("target_modules", targets.split(",") if targets and targets != "all-linear" else None),
-                               ("qlora", qlora or None), ("max_length", max_length), ("gpu_per_hour", gpu_per_hour))
+                               ("qlora", qlora or None), ("max_length", max_length), ("gpu_per_hour", gpu_per_hour),
+                               ("num_processes", num_processes))
              if v is not None}
     if local and backend != "local":
         raise click.UsageError(f"{', '.join(local)}: options of --backend local")
