@@ -55,6 +55,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, step)
     );
     """,
+    # 2: evaluation runs and their per-example results
+    """
+    CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE eval_results (
+        run_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        output TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        PRIMARY KEY (run_id, model, line)
+    );
+    """,
 )
 
 
@@ -149,6 +166,32 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         return len(rows)
+
+    def save_eval(self, run: Any) -> None:
+        """Store an evaluation run (summaries) and every per-example result, in one transaction."""
+        summary = run.model_dump(mode="json", exclude={"examples"})
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("INSERT OR REPLACE INTO eval_runs(id, created_at, data) VALUES (?, ?, ?)",
+                            (run.id, run.created_at, json.dumps(summary)))
+            for r in run.examples:
+                metrics = r.model_dump(mode="json", exclude={"model", "line", "output", "reference"})
+                self.db.execute("INSERT OR REPLACE INTO eval_results VALUES (?, ?, ?, ?, ?, ?)",
+                                (run.id, r.model, r.line, r.output, r.reference, json.dumps(metrics)))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def eval_run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT data FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        out = json.loads(row["data"])
+        out["examples"] = [{**dict(r), "metrics": json.loads(r["metrics"])} for r in self.db.execute(
+            "SELECT model, line, output, reference, metrics FROM eval_results WHERE run_id = ? ORDER BY model, line",
+            (run_id,))]
+        return out
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

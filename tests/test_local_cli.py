@@ -81,3 +81,14 @@ def test_qlora_trains_on_a_4bit_base(tiny: Path, tmp_path: Path) -> None:
 def test_local_options_are_refused_for_openai(run_cli, tmp_path: Path) -> None:
     r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--model", "gpt-4o-mini", "--lora-rank", "8", "--dry-run")
     assert r.exit_code == 2 and "--backend local" in r.output
+
+
+def test_eval_runs_a_local_model(tiny: Path, run_cli, tmp_path: Path) -> None:
+    data = dataset(tmp_path / "test.jsonl", 3)
+    r = run_cli("eval", "run", "-m", f"local:{tiny}", "--data", data, "--max-tokens", "4", "--require-json",
+                "--json", "--no-log")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)["models"][0]
+    assert summary["backend"] == "local" and summary["n"] == 3 and summary["n_errors"] == 0
+    assert summary["completion_tokens_mean"] <= 4 and summary["cost_per_request_usd"] is None
+    assert summary["format_compliance"] == 0.0  # a random model does not write JSON

@@ -9,6 +9,7 @@ from ftadvisor.cli.advise import advise
 from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
+from ftadvisor.cli.evaluate import eval_
 from ftadvisor.cli.jobs import chat, export, jobs, train
 from ftadvisor.cli.ledger import ledger
 from ftadvisor.cli.lora import lora
@@ -39,6 +40,7 @@ cli.add_command(ledger)
 cli.add_command(lora)
 cli.add_command(prices)
 cli.add_command(demo)
+cli.add_command(eval_)
 cli.add_command(jobs)
 cli.add_command(chat)
 cli.add_command(train)

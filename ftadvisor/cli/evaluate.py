@@ -1,0 +1,99 @@
+"""``ftadvisor eval``: base vs fine-tuned on held-out data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ftadvisor.cli.common import byte_progress, json_option, out, print_json, user_errors
+
+
+@click.group("eval")
+def eval_() -> None:
+    """Evaluate models on held-out data (the last assistant turn of each example is the reference)."""
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+@eval_.command("run")
+@click.option("--model", "-m", "models", multiple=True, required=True,
+              help="Model to evaluate; repeat to compare; prefix local: or openai: to pick its backend. "
+                   "Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
+@click.option("--data", type=click.Path(path_type=Path), required=True,
+              help="Held-out chat JSONL (never used in training). Example: --data splits/test.jsonl")
+@click.option("--backend", type=click.Choice(["openai", "local"]), default="openai", show_default=True,
+              help="Backend for models without a prefix. Example: --backend local")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Parallel requests per hosted model. Example: --concurrency 8")
+@click.option("--label-field", help="JSON field of the answer that holds the class. Example: --label-field category")
+@click.option("--require-json", is_flag=True, help="Answers must be JSON. Example: --require-json")
+@click.option("--json-schema", type=click.Path(path_type=Path), help="Answers must satisfy this JSON schema. "
+              "Example: --json-schema answer.schema.json")
+@click.option("--require", "regex", multiple=True, help="Regex every answer must match; repeatable. "
+              "Example: --require '^1\\. '")
+@click.option("--contains", multiple=True, help="Text every answer must contain; repeatable. "
+              "Example: --contains 'This response does not constitute legal advice.'")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Longest answer. Example: --max-tokens 200")
+@click.option("--no-log", is_flag=True, help="Do not record the run in the ledger. Example: --no-log")
+@json_option
+@user_errors
+def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, label_field: str | None,
+        require_json: bool, json_schema: Path | None, regex: tuple[str, ...], contains: tuple[str, ...],
+        max_tokens: int, no_log: bool, as_json: bool) -> None:
+    """Run each model on the held-out prompts and score format, accuracy/F1, fields, ROUGE-L, latency and cost.
+
+    \b
+    Examples:
+      ftadvisor eval run -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf --data test.jsonl \\
+          --label-field category --require-json
+      ftadvisor eval run --backend local -m smollm2-135m-instruct -m ft:smollm2-135m-instruct:t:1a2b3c4d \
+          --data test.jsonl
+    """
+    from ftadvisor.backends import get_backend
+    from ftadvisor.errors import InputError
+    from ftadvisor.evaluation.metrics import FormatRules
+    from ftadvisor.evaluation.runner import run_eval
+
+    schema = None
+    if json_schema is not None:
+        try:
+            schema = json.loads(json_schema.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{json_schema}: cannot read a JSON schema: {exc}") from exc
+    rules = FormatRules(require_json=require_json, json_schema=schema, regex=list(regex), contains=list(contains))
+    backends: dict[str, Any] = {}
+    pairs = []
+    for m in models:
+        name, _, rest = m.partition(":")
+        which, model = (name, rest) if name in ("local", "openai") and rest else (backend, m)
+        if which not in backends:
+            backends[which] = get_backend(which)
+        pairs.append((backends[which], model))
+    with byte_progress("evaluating", enabled=not as_json) as progress:
+        result = run_eval(pairs, data, rules=rules, label_field=label_field, max_tokens=max_tokens,
+                          concurrency=concurrency, progress=progress)
+    if not no_log:
+        from ftadvisor.ledger import Ledger
+
+        Ledger().save_eval(result)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    t = Table("model", "n", "errors", "format", "exact", "accuracy", "macro F1", "fields", "ROUGE-L", "latency",
+              "tokens in/out", "$/request", title=f"{result.id} on {data}")
+    for s in result.models:
+        t.add_row(s.model, str(s.n), str(s.n_errors), _pct(s.format_compliance), _pct(s.exact_match),
+                  _pct(s.accuracy), "-" if s.macro_f1 is None else f"{s.macro_f1:.3f}", _pct(s.field_accuracy),
+                  f"{s.rouge_l:.3f}", f"{s.latency_mean_s:.2f} s",
+                  f"{s.prompt_tokens_mean:.0f}/{s.completion_tokens_mean:.0f}",
+                  "-" if s.cost_per_request_usd is None else f"{s.cost_per_request_usd:.6f}")
+    out.print(t)
+    out.print(f"recorded as {result.id}" if not no_log else "not recorded (--no-log)")
