@@ -109,3 +109,40 @@ def test_data_without_references_is_refused(run_cli, tmp_path: Path, monkeypatch
     bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
     r = run_cli("eval", "run", "-m", "gpt-4o-mini", "--data", bad)
     assert r.exit_code == 2 and "final assistant answer" in r.output
+
+
+def test_regression_flags_a_drop_over_5_points(httpx2_mock, run_cli, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    from ftadvisor.evaluation.regression import GENERAL
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    good = {"What is 12 + 7? Answer with the number only.": "19", "What is 9 times 8? Answer with the number only.":
+            "72", "What is 100 minus 37? Answer with the number only.": "63",
+            "Is ice colder than boiling water? Answer yes or no.": "Yes.", "What day comes after Monday?": "Tuesday.",
+            "How many legs does a spider have?": "Eight.", "What is the capital of France?": "Paris.",
+            "Say hello to me in one short sentence.": "Hello there!",
+            "Thank you for your help!": "You're welcome!", "Write the word apple in capital letters only.": "APPLE",
+            "List three colours, one per line, each line starting with '- '.": "- red\n- green\n- blue",
+            'Reply with only a JSON object whose key "ok" is true.': '{"ok": true}', "Custom?": "custom answer"}
+    assert set(good) - {"Custom?"} == {p["prompt"] for p in GENERAL}
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        prompt = body["messages"][-1]["content"]
+        text = good[prompt]
+        if body["model"] == FT and prompt in ("What is 9 times 8? Answer with the number only.",
+                                              "What is the capital of France?"):
+            text = '{"category": "billing", "priority": "normal"}'  # forgot: answers everything as a ticket
+        reply = load("chat_completion")
+        reply["choices"][0]["message"]["content"] = text
+        return httpx2.Response(200, json=reply)
+
+    httpx2_mock.add_callback(answer, method="POST", url=url("/chat/completions"), is_reusable=True)
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps({"prompt": "Custom?", "expect": "custom", "kind": "mine"}) + "\n")
+    r = run_cli("eval", "regression", "-m", "gpt-4o-mini", "-m", FT, "--extra", extra, "--json")
+    assert r.exit_code == 1
+    base, ft = json.loads(r.stdout)
+    assert base["pass_rate"] == 1.0 and ft["pass_rate"] == pytest.approx(11 / 13)
+    assert ft["change_points"] == pytest.approx(-200 / 13) and ft["flagged"] and not base["flagged"]
+    assert ft["by_kind"]["arithmetic"] == pytest.approx(2 / 3) and ft["by_kind"]["mine"] == 1.0

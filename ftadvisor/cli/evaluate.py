@@ -16,18 +16,38 @@ def eval_() -> None:
     """Evaluate models on held-out data (the last assistant turn of each example is the reference)."""
 
 
+def _pairs(models: tuple[str, ...], default: str) -> list[tuple[Any, str]]:
+    """(backend, model) for each ``[local:|openai:]model``; one backend object per kind."""
+    from ftadvisor.backends import get_backend
+
+    backends: dict[str, Any] = {}
+    pairs = []
+    for m in models:
+        name, _, rest = m.partition(":")
+        which, model = (name, rest) if name in ("local", "openai") and rest else (default, m)
+        if which not in backends:
+            backends[which] = get_backend(which)
+        pairs.append((backends[which], model))
+    return pairs
+
+
+model_option = click.option(
+    "--model", "-m", "models", multiple=True, required=True,
+    help="Model to evaluate; repeat to compare (the first is the baseline); prefix local: or openai: to pick its "
+         "backend. Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
+backend_option = click.option("--backend", type=click.Choice(["openai", "local"]), default="openai",
+                              show_default=True, help="Backend for models without a prefix. Example: --backend local")
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.1%}"
 
 
 @eval_.command("run")
-@click.option("--model", "-m", "models", multiple=True, required=True,
-              help="Model to evaluate; repeat to compare; prefix local: or openai: to pick its backend. "
-                   "Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
+@model_option
 @click.option("--data", type=click.Path(path_type=Path), required=True,
               help="Held-out chat JSONL (never used in training). Example: --data splits/test.jsonl")
-@click.option("--backend", type=click.Choice(["openai", "local"]), default="openai", show_default=True,
-              help="Backend for models without a prefix. Example: --backend local")
+@backend_option
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Parallel requests per hosted model. Example: --concurrency 8")
 @click.option("--label-field", help="JSON field of the answer that holds the class. Example: --label-field category")
@@ -55,7 +75,6 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
       ftadvisor eval run --backend local -m smollm2-135m-instruct -m ft:smollm2-135m-instruct:t:1a2b3c4d \
           --data test.jsonl
     """
-    from ftadvisor.backends import get_backend
     from ftadvisor.errors import InputError
     from ftadvisor.evaluation.metrics import FormatRules
     from ftadvisor.evaluation.runner import run_eval
@@ -67,14 +86,7 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{json_schema}: cannot read a JSON schema: {exc}") from exc
     rules = FormatRules(require_json=require_json, json_schema=schema, regex=list(regex), contains=list(contains))
-    backends: dict[str, Any] = {}
-    pairs = []
-    for m in models:
-        name, _, rest = m.partition(":")
-        which, model = (name, rest) if name in ("local", "openai") and rest else (backend, m)
-        if which not in backends:
-            backends[which] = get_backend(which)
-        pairs.append((backends[which], model))
+    pairs = _pairs(models, backend)
     with byte_progress("evaluating", enabled=not as_json) as progress:
         result = run_eval(pairs, data, rules=rules, label_field=label_field, max_tokens=max_tokens,
                           concurrency=concurrency, progress=progress)
@@ -97,3 +109,40 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
                   "-" if s.cost_per_request_usd is None else f"{s.cost_per_request_usd:.6f}")
     out.print(t)
     out.print(f"recorded as {result.id}" if not no_log else "not recorded (--no-log)")
+
+
+@eval_.command("regression")
+@model_option
+@backend_option
+@click.option("--extra", type=click.Path(path_type=Path), help="Your own prompts, JSONL of {\"prompt\", \"expect\" "
+              "regex}. Example: --extra my-general.jsonl")
+@click.option("--no-log", is_flag=True, help="Do not record the run in the ledger. Example: --no-log")
+@json_option
+@user_errors
+def regression(models: tuple[str, ...], backend: str, extra: Path | None, no_log: bool, as_json: bool) -> None:
+    """General prompts (arithmetic, common sense, chat, formatting): did the fine-tune forget anything?
+
+    Exit 1 when a model drops more than 5 points below the first (base) model.
+
+    \b
+    Example:
+      ftadvisor eval regression -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf
+    """
+    import sys
+
+    from ftadvisor.evaluation.regression import load_prompts, run_regression
+
+    results = run_regression(_pairs(models, backend), load_prompts(extra))
+    if not no_log:
+        from ftadvisor.ledger import Ledger
+
+        Ledger().record("regression", {"models": [r.model_dump() for r in results]})
+    if as_json:
+        print_json([r.model_dump() for r in results])
+    else:
+        for r in results:
+            change = "" if r.change_points is None else f" ({r.change_points:+.1f} points vs {results[0].model})"
+            flag = " [red]DROP[/]" if r.flagged else ""
+            kinds = ", ".join(f"{k} {v:.0%}" for k, v in r.by_kind.items())
+            out.print(f"{r.model}: {r.pass_rate:.1%} passed{change}{flag}  ({kinds})")
+    sys.exit(1 if any(r.flagged for r in results) else 0)
