@@ -14,6 +14,7 @@ from ftadvisor.cli.jobs import chat, export, jobs, train
 from ftadvisor.cli.ledger import ledger
 from ftadvisor.cli.lora import lora
 from ftadvisor.cli.prices import prices
+from ftadvisor.cli.report import report
 from ftadvisor.cli.tokens import tokens
 
 
@@ -39,6 +40,7 @@ cli.add_command(data)
 cli.add_command(ledger)
 cli.add_command(lora)
 cli.add_command(prices)
+cli.add_command(report)
 cli.add_command(demo)
 cli.add_command(eval_)
 cli.add_command(jobs)
