@@ -201,3 +201,50 @@ def test_report_of_an_evaluated_fine_tune(served, run_cli, test_file: Path, tmp_
 def test_report_without_evaluations_is_a_clear_error(run_cli, tmp_path: Path) -> None:
     r = run_cli("report", "--out", tmp_path / "r")
     assert r.exit_code == 2 and "eval run" in r.output
+
+
+def test_judge_scores_and_pairwise_with_swapped_order(served, run_cli, test_file: Path,
+                                                      _isolated_home: Path) -> None:
+    import re
+
+    judge = "gpt-4.1-2025-04-14"
+
+    def quality(answer: str, reference: str) -> int:
+        """2: the reference itself; 1: JSON with the right category; 0: anything else."""
+        if answer == reference:
+            return 2
+        try:
+            return int(json.loads(answer).get("category") == json.loads(reference)["category"])
+        except (json.JSONDecodeError, AttributeError):
+            return 0
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        reference = re.search(r"Reference answer[^\n]*:\n(.*?)\n\n", prompt, re.S).group(1)
+        if "Answer A:" in prompt:
+            a, b = re.search(r"Answer A:\n(.*?)\n\nAnswer B:\n(.*?)\n\nWhich", prompt, re.S).groups()
+            qa, qb = quality(a, reference), quality(b, reference)
+            winner = "A" if abs(qa - qb) <= 1 else ("A" if qa > qb else "B")  # position bias on close calls
+            text = json.dumps({"reasoning": "compared", "winner": winner})
+        else:
+            answer = re.search(r"Assistant's answer:\n(.*?)\n\nReply with JSON", prompt, re.S).group(1)
+            text = json.dumps({"reasoning": "graded", "score": {2: 5, 1: 3, 0: 1}[quality(answer, reference)]})
+        out = load("chat_completion")
+        out["choices"][0]["message"]["content"] = text
+        return httpx2.Response(200, json=out)
+
+    assert run_cli("eval", "run", "-m", "gpt-4o-mini", "-m", FT, "--data", test_file).exit_code == 0
+    served.reset()
+    served.add_callback(reply, method="POST", url=url("/chat/completions"), is_reusable=True)
+    r = run_cli("eval", "judge", "--judge-model", judge, "--json")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    pair = result["pairwise"]
+    assert (pair["wins"], pair["ties"], pair["losses"]) == (2, 2, 0)
+    assert pair["win_rate"] == 0.75 and pair["consistency"] == 0.5
+    assert {p["line"]: p["outcome"] for p in pair["pairs"]} == {1: "win", 2: "tie", 3: "win", 4: "tie"}
+    assert all(p["verdicts"][0]["first"] != p["verdicts"][1]["first"] for p in pair["pairs"])
+    assert result["mean_score"] == {"gpt-4o-mini": 1.5, FT: 4.5} and result["unreadable"] == 0
+    assert all(json.loads(q.content)["model"] == judge for q in served.get_requests())
+    stored = Ledger(_isolated_home / "ledger.db").records(kind="judgement")
+    assert len(stored) == 1 and json.loads(stored[0]["data"])["pairwise"]["win_rate"] == 0.75

@@ -146,3 +146,68 @@ def regression(models: tuple[str, ...], backend: str, extra: Path | None, no_log
             kinds = ", ".join(f"{k} {v:.0%}" for k, v in r.by_kind.items())
             out.print(f"{r.model}: {r.pass_rate:.1%} passed{change}{flag}  ({kinds})")
     sys.exit(1 if any(r.flagged for r in results) else 0)
+
+
+@eval_.command("judge")
+@click.option("--run", "eval_id", help="Evaluation run whose answers to judge (default: the last). "
+              "Example: --run eval-1a2b3c4d5e6f")
+@click.option("--judge-model", required=True, help="Judge model; prefix local: or openai: to pick its backend. "
+              "Example: --judge-model gpt-4.1-2025-04-14")
+@click.option("--rubric", type=click.Path(path_type=Path), help="Rubric text (default: a 1-5 scale for correctness "
+              "and format). Example: --rubric rubric.txt")
+@click.option("--judge-backend", type=click.Choice(["openai", "local"]), default="openai", show_default=True,
+              help="Backend of the judge when not prefixed. Example: --judge-backend local")
+@click.option("--no-log", is_flag=True, help="Do not record the verdicts in the ledger. Example: --no-log")
+@json_option
+@user_errors
+def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_backend: str, no_log: bool,
+          as_json: bool) -> None:
+    """Judge an evaluation run: a 1-5 rubric score per answer, and base vs fine-tuned pairwise with the order
+    swapped (disagreement counts as a tie; win rate = (wins + ties/2) / n).
+
+    \b
+    Example:
+      ftadvisor eval judge --judge-model gpt-4.1-2025-04-14 --rubric rubric.txt
+    """
+    from ftadvisor.errors import InputError
+    from ftadvisor.evaluation.judge import pairwise, read_rubric, score_answers
+    from ftadvisor.evaluation.runner import load_cases
+    from ftadvisor.ledger import Ledger
+    from ftadvisor.reports.build import _last_eval_id
+
+    db = Ledger()
+    eval_id = eval_id or _last_eval_id(db)
+    run = db.eval_run(eval_id)
+    if run is None:
+        raise InputError(f"no evaluation run {eval_id!r} in the ledger")
+    text = read_rubric(rubric)
+    prompts = {line: prompt for line, prompt, _ in load_cases(run["data"])}
+    items = [{"model": e["model"], "line": e["line"], "prompt": prompts.get(e["line"], []),
+              "reference": e["reference"], "output": e["output"]} for e in run["examples"]]
+    judge_pair = _pairs((judge_model,), judge_backend)[0]
+    scores = score_answers(judge_pair, items, text)
+    models = [m["model"] for m in run["models"]]
+    pair = None
+    if len(models) >= 2:
+        by_line: dict[int, dict[str, Any]] = {}
+        for it in items:
+            case = by_line.setdefault(it["line"], {"line": it["line"], "prompt": it["prompt"],
+                                                   "reference": it["reference"]})
+            case[it["model"]] = it["output"]
+        cases = [c for c in by_line.values() if models[0] in c and models[1] in c]
+        pair = pairwise(judge_pair, cases, models[0], models[1], text)
+    means = {m: [s.score for s in scores if s.model == m and s.score is not None] for m in models}
+    result = {"run": eval_id, "judge": judge_pair[1], "rubric": text,
+              "mean_score": {m: (sum(v) / len(v) if v else None) for m, v in means.items()},
+              "unreadable": sum(1 for s in scores if s.score is None),
+              "scores": [s.model_dump() for s in scores], "pairwise": pair.model_dump() if pair else None}
+    if not no_log:
+        db.record("judgement", result, ref=eval_id)
+    if as_json:
+        print_json(result)
+        return
+    for m, v in result["mean_score"].items():
+        out.print(f"{m}: mean rubric score {'-' if v is None else f'{v:.2f}'} / 5")
+    if pair:
+        out.print(f"{pair.candidate} vs {pair.baseline}: {pair.wins} wins, {pair.ties} ties, {pair.losses} losses; "
+                  f"win rate {pair.win_rate:.1%}, both orders agreed on {pair.consistency:.0%} of pairs")

@@ -68,8 +68,18 @@ def frames(db: Ledger, eval_id: str | None = None, job_id: str | None = None) ->
             regression = pd.DataFrame([{k: r[k] for k in ("model", "pass_rate", "change_points", "flagged")}
                                        for r in rows])
             break
+    judge = pd.DataFrame()
+    for rec in db.records(kind="judgement", limit=200):
+        if rec["ref"] == eval_id:
+            j = json.loads(rec["data"])
+            pair = j.get("pairwise") or {}
+            judge = pd.DataFrame([{"model": m, "judge": j["judge"], "mean_rubric_score": v,
+                                   "pairwise_win_rate": pair.get("win_rate") if m == pair.get("candidate") else None,
+                                   "order_consistency": pair.get("consistency") if m == pair.get("candidate") else None}
+                                  for m, v in j["mean_score"].items()])
+            break
     return {"run": run, "job": job, "metrics": metrics, "examples": examples, "training": training,
-            "costs": costs, "regression": regression}
+            "costs": costs, "regression": regression, "judge": judge}
 
 
 def _break_even(f: dict[str, Any], requests_per_day: float) -> tuple[Any, Any] | None:
@@ -161,7 +171,7 @@ def write_report(out: str | Path, db: Ledger | None = None, *, eval_id: str | No
     be = _break_even(f, requests_per_day)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = {k: f[k] for k in ("metrics", "examples", "training", "costs", "regression")}
+    tables = {k: f[k] for k in ("metrics", "judge", "examples", "training", "costs", "regression")}
     for name, df in tables.items():
         df.to_csv(out / f"{name}.csv", index=False)
         df.to_parquet(out / f"{name}.parquet", index=False)
@@ -170,7 +180,7 @@ def write_report(out: str | Path, db: Ledger | None = None, *, eval_id: str | No
     title = f"ftadvisor report: {f['run']['id']}"
     md = [f"# {title}\n", f"Data: `{f['run']['data']}`; generated {dt.date.today()}\n", "## Cost and break-even\n",
           _md_table(f["costs"]), f"\n**Verdict** ({requests_per_day:,.0f} requests/day): {verdict}\n"]
-    for name in ("metrics", "regression", "training", "examples"):
+    for name in ("metrics", "judge", "regression", "training", "examples"):
         md += [f"\n## {name.capitalize()}\n", _md_table(tables[name].head(50))]
     (out / "report.md").write_text("".join(md), encoding="utf-8")
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}"
@@ -181,7 +191,7 @@ def write_report(out: str | Path, db: Ledger | None = None, *, eval_id: str | No
     for caption, data in plots.items():
         page.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' "
                     f"src='data:image/png;base64,{data}'>")
-    for name in ("metrics", "regression", "examples"):
+    for name in ("metrics", "judge", "regression", "examples"):
         df = tables[name]
         page.append(f"<h2>{name.capitalize()}</h2>" + (df.head(50).to_html(index=False, na_rep="-", escape=True)
                                                       if not df.empty else "<p>none</p>"))

@@ -1,0 +1,161 @@
+"""LLM-as-judge: a 1-5 rubric score per answer, and pairwise A/B judging with the order swapped.
+
+Pairwise verdicts are asked twice, once in each order; when the two disagree the pair counts as a tie
+(position bias), and the win rate is (wins + ties / 2) / n. The judge writes its reasoning before its
+verdict, as JSON; every verdict and explanation is kept."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ftadvisor.errors import InputError
+
+DEFAULT_RUBRIC = """Score the answer from 1 to 5:
+5 = correct, complete and exactly in the required format and tone;
+4 = correct with a minor slip in format or tone;
+3 = partly correct, or correct but in the wrong format;
+2 = mostly wrong, or ignores the instructions;
+1 = wrong, empty or unusable."""
+
+SCORE_PROMPT = """You are a strict evaluator. {rubric}
+
+Conversation the assistant answered:
+{prompt}
+
+Reference answer (what a perfect answer looks like):
+{reference}
+
+Assistant's answer:
+{answer}
+
+Reply with JSON only: {{"reasoning": "<one or two sentences>", "score": <1-5>}}"""
+
+PAIR_PROMPT = """You are a strict evaluator comparing two answers to the same conversation. {rubric}
+
+Conversation:
+{prompt}
+
+Reference answer:
+{reference}
+
+Answer A:
+{a}
+
+Answer B:
+{b}
+
+Which answer is better? Reply with JSON only: {{"reasoning": "<one or two sentences>", "winner": "A" | "B" | "tie"}}"""
+
+
+class Verdict(BaseModel):
+    line: int
+    first: str  # which model was shown as A in this order
+    raw: str
+    winner: str | None  # "A", "B", "tie" or None when the judge's reply could not be read
+    reasoning: str | None
+
+
+class PairResult(BaseModel):
+    line: int
+    verdicts: list[Verdict]
+    outcome: str  # "win" / "loss" / "tie" for model B (the candidate) against model A (the baseline)
+    consistent: bool
+
+
+class PairwiseSummary(BaseModel):
+    judge: str
+    baseline: str
+    candidate: str
+    wins: int
+    losses: int
+    ties: int
+    win_rate: float  # (wins + ties / 2) / n, for the candidate
+    consistency: float  # share of pairs where both orders agreed
+    pairs: list[PairResult]
+
+
+class ScoreResult(BaseModel):
+    model: str
+    line: int
+    score: int | None
+    reasoning: str | None
+    raw: str
+
+
+def read_rubric(path: str | Path | None) -> str:
+    if path is None:
+        return DEFAULT_RUBRIC
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the rubric: {exc.strerror}") from exc
+    if not text:
+        raise InputError(f"{path}: the rubric is empty")
+    return text
+
+
+def _json_reply(text: str) -> dict[str, Any] | None:
+    match = re.search(r"\{.*\}", text, re.S)
+    if not match:
+        return None
+    try:
+        value = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _render(prompt: list[dict[str, Any]]) -> str:
+    return "\n".join(f"[{m['role']}] {m.get('content') or ''}" for m in prompt)
+
+
+def score_answers(judge: tuple[Any, str], items: list[dict[str, Any]], rubric: str) -> list[ScoreResult]:
+    """``items``: dicts with model, line, prompt (messages), reference, output."""
+    backend, model = judge
+    results = []
+    for it in items:
+        text = SCORE_PROMPT.format(rubric=rubric, prompt=_render(it["prompt"]), reference=it["reference"],
+                                   answer=it["output"])
+        raw = backend.complete(model, [{"role": "user", "content": text}], max_tokens=300, temperature=0).text
+        reply = _json_reply(raw) or {}
+        score = reply.get("score")
+        valid = isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5
+        results.append(ScoreResult(model=it["model"], line=it["line"], score=score if valid else None,
+                                   reasoning=reply.get("reasoning"), raw=raw))
+    return results
+
+
+def pairwise(judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str, candidate: str,
+             rubric: str) -> PairwiseSummary:
+    """``cases``: dicts with line, prompt, reference, and the two models' outputs under their names."""
+    backend, model = judge
+    pairs = []
+    for case in cases:
+        verdicts = []
+        for first, second in ((baseline, candidate), (candidate, baseline)):
+            text = PAIR_PROMPT.format(rubric=rubric, prompt=_render(case["prompt"]), reference=case["reference"],
+                                      a=case[first], b=case[second])
+            raw = backend.complete(model, [{"role": "user", "content": text}], max_tokens=300, temperature=0).text
+            reply = _json_reply(raw) or {}
+            winner = reply.get("winner") if reply.get("winner") in ("A", "B", "tie") else None
+            verdicts.append(Verdict(line=case["line"], first=first, raw=raw, winner=winner,
+                                    reasoning=reply.get("reasoning")))
+        picked = []  # the model each order prefers, or "tie"
+        for v in verdicts:
+            second = candidate if v.first == baseline else baseline
+            picked.append({"A": v.first, "B": second}.get(v.winner or "tie", "tie"))
+        consistent = picked[0] == picked[1]
+        outcome = "tie" if not consistent or picked[0] == "tie" else ("win" if picked[0] == candidate else "loss")
+        pairs.append(PairResult(line=case["line"], verdicts=verdicts, outcome=outcome, consistent=consistent))
+    n = len(pairs)
+    wins = sum(p.outcome == "win" for p in pairs)
+    losses = sum(p.outcome == "loss" for p in pairs)
+    ties = n - wins - losses
+    return PairwiseSummary(judge=model, baseline=baseline, candidate=candidate, wins=wins, losses=losses, ties=ties,
+                           win_rate=(wins + ties / 2) / n if n else 0.0,
+                           consistency=sum(p.consistent for p in pairs) / n if n else 0.0, pairs=pairs)
