@@ -42,3 +42,11 @@ def test_migrations_run_once_and_are_numbered(tmp_path: Path) -> None:
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
     assert version == len(MIGRATIONS)
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_estimates_are_recorded_unless_no_log(run_cli, _isolated_home: Path) -> None:
+    args = ["cost", "breakeven", "--train-cost", "50", "--prompt-cost", "0.0115", "--ft-cost", "0.00015"]
+    assert run_cli(*args).exit_code == 0
+    assert run_cli(*args, "--no-log").exit_code == 0
+    records = Ledger(_isolated_home / "ledger.db").records(kind="breakeven_estimate")
+    assert len(records) == 1 and '"break_even_requests": 4406' in records[0]["data"]

@@ -69,3 +69,18 @@ def byte_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, i
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+no_log_option = click.option("--no-log", is_flag=True, help="Do not record this estimate in the ledger. "
+                             "Example: --no-log")
+
+
+def log_estimate(kind: str, data: Any, no_log: bool) -> None:
+    """Record an estimate in the ledger (every estimate is kept unless --no-log)."""
+    if no_log:
+        return
+    from ftadvisor.ledger import Ledger
+
+    db = Ledger()
+    db.record(kind, data)
+    db.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ftadvisor.cli.common import json_option, out, print_json, user_errors
+from ftadvisor.cli.common import json_option, log_estimate, no_log_option, out, print_json, user_errors
 from ftadvisor.cli.prices import load, prices_option
 
 
@@ -46,10 +46,11 @@ def _overhead(cat, model: str, system_prompt: Path | None, few_shot: Path | None
 @click.option("--cached", is_flag=True, help="Price the prompt at the cached-input rate (prompt caching). "
               "Example: --cached")
 @prices_option
+@no_log_option
 @json_option
 @user_errors
 def overhead(system_prompt: Path | None, few_shot: Path | None, model: str, requests_per_day: float | None,
-             cached: bool, prices_file: Path | None, as_json: bool) -> None:
+             cached: bool, prices_file: Path | None, no_log: bool, as_json: bool) -> None:
     """Tokens a fine-tune removes from every request, and what they cost.
 
     \b
@@ -57,6 +58,7 @@ def overhead(system_prompt: Path | None, few_shot: Path | None, model: str, requ
       ftadvisor cost overhead --system-prompt prompt.txt --few-shot shots.jsonl --model gpt-4o --requests-per-day 1000
     """
     o = _overhead(load(prices_file), model, system_prompt, few_shot, cached, requests_per_day)
+    log_estimate("overhead_estimate", o, no_log)
     if as_json:
         print_json(o)
         return
@@ -95,11 +97,12 @@ def _dataset_tokens(path: Path, model: str) -> tuple[int, int]:
 @click.option("--tokens-per-second", type=click.FloatRange(min=0, min_open=True),
               help="Self-hosted: training throughput. Example: --tokens-per-second 3000")
 @prices_option
+@no_log_option
 @json_option
 @user_errors
 def training(dataset: Path | None, model: str, tokens: int | None, examples: int | None, epochs: int | None,
              hours: float | None, cost_per_example: float, gpu_per_hour: float | None,
-             tokens_per_second: float | None, prices_file: Path | None, as_json: bool) -> None:
+             tokens_per_second: float | None, prices_file: Path | None, no_log: bool, as_json: bool) -> None:
     """Training cost: epochs x billed tokens x price (or hours, or GPU-hours), plus data collection.
 
     \b
@@ -119,6 +122,7 @@ def training(dataset: Path | None, model: str, tokens: int | None, examples: int
     t = training_estimate(entry, billing_tokens_per_epoch=tokens, n_examples=examples, epochs=epochs, hours=hours,
                           cost_per_example=cost_per_example, gpu_per_hour=gpu_per_hour,
                           tokens_per_second=tokens_per_second)
+    log_estimate("training_estimate", t, no_log)
     if as_json:
         print_json(t)
         return
@@ -167,13 +171,15 @@ def training(dataset: Path | None, model: str, tokens: int | None, examples: int
 @click.option("--plot", "plot_file", type=click.Path(path_type=Path), help="Write cumulative cost curves as PNG. "
               "Example: --plot breakeven.png")
 @prices_option
+@no_log_option
 @json_option
 @user_errors
 def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: float | None, base_model: str | None,
               ft_model: str | None, prompt_tokens: float | None, system_prompt: Path | None, few_shot: Path | None,
               input_tokens: float, output_tokens: float, ft_prompt_tokens: float, cached: bool, dataset: Path | None,
               epochs: int | None, data_cost: float, hosting_per_month: float | None, requests_per_day: float | None,
-              lifetime_days: float | None, plot_file: Path | None, prices_file: Path | None, as_json: bool) -> None:
+              lifetime_days: float | None, plot_file: Path | None, prices_file: Path | None, no_log: bool,
+              as_json: bool) -> None:
     """When does a fine-tune pay back: N = (training + data) / (prompt cost - fine-tuned cost) per request.
 
     Give the costs directly, or tokens and models to price them from the catalogue. The fine-tune's
@@ -238,6 +244,8 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
         prompt_costs = [inp.prompt_cost * f for f in factors]
         col_labels = [f"x{f:g}" for f in factors]
     table = sensitivity(inp, volumes, prompt_costs)
+    log_estimate("breakeven_estimate", {"inputs": inp.model_dump(mode="json"), "result": r.model_dump(mode="json")},
+                 no_log)
     if plot_file is not None:
         if rpd is None:
             raise click.UsageError("--plot needs --requests-per-day")

@@ -49,7 +49,7 @@ def list_(limit: int, as_json: bool) -> None:
 @json_option
 @user_errors
 def show(ref: str, as_json: bool) -> None:
-    """One job (by id) with its status history and metrics, or one record (by number).
+    """One job or evaluation run (by id) with its history, metrics or results, or one record (by number).
 
     \b
     Examples:
@@ -60,7 +60,7 @@ def show(ref: str, as_json: bool) -> None:
     from ftadvisor.ledger import Ledger
 
     db = Ledger()
-    item = db.job(ref)
+    item = db.job(ref) or db.eval_run(ref)
     if item is None and ref.lstrip("#").isdigit():
         item = next((r for r in db.records(limit=10**9) if r["id"] == int(ref.lstrip("#"))), None)
     if item is None:
