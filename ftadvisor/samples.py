@@ -9,5 +9,5 @@ SUPPORT_TICKETS = "support_tickets.jsonl"
 
 
 def sample_path(name: str = SUPPORT_TICKETS) -> Path:
-    """Filesystem path of a packaged sample dataset."""
+    """Filesystem path of a packaged sample dataset (a file, or the ``legal`` folder)."""
     return Path(str(resources.files("ftadvisor.sample_data").joinpath(name)))

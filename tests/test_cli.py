@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import click
 import pytest
@@ -34,17 +33,6 @@ def test_every_command_and_option_has_help_with_an_example(path: str, cmd: click
     for param in cmd.params:
         if isinstance(param, click.Option) and param.name != "help":
             assert param.help and "Example" in param.help, f"{path} {param.opts[0]}: no help with an example"
-
-
-def test_demo_runs_offline(run_cli, tmp_path: Path) -> None:
-    r = run_cli("demo", "--out", tmp_path)
-    assert r.exit_code == 0, r.output
-    assert "1. validate 116 examples (sft): valid" in r.output
-    assert "2027-01-14" in r.output
-    counts = {name: len((tmp_path / "splits" / f"{name}.jsonl").read_text().splitlines())
-              for name in ("train", "validation", "test")}
-    kept = len((tmp_path / "support_tickets.dedup.jsonl").read_text().splitlines())
-    assert sum(counts.values()) == kept < 116
 
 
 def test_python_dash_m_and_version() -> None:
