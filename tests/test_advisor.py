@@ -290,3 +290,11 @@ def test_stale_catalogue_warns(run_cli, tmp_path: Path) -> None:
     assert "days old" in r.stderr
     fresh = run_cli("prices", "list")
     assert "days old" not in fresh.stderr
+
+
+def test_local_fine_tune_that_never_pays_back_says_why_it_is_still_chosen() -> None:
+    r = advise(Answers(task_type="format", prompt_compliance=0.8, labelled_examples=176, requests_per_day=2000,
+                       hosted_break_even_days=150, hosted_lifetime_days=52, local_setup_cost=528,
+                       local_break_even_days=None))
+    assert r.choice == "fine-tune-local"
+    assert any("never pays back on cost alone" in x for x in r.reasons)

@@ -164,6 +164,17 @@ def rule_economics(a: Answers) -> Finding | None:
     return Finding(rule="economics", says="ok", reason=f"the fastest fine-tune pays back in {best:,.1f} days")
 
 
+def rule_local_cost(a: Answers) -> Finding | None:
+    """A local fine-tune whose serving costs more than it saves is justified by quality or data residency,
+    not by cost: say so."""
+    if a.local_setup_cost is not None and a.local_break_even_days is None and a.requests_per_day is not None:
+        return Finding(rule="local_cost", says="ok",
+                       reason="a local fine-tune never pays back on cost alone at this volume (serving hardware "
+                              "costs more than the removed prompt tokens): choose it for compliance or data "
+                              "residency, or serve the adapter on hardware you already run")
+    return None
+
+
 def rule_latency(a: Answers) -> Finding | None:
     """Tight latency budgets favour short prompts (a fine-tune) over long few-shot prompts."""
     if a.latency_ms is not None and a.latency_ms < 500:
@@ -175,7 +186,7 @@ def rule_latency(a: Answers) -> Finding | None:
 
 RULES: tuple[Callable[[Answers], Finding | None], ...] = (
     rule_knowledge, rule_prompt_compliance, rule_examples, rule_stability, rule_residency, rule_hosted_lifetime,
-    rule_budget, rule_economics, rule_latency,
+    rule_budget, rule_economics, rule_local_cost, rule_latency,
 )
 
 
