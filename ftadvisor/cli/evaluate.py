@@ -173,10 +173,10 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
     from ftadvisor.evaluation.judge import pairwise, read_rubric, score_answers
     from ftadvisor.evaluation.runner import load_cases
     from ftadvisor.ledger import Ledger
-    from ftadvisor.reports.build import _last_eval_id
+    from ftadvisor.reports.build import last_eval_id
 
     db = Ledger()
-    eval_id = eval_id or _last_eval_id(db)
+    eval_id = eval_id or last_eval_id(db)
     run = db.eval_run(eval_id)
     if run is None:
         raise InputError(f"no evaluation run {eval_id!r} in the ledger")

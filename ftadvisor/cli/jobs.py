@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def watch(backend: Any, job_id: str, poll: float, as_json: bool) -> Any:
 
     try:
         return wait(backend, job_id, poll_interval=poll, on_event=None if as_json else show_event,
-                    on_status=None if as_json else show_status, sleep=getattr(backend, "sleep", None) or _sleep)
+                    on_status=None if as_json else show_status, sleep=getattr(backend, "sleep", time.sleep))
     except KeyboardInterrupt:
         detach(job_id)
 
@@ -67,12 +68,6 @@ def detach(job_id: str | None) -> None:
     else:
         err.print("\nstopped before a job was created; nothing is running")
     sys.exit(130)
-
-
-def _sleep(seconds: float) -> None:
-    import time
-
-    time.sleep(seconds)
 
 
 @click.group()

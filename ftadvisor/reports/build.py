@@ -21,7 +21,7 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;c
 METRICS = ["format_compliance", "exact_match", "accuracy", "macro_f1", "field_accuracy", "rouge_l"]
 
 
-def _last_eval_id(db: Ledger) -> str:
+def last_eval_id(db: Ledger) -> str:
     row = db.db.execute("SELECT id FROM eval_runs ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
     if row is None:
         raise InputError("the ledger holds no evaluation run yet: run `ftadvisor eval run` first")
@@ -32,7 +32,7 @@ def frames(db: Ledger, eval_id: str | None = None, job_id: str | None = None) ->
     """The report's DataFrames: metrics, examples (where the models differ), training, costs, regression."""
     import pandas as pd
 
-    eval_id = eval_id or _last_eval_id(db)
+    eval_id = eval_id or last_eval_id(db)
     run = db.eval_run(eval_id)
     if run is None:
         raise InputError(f"no evaluation run {eval_id!r} in the ledger (see `ftadvisor ledger list`)")
