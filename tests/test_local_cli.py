@@ -92,3 +92,14 @@ def test_eval_runs_a_local_model(tiny: Path, run_cli, tmp_path: Path) -> None:
     assert summary["backend"] == "local" and summary["n"] == 3 and summary["n_errors"] == 0
     assert summary["completion_tokens_mean"] <= 4 and summary["cost_per_request_usd"] is None
     assert summary["format_compliance"] == 0.0  # a random model does not write JSON
+
+
+def test_train_with_a_test_split_evaluates_and_records(tiny: Path, run_cli, tmp_path: Path,
+                                                       _isolated_home: Path) -> None:
+    r = run_cli("train", dataset(tmp_path / "train.jsonl", 12), "--backend", "local", "--model", tiny,
+                "--epochs", "1", "--test", dataset(tmp_path / "test.jsonl", 3), "--poll", "1", "--json")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    stored = Ledger(_isolated_home / "ledger.db").eval_run(result["evaluation"])
+    assert [m["model"] for m in stored["models"]] == [str(tiny), result["fine_tuned_model"]]
+    assert all(m["n"] == 3 for m in stored["models"])

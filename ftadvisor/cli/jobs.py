@@ -186,6 +186,8 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
 @backend_option
 @click.option("--validation", type=click.Path(path_type=Path), help="Held-out validation file. "
               "Example: --validation valid.jsonl")
+@click.option("--test", "test_file", type=click.Path(path_type=Path), help="Held-out test file: after training, "
+              "evaluate base vs fine-tuned on it and record the run. Example: --test test.jsonl")
 @click.option("--method", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True,
               help="Training method. Example: --method dpo")
 @click.option("--epochs", type=int, help="Epochs, 1-50 (default auto). Example: --epochs 3")
@@ -217,7 +219,8 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
               "torchrun (one per GPU; gloo on CPU). Example: --num-processes 4")
 @json_option
 @user_errors
-def train(file: Path, model: str, backend: str, validation: Path | None, method: str, epochs: int | None,
+def train(file: Path, model: str, backend: str, validation: Path | None, test_file: Path | None, method: str,
+          epochs: int | None,
           batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
           seed: int | None, yes: bool, dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool,
           lora_rank: int | None, lora_alpha: int | None, lora_dropout: float | None, targets: str | None,
@@ -283,10 +286,30 @@ def train(file: Path, model: str, backend: str, validation: Path | None, method:
                            on_event=None if as_json else show_event, on_status=None if as_json else show_status)
     except KeyboardInterrupt:
         detach(created_ids[0] if created_ids else None)
+    evaluation = None
+    if test_file is not None and job.status == "succeeded" and job.fine_tuned_model:
+        evaluation = _evaluate_after_training(b, plan.model, job.fine_tuned_model, test_file, ledger, as_json)
     if as_json:
         print_json({k: getattr(job, k) for k in ("id", "status", "fine_tuned_model", "trained_tokens")}
-                   | {"error": job.error.model_dump() if job.error else None})
+                   | {"error": job.error.model_dump() if job.error else None, "evaluation": evaluation})
     sys.exit(0 if job.status in ("succeeded", "validating_files", "queued", "running") else 1)
+
+
+def _evaluate_after_training(backend: Any, base: str, fine_tuned: str, test_file: Path, ledger: Any,
+                             as_json: bool) -> str:
+    """Base vs fine-tuned on the test split; returns the evaluation run id."""
+    from ftadvisor.evaluation.runner import run_eval
+
+    with byte_progress("evaluating", enabled=not as_json) as progress:
+        run = run_eval([(backend, base), (backend, fine_tuned)], test_file, progress=progress)
+    if ledger is not None:
+        ledger.save_eval(run)
+    if not as_json:
+        for s in run.models:
+            out.print(f"{s.model}: exact match {s.exact_match:.0%}, ROUGE-L {s.rouge_l:.3f}"
+                      + (f", accuracy {s.accuracy:.0%}" if s.accuracy is not None else ""))
+        out.print(f"evaluation {run.id}: `ftadvisor report --run {run.id} --out report/` for the full page")
+    return run.id
 
 
 def _show_plan(plan: Any, as_json: bool) -> None:
