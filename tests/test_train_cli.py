@@ -38,7 +38,7 @@ def test_train_end_to_end_records_everything(httpx2_mock, run_cli, _isolated_hom
                 "--json", "--poll", "1")
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
-    assert result == {"id": JOB, "status": "succeeded", "trained_tokens": 96903, "error": None,
+    assert result == {"id": JOB, "status": "succeeded", "trained_tokens": 96903, "error": None, "evaluation": None,
                       "fine_tuned_model": "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"}
     creates = [q for q in httpx2_mock.get_requests(method="POST") if q.url.path == "/v1/fine_tuning/jobs"]
     assert len(creates) == 1

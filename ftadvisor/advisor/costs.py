@@ -60,12 +60,9 @@ class Overhead(BaseModel):
 
 def read_few_shot(path: Path) -> list[dict[str, Any]]:
     """Few-shot messages from a JSON array of messages, a {"messages": [...]} object, or chat JSONL."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8") from exc
+    from ftadvisor.userfiles import read_text
+
+    text = read_text(path, "few-shot file")
     try:
         data = json.loads(text)
         items = data if isinstance(data, list) else [data]

@@ -18,11 +18,9 @@ CHANGES = ["never", "yearly", "monthly", "weekly", "daily"]
 
 def _read_answers(path: Path) -> dict[str, Any]:
     from ftadvisor.errors import InputError
+    from ftadvisor.userfiles import read_text
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    text = read_text(path, "answers file")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml

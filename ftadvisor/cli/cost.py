@@ -15,23 +15,13 @@ def cost() -> None:
     """What prompting costs, what training costs, and when a fine-tune pays back."""
 
 
-def _read_text(path: Path) -> str:
-    from ftadvisor.errors import InputError
-
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8") from exc
-
-
 def _overhead(cat, model: str, system_prompt: Path | None, few_shot: Path | None, cached: bool,
               requests_per_day: float | None):
     from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot
+    from ftadvisor.userfiles import read_text
 
     return prompt_overhead(find_model(cat, model), model=model, cached=cached, requests_per_day=requests_per_day,
-                           system_prompt=_read_text(system_prompt) if system_prompt else None,
+                           system_prompt=read_text(system_prompt, "system prompt file") if system_prompt else None,
                            few_shot=read_few_shot(few_shot) if few_shot else [])
 
 

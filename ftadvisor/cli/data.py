@@ -285,7 +285,9 @@ def convert(file: Path, out_file: Path, fmt: str | None, system: str | None, sys
     if system and system_file:
         raise click.UsageError("give --system or --system-file, not both")
     if system_file:
-        system = system_file.read_text(encoding="utf-8").strip()
+        from ftadvisor.userfiles import read_text
+
+        system = read_text(system_file, "system prompt file").strip()
     n = convert_file(file, out_file, fmt=fmt, system=system,  # type: ignore[arg-type]
                      prompt_column=prompt_column, response_column=response_column)
     click.echo(f"wrote {n:,} examples to {out_file}")

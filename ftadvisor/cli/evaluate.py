@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +74,11 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
       ftadvisor eval run --backend local -m smollm2-135m-instruct -m ft:smollm2-135m-instruct:t:1a2b3c4d \
           --data test.jsonl
     """
-    from ftadvisor.errors import InputError
     from ftadvisor.evaluation.metrics import FormatRules
     from ftadvisor.evaluation.runner import run_eval
+    from ftadvisor.userfiles import read_json
 
-    schema = None
-    if json_schema is not None:
-        try:
-            schema = json.loads(json_schema.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{json_schema}: cannot read a JSON schema: {exc}") from exc
+    schema = read_json(json_schema, "JSON schema") if json_schema is not None else None
     rules = FormatRules(require_json=require_json, json_schema=schema, regex=list(regex), contains=list(contains))
     pairs = _pairs(models, backend)
     with byte_progress("evaluating", enabled=not as_json) as progress:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ import click
 from ftadvisor.cli.common import json_option, out, print_json, user_errors
 from ftadvisor.errors import InputError
 from ftadvisor.tokens import ENCODINGS, TokenCounter, encoding_name_for_model
+from ftadvisor.userfiles import read_json
 
 
 @click.group()
@@ -18,12 +18,7 @@ def tokens() -> None:
 
 
 def _load_messages(path: Path) -> list[dict]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from exc
+    data = read_json(path, "messages file")
     if isinstance(data, dict):
         data = data.get("messages")
     if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):

@@ -121,12 +121,9 @@ def check_quality(path: str | Path, *, method: Method | None = None, label_field
 def _schema_validator(path: str | Path) -> Any:
     import jsonschema
 
-    try:
-        schema = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read JSON schema: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from exc
+    from ftadvisor.userfiles import read_json
+
+    schema = read_json(path, "JSON schema")
     try:
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)

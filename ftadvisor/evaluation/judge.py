@@ -90,10 +90,9 @@ class ScoreResult(BaseModel):
 def read_rubric(path: str | Path | None) -> str:
     if path is None:
         return DEFAULT_RUBRIC
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the rubric: {exc.strerror}") from exc
+    from ftadvisor.userfiles import read_text
+
+    text = read_text(path, "rubric").strip()
     if not text:
         raise InputError(f"{path}: the rubric is empty")
     return text

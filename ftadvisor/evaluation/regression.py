@@ -46,11 +46,10 @@ def load_prompts(extra: str | Path | None = None) -> list[dict[str, str]]:
     """The built-in prompts plus the user's own (JSONL lines of {"prompt", "expect" regex, "kind"?})."""
     prompts = list(GENERAL)
     if extra is not None:
+        from ftadvisor.userfiles import read_text
+
         path = Path(extra)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+        lines = read_text(path, "prompts file").splitlines()
         for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ftadvisor.errors import InputError
 from ftadvisor.tokens import base_model, model_family
+from ftadvisor.userfiles import read_json
 
 STALE_AFTER_DAYS = 90
 
@@ -82,15 +83,6 @@ class Catalogue(BaseModel):
         return self.age_days(today) > STALE_AFTER_DAYS
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read price file: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a valid JSON price file: {exc}") from exc
-
-
 def _merge(base: dict[str, Any], override: dict[str, Any], origin: str) -> dict[str, Any]:
     """Rows in ``override`` replace fields of rows with the same id, or are added."""
     if not isinstance(override, dict) or not isinstance(override.get("models", []), list):
@@ -119,7 +111,7 @@ def load_catalogue(prices: str | Path | None = None, *, use_user_file: bool = Tr
     if prices is not None:
         origins.append(Path(prices))
     for path in origins:
-        data = _merge(data, _read_json(path), str(path))
+        data = _merge(data, read_json(path, "price file"), str(path))
     try:
         return Catalogue.model_validate(data)
     except ValidationError as exc:
