@@ -187,28 +187,20 @@ def _evaluate(test: Path, backend: str, ft_model: str, quick: bool) -> str:
 
 
 def _judge(eval_id: str) -> None:
+    """Pairwise judging of base vs fine-tuned by a hosted model (only with OPENAI_API_KEY; never fails the demo)."""
     from ftadvisor.backends import get_backend
-    from ftadvisor.evaluation.judge import DEFAULT_RUBRIC, pairwise
-    from ftadvisor.evaluation.runner import load_cases
+    from ftadvisor.evaluation.judge import judge_run
     from ftadvisor.ledger import Ledger
 
     db = Ledger()
     run = db.eval_run(eval_id)
     assert run is not None
-    prompts = {line: p for line, p, _ in load_cases(run["data"])}
-    models = [m["model"] for m in run["models"]]
-    cases: dict[int, dict[str, Any]] = {}
-    for e in run["examples"]:
-        cases.setdefault(e["line"], {"line": e["line"], "prompt": prompts[e["line"]], "reference": e["reference"]})
-        cases[e["line"]][e["model"]] = e["output"]
     try:
-        pair = pairwise((get_backend("openai"), PROMPTED_MODEL), list(cases.values()), models[0], models[1],
-                        DEFAULT_RUBRIC)
-    except Exception as exc:  # the judge is optional: never fail the demo for it
+        result = judge_run({**run, "id": eval_id}, (get_backend("openai"), PROMPTED_MODEL), scores=False)
+    except Exception as exc:  # the judge is optional
         err.print(f"judge skipped: {exc}")
         return
-    db.record("judgement", {"judge": PROMPTED_MODEL, "mean_score": {}, "pairwise": pair.model_dump()}, ref=eval_id)
-    out.print(f"{pair.candidate} vs {pair.baseline}: win rate {pair.win_rate:.0%} ({pair.wins} wins, {pair.ties} ties, "
-              f"{pair.losses} losses; orders agreed on {pair.consistency:.0%})")
-
-
+    db.record("judgement", result, ref=eval_id)
+    pair = result["pairwise"]
+    out.print(f"{pair['candidate']} vs {pair['baseline']}: win rate {pair['win_rate']:.0%} ({pair['wins']} wins, "
+              f"{pair['ties']} ties, {pair['losses']} losses; orders agreed on {pair['consistency']:.0%})")

@@ -164,8 +164,7 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
       ftadvisor eval judge --judge-model gpt-4.1-2025-04-14 --rubric rubric.txt
     """
     from ftadvisor.errors import InputError
-    from ftadvisor.evaluation.judge import pairwise, read_rubric, score_answers
-    from ftadvisor.evaluation.runner import load_cases
+    from ftadvisor.evaluation.judge import judge_run, read_rubric
     from ftadvisor.ledger import Ledger
     from ftadvisor.reports.build import last_eval_id
 
@@ -174,27 +173,8 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
     run = db.eval_run(eval_id)
     if run is None:
         raise InputError(f"no evaluation run {eval_id!r} in the ledger")
-    text = read_rubric(rubric)
-    prompts = {line: prompt for line, prompt, _ in load_cases(run["data"])}
-    items = [{"model": e["model"], "line": e["line"], "prompt": prompts.get(e["line"], []),
-              "reference": e["reference"], "output": e["output"]} for e in run["examples"]]
-    judge_pair = _pairs((judge_model,), judge_backend)[0]
-    scores = score_answers(judge_pair, items, text)
-    models = [m["model"] for m in run["models"]]
-    pair = None
-    if len(models) >= 2:
-        by_line: dict[int, dict[str, Any]] = {}
-        for it in items:
-            case = by_line.setdefault(it["line"], {"line": it["line"], "prompt": it["prompt"],
-                                                   "reference": it["reference"]})
-            case[it["model"]] = it["output"]
-        cases = [c for c in by_line.values() if models[0] in c and models[1] in c]
-        pair = pairwise(judge_pair, cases, models[0], models[1], text)
-    means = {m: [s.score for s in scores if s.model == m and s.score is not None] for m in models}
-    result = {"run": eval_id, "judge": judge_pair[1], "rubric": text,
-              "mean_score": {m: (sum(v) / len(v) if v else None) for m, v in means.items()},
-              "unreadable": sum(1 for s in scores if s.score is None),
-              "scores": [s.model_dump() for s in scores], "pairwise": pair.model_dump() if pair else None}
+    result = judge_run({**run, "id": eval_id}, _pairs((judge_model,), judge_backend)[0], read_rubric(rubric))
+    pair = result["pairwise"]
     if not no_log:
         db.record("judgement", result, ref=eval_id)
     if as_json:
@@ -203,5 +183,6 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
     for m, v in result["mean_score"].items():
         out.print(f"{m}: mean rubric score {'-' if v is None else f'{v:.2f}'} / 5")
     if pair:
-        out.print(f"{pair.candidate} vs {pair.baseline}: {pair.wins} wins, {pair.ties} ties, {pair.losses} losses; "
-                  f"win rate {pair.win_rate:.1%}, both orders agreed on {pair.consistency:.0%} of pairs")
+        out.print(f"{pair['candidate']} vs {pair['baseline']}: {pair['wins']} wins, {pair['ties']} ties, "
+                  f"{pair['losses']} losses; win rate {pair['win_rate']:.1%}, both orders agreed on "
+                  f"{pair['consistency']:.0%} of pairs")

@@ -158,3 +158,30 @@ def pairwise(judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str,
     return PairwiseSummary(judge=model, baseline=baseline, candidate=candidate, wins=wins, losses=losses, ties=ties,
                            win_rate=(wins + ties / 2) / n if n else 0.0,
                            consistency=sum(p.consistent for p in pairs) / n if n else 0.0, pairs=pairs)
+
+
+def judge_run(run: dict[str, Any], judge: tuple[Any, str], rubric: str = DEFAULT_RUBRIC, *,
+              scores: bool = True) -> dict[str, Any]:
+    """Judge a stored evaluation run (``Ledger.eval_run``): rubric scores for every answer and, with two
+    models or more, the first two pairwise. The prompts are read back from the run's data file."""
+    from ftadvisor.evaluation.runner import load_cases
+
+    prompts = {line: prompt for line, prompt, _ in load_cases(run["data"])}
+    items = [{"model": e["model"], "line": e["line"], "prompt": prompts.get(e["line"], []),
+              "reference": e["reference"], "output": e["output"]} for e in run["examples"]]
+    models = [m["model"] for m in run["models"]]
+    scored = score_answers(judge, items, rubric) if scores else []
+    pair = None
+    if len(models) >= 2:
+        by_line: dict[int, dict[str, Any]] = {}
+        for it in items:
+            case = by_line.setdefault(it["line"], {"line": it["line"], "prompt": it["prompt"],
+                                                   "reference": it["reference"]})
+            case[it["model"]] = it["output"]
+        cases = [c for c in by_line.values() if models[0] in c and models[1] in c]
+        pair = pairwise(judge, cases, models[0], models[1], rubric)
+    means = {m: [s.score for s in scored if s.model == m and s.score is not None] for m in models}
+    return {"run": run.get("id"), "judge": judge[1], "rubric": rubric,
+            "mean_score": {m: (sum(v) / len(v) if v else None) for m, v in means.items()},
+            "unreadable": sum(1 for s in scored if s.score is None),
+            "scores": [s.model_dump() for s in scored], "pairwise": pair.model_dump() if pair else None}
