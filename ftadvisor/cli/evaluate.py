@@ -80,6 +80,9 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
 
     schema = read_json(json_schema, "JSON schema") if json_schema is not None else None
     rules = FormatRules(require_json=require_json, json_schema=schema, regex=list(regex), contains=list(contains))
+    from ftadvisor.evaluation.runner import load_cases
+
+    load_cases(data)  # a bad data file is reported before any backend is set up
     pairs = _pairs(models, backend)
     with byte_progress("evaluating", enabled=not as_json) as progress:
         result = run_eval(pairs, data, rules=rules, label_field=label_field, max_tokens=max_tokens,
