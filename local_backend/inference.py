@@ -37,22 +37,36 @@ class Engine:
     def generate(self, messages: list[dict[str, Any]], *, adapter: Path | None, max_new_tokens: int = 256,
                  temperature: float = 0.0) -> tuple[str, int, int]:
         """(text, prompt tokens, completion tokens)."""
+        return self.generate_batch([messages], adapter=adapter, max_new_tokens=max_new_tokens,
+                                   temperature=temperature)[0]
+
+    def generate_batch(self, conversations: list[list[dict[str, Any]]], *, adapter: Path | None,
+                       max_new_tokens: int = 256, temperature: float = 0.0) -> list[tuple[str, int, int]]:
+        """Several prompts in one batch (left-padded): [(text, prompt tokens, completion tokens)]."""
         import contextlib
 
         import torch
         from peft import PeftModel
 
         name = self._use(adapter)
-        ids = encode_prompt(self.tokenizer, messages)
+        prompts = [encode_prompt(self.tokenizer, m) for m in conversations]
         dev = next(self.model.parameters()).device
-        inputs = torch.tensor([ids], device=dev)
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        inputs = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=dev)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=dev)
         plain = isinstance(self.model, PeftModel) and name is None
         ctx = self.model.disable_adapter() if plain else contextlib.nullcontext()
         with ctx, torch.no_grad():
-            out = self.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
-                                      max_new_tokens=max_new_tokens, do_sample=temperature > 0,
-                                      temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
-                                      pad_token_id=self.tokenizer.pad_token_id,
+            out = self.model.generate(input_ids=inputs, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                      do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
+                                      top_p=None, top_k=None, pad_token_id=pad,
                                       eos_token_id=self.tokenizer.eos_token_id)
-        new = out[0, len(ids):].tolist()
-        return self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(ids), len(new)
+        results = []
+        eos = self.tokenizer.eos_token_id
+        for row, prompt in zip(out, prompts, strict=True):
+            new = row[width:].tolist()
+            if eos in new:  # what follows the end of the answer is padding
+                new = new[: new.index(eos) + 1]
+            results.append((self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(prompt), len(new)))
+        return results

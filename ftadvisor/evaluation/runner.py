@@ -29,6 +29,8 @@ from ftadvisor.evaluation.metrics import (
     rouge_l,
 )
 
+LOCAL_BATCH = 8
+
 
 class ExampleResult(BaseModel):
     model: str
@@ -168,14 +170,30 @@ def run_eval(models: list[tuple[Any, str]], data: str | Path, *, rules: FormatRu
             return score(model, line, c.text, reference, rules=rules, label_field=label_field, classify=classify,
                          latency=c.latency_s, usage=c.usage, cost=_cost(model, c.usage))
 
-        workers = concurrency if backend.name == "openai" else 1  # one local model in memory answers in turn
         rows: list[ExampleResult] = []
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            for row in pool.map(ask, cases):
-                rows.append(row)
-                done += 1
+        many = getattr(backend, "complete_many", None)
+        if many is not None:  # a local model answers in batches, one model in memory
+            for start in range(0, len(cases), LOCAL_BATCH):
+                chunk = cases[start:start + LOCAL_BATCH]
+                try:
+                    answers = many(model, [prompt for _, prompt, _ in chunk], max_tokens=max_tokens, temperature=0)
+                except FtAdvisorError as exc:
+                    rows += [score(model, line, "", ref, rules=rules, label_field=label_field, classify=classify,
+                                   error=str(exc)) for line, _, ref in chunk]
+                else:
+                    rows += [score(model, line, c.text, ref, rules=rules, label_field=label_field, classify=classify,
+                                   latency=c.latency_s, usage=c.usage, cost=None)
+                             for (line, _, ref), c in zip(chunk, answers, strict=True)]
+                done += len(chunk)
                 if progress:
                     progress(done, total)
+        else:
+            with ThreadPoolExecutor(max(1, concurrency)) as pool:
+                for row in pool.map(ask, cases):
+                    rows.append(row)
+                    done += 1
+                    if progress:
+                        progress(done, total)
         results.extend(rows)
         summaries.append(summarise(model, backend.name, rows, classify))
     labels = sorted({r for r in references if r is not None}) if classify else []
