@@ -23,7 +23,9 @@ def test_quick_demo_ends_with_a_report_where_the_fine_tune_wins(run_cli, tmp_pat
                  "3. fine-tune smollm2-135m-instruct (local)", "4. evaluate", "6. report"):
         assert text in r.output, text
     page = tmp_path / "demo" / "report" / "report.html"
-    assert page.is_file() and "data:image/png;base64," in page.read_text()
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") == 3  # training curve, metrics, break-even with shutdown
+    assert "Cumulative cost and break-even" in html and "before shutdown" in html
     db = Ledger(_isolated_home / "ledger.db")
     run_id = db.db.execute("SELECT id FROM eval_runs").fetchone()["id"]
     base, ft = db.eval_run(run_id)["models"]

@@ -54,13 +54,13 @@ def demo(out_dir: Path, backend: str, quick: bool) -> None:
     out.print(f"[bold]ftadvisor demo[/]: a legal-support assistant that must answer in numbered action items, in "
               f"formal British English, ending with \"{DISCLAIMER}\"")
     _data(train, test)
-    _advice(legal, train)
+    scenario = _advice(legal, train)
     ft_model, job_id = _fine_tune(train, legal / "validation.jsonl", backend, quick)
     eval_id = _evaluate(test, backend, ft_model, quick)
     _step(6, "report")
     from ftadvisor.reports.build import write_report
 
-    page = write_report(out_dir / "report", eval_id=eval_id, job_id=job_id, requests_per_day=REQUESTS_PER_DAY)
+    page = write_report(out_dir / "report", eval_id=eval_id, job_id=job_id, breakeven=scenario)
     out.print(f"report: [bold]{page.resolve()}[/]  (demo took {time.perf_counter() - started:,.0f} s)")
 
 
@@ -96,7 +96,8 @@ def _data(train: Path, test: Path) -> None:
     out.print(f"duplicates: {len(d.groups)} near-duplicate groups ({d.n_removable} removable)")
 
 
-def _advice(legal: Path, train: Path) -> None:
+def _advice(legal: Path, train: Path) -> Any:
+    """Print the overhead, both break-evens and the advice; returns the hosted fine-tune's break-even input."""
     from ftadvisor.advisor.breakeven import break_even
     from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot, training_estimate
     from ftadvisor.advisor.decision import Answers, advise
@@ -132,6 +133,8 @@ def _advice(legal: Path, train: Path) -> None:
     out.print(f"advice (assuming a prompt reaches 80% compliance): [bold]{rec.choice}[/]")
     for reason in rec.reasons:
         out.print(f"  - {reason}")
+    return scenario_input(base, he, scenario, train_cost=ht.training_usd, data_cost=ht.data_usd,
+                          requests_per_day=REQUESTS_PER_DAY)
 
 
 def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tuple[str, str]:

@@ -152,6 +152,11 @@ def _plots(f: dict[str, Any], be: tuple[Any, Any] | None) -> dict[str, str]:
     return plots
 
 
+def _html(df: Any) -> str:
+    """A table with missing values (None or NaN) shown as '-'."""
+    return df.astype(object).where(df.notna(), "-").to_html(index=False, escape=True)
+
+
 def _md_table(df: Any) -> str:
     if df.empty:
         return "_none_\n"
@@ -164,11 +169,18 @@ def _md_table(df: Any) -> str:
 
 
 def write_report(out: str | Path, db: Ledger | None = None, *, eval_id: str | None = None,
-                 job_id: str | None = None, requests_per_day: float = 1000.0) -> Path:
-    """Write CSV and Parquet per table, report.md and a self-contained report.html; returns the HTML path."""
+                 job_id: str | None = None, requests_per_day: float = 1000.0, breakeven: Any = None) -> Path:
+    """Write CSV and Parquet per table, report.md and a self-contained report.html; returns the HTML path.
+
+    The break-even comes from the evaluated models' measured costs per request, or from ``breakeven`` (a
+    ``BreakEvenInput`` priced elsewhere, e.g. prompting a hosted model vs a hosted fine-tune) when given."""
+    from ftadvisor.advisor.breakeven import break_even
+
     db = db or Ledger()
     f = frames(db, eval_id, job_id)
-    be = _break_even(f, requests_per_day)
+    be = (breakeven, break_even(breakeven)) if breakeven is not None else _break_even(f, requests_per_day)
+    if be is not None:
+        requests_per_day = be[0].requests_per_day or requests_per_day
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = {k: f[k] for k in ("metrics", "judge", "examples", "training", "costs", "regression")}
@@ -186,15 +198,14 @@ def write_report(out: str | Path, db: Ledger | None = None, *, eval_id: str | No
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}"
             f"</style></head><body><h1>{html.escape(title)}</h1>",
             f"<p>Data: <code>{html.escape(f['run']['data'])}</code></p><h2>Cost and break-even</h2>",
-            f["costs"].to_html(index=False, na_rep="-") if not f["costs"].empty else "<p>No training job found.</p>",
+            _html(f["costs"]) if not f["costs"].empty else "<p>No training job found.</p>",
             f"<p class='verdict'>{html.escape(verdict)} ({requests_per_day:,.0f} requests/day)</p>"]
     for caption, data in plots.items():
         page.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' "
                     f"src='data:image/png;base64,{data}'>")
     for name in ("metrics", "judge", "regression", "examples"):
         df = tables[name]
-        page.append(f"<h2>{name.capitalize()}</h2>" + (df.head(50).to_html(index=False, na_rep="-", escape=True)
-                                                      if not df.empty else "<p>none</p>"))
+        page.append(f"<h2>{name.capitalize()}</h2>" + (_html(df.head(50)) if not df.empty else "<p>none</p>"))
     page.append("</body></html>")
     path = out / "report.html"
     path.write_text("".join(page), encoding="utf-8")
