@@ -56,7 +56,7 @@ def _validate(path: Path, method: Method, model: str, catalogue: Catalogue, toda
 
     report = validate_file(path, method=method, model=model, catalogue=catalogue, today=today)
     if not report.valid:
-        shown = [p.format(str(path)) for p in report.problems if p.severity == "error"][:10]
+        shown = [p.format(str(path)) for p in report.blocking_errors()][:10]
         more = report.n_errors - len(shown)
         raise ValidationFailed("\n".join([f"{path}: {report.n_errors} errors; nothing was uploaded", *shown]
                                          + ([f"... and {more} more (ftadvisor data validate {path})"] if more else [])))
@@ -130,7 +130,7 @@ def _plan_local(path: Path, *, model: str, method: Method, validation: str | Pat
         from ftadvisor.data.validate import validate_file
 
         report = validate_file(validation, method=method)
-        errors = [p for p in report.problems if p.severity == "error" and p.category != "too_few_examples"]
+        errors = report.blocking_errors(validation_file=True)
         if errors:
             raise ValidationFailed("\n".join(p.format(str(validation)) for p in errors[:10]))
     hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),

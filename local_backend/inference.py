@@ -13,7 +13,7 @@ class Engine:
         from local_backend.modelio import load
 
         self.base = base
-        self.model, self.tokenizer = load(base, for_training=False)
+        self.model, self.tokenizer = load(base)
         self.model.eval()
         self.adapters: dict[str, str] = {}  # adapter folder -> adapter name in the PeftModel
 

@@ -99,7 +99,7 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load(model: str, *, quantize_4bit: bool = False, for_training: bool = True) -> tuple[Any, Any]:
+def load(model: str, *, quantize_4bit: bool = False) -> tuple[Any, Any]:
     """(model, tokenizer). fp32 on CPU (bf16 is slower there), bf16 on GPUs that support it; QLoRA stores
     the base in 4-bit NF4 with double quantisation (bitsandbytes >= 0.47 also runs it on CPU)."""
     import torch

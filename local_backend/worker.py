@@ -25,9 +25,7 @@ def run(path: Path) -> int:
             for key in ("training_file", "validation_file"):
                 if spec.get(key):
                     report = validate_file(spec[key], method=spec.get("method", "sft"))
-                    # a validation file may be small: OpenAI's 10-example minimum is for training data
-                    errors = [p for p in report.problems if p.severity == "error" and not (
-                        key == "validation_file" and p.category == "too_few_examples")]
+                    errors = report.blocking_errors(validation_file=key == "validation_file")
                     if errors:
                         first = errors[0].format(Path(spec[key]).name)
                         job.event(f"Invalid {key.replace('_', ' ')}: {first}", level="error")

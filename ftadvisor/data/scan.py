@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ftadvisor.data.formats import Method, example_messages, example_tools, shape_of
 from ftadvisor.data.jsonl import byte_ranges, iter_raw_lines, open_input, parse_line
-from ftadvisor.data.problems import COUNTED_ONLY, Problem
+from ftadvisor.data.problems import COUNTED_ONLY, WARNINGS, Problem
 from ftadvisor.data.rules import MIN_EXAMPLES, check_example, role_presence
 from ftadvisor.tokens import TokenCounter, get_encoding
 
@@ -48,7 +48,7 @@ class Scan:
 
     @property
     def n_errors(self) -> int:
-        return sum(n for cat, n in self.counts.items() if Problem(0, cat, "").severity == "error")
+        return sum(n for cat, n in self.counts.items() if cat not in WARNINGS)
 
     @property
     def n_warnings(self) -> int:

@@ -30,6 +30,12 @@ class ValidationReport(BaseModel):
     problems_truncated: bool
     notes: list[str]
 
+    def blocking_errors(self, *, validation_file: bool = False) -> list[Problem]:
+        """The listed errors that stop training; a validation file may be small (OpenAI's 10-example
+        minimum is for training data)."""
+        return [p for p in self.problems if p.severity == "error"
+                and not (validation_file and p.category == "too_few_examples")]
+
 
 def validate_file(path: str | Path, *, method: Method | None = None, model: str | None = None,
                   encoding: str | None = None, catalogue: Catalogue | None = None,
