@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ftadvisor.advisor.availability import OrgHistoryAnswer, availability
 from ftadvisor.backends.base import METHOD_TYPES, Backend, FileRef, Job, JobEvent, JobSpec, Method, wait
 from ftadvisor.errors import FtAdvisorError, InputError
 from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
@@ -67,8 +68,10 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
                   validation: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
                   learning_rate_multiplier: float | None = None, beta: float | None = None,
                   suffix: str | None = None, seed: int | None = None, catalogue: Catalogue | None = None,
-                  today: dt.date | None = None, local_options: dict[str, Any] | None = None) -> TrainPlan:
-    """Everything that happens before money is spent: checks, cost estimate, lifetime warnings."""
+                  today: dt.date | None = None, local_options: dict[str, Any] | None = None,
+                  org_history: OrgHistoryAnswer = "unknown") -> TrainPlan:
+    """Everything that happens before money is spent: checks, cost estimate, lifetime warnings, and whether
+    the organisation may still create the job (refused here, before anything is uploaded)."""
     from ftadvisor.data.stats import dataset_stats
 
     today = today or dt.date.today()
@@ -84,10 +87,10 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
         raise InputError(f"{entry.id} cannot be trained with {method} (it supports: {', '.join(entry.methods)})")
     if backend == "openai" and entry.provider != "openai":
         raise InputError(f"{entry.id} is not an OpenAI model; use --backend local")
-    if not entry.accepts_jobs(today):
-        why = (f"was shut down on {entry.shutdown}" if entry.is_retired(today)
-               else f"takes no new fine-tuning jobs since {entry.job_cutoff}")
-        raise InputError(f"{entry.id} {why}: no job can be created; fine-tune an open model locally instead")
+    av = availability(entry, catalogue, today=today, org_history=org_history)
+    if av.can_create_job is False:
+        raise InputError(f"{entry.id}: {'; '.join(av.reasons)}: no job can be created, nothing was uploaded; "
+                         "fine-tune an open model locally instead (--backend local)")
     train_path = Path(path)
     _validate(train_path, method, entry.id, catalogue, today)
     if validation is not None:
@@ -100,6 +103,8 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
         raise InputError("; ".join(problems))
     s = dataset_stats(train_path, model=entry.id, method=method, epochs=epochs, catalogue=catalogue, today=today)
     warnings = []
+    if av.can_create_job is None:
+        warnings.append(f"{entry.id}: {'; '.join(av.reasons)}; OpenAI will refuse the job otherwise")
     if entry.job_cutoff and (entry.job_cutoff - today).days <= CUTOFF_WARNING_DAYS:
         warnings.append(f"{entry.id}: no new jobs from {entry.job_cutoff} ({(entry.job_cutoff - today).days} days); "
                         f"the fine-tuned model stops working on {entry.shutdown}, "

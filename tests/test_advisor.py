@@ -10,7 +10,7 @@ import pytest
 
 from ftadvisor.advisor.breakeven import BreakEvenInput, break_even
 from ftadvisor.advisor.costs import find_model, prompt_overhead, request_cost, training_estimate
-from ftadvisor.advisor.decision import Answers, advise
+from ftadvisor.advisor.decision import Answers, FineTuneOption, advise
 from ftadvisor.advisor.scenario import Scenario, scenario_input
 from ftadvisor.errors import InputError
 from ftadvisor.pricing import load_catalogue
@@ -115,8 +115,9 @@ def test_prompt_overhead_is_exact_chat_tokens() -> None:
     assert o.tokens == expected and o.encoding == "o200k_base"
     assert o.usd_per_request == pytest.approx(expected * 2.5 / 1e6)
     assert o.usd_per_month == pytest.approx(o.usd_per_request * 1000 * 365.25 / 12)
-    cached = prompt_overhead(m, system_prompt="You are a legal assistant.", few_shot=shots, cached=True)
-    assert cached.usd_per_request == pytest.approx(expected * 1.25 / 1e6)
+    # Far below 1,024 tokens: nothing is cacheable, whatever the hit rate.
+    cached = prompt_overhead(m, system_prompt="You are a legal assistant.", few_shot=shots, cache_hit_rate=1.0)
+    assert cached.cacheable_tokens == 0 and cached.usd_per_request == pytest.approx(expected * 2.5 / 1e6)
 
 
 def test_training_estimate_per_token_hour_and_gpu() -> None:
@@ -129,7 +130,14 @@ def test_training_estimate_per_token_hour_and_gpu() -> None:
     assert rft.training_usd == 500 and rft.basis == "hours"
     gpu = training_estimate(find_model(CAT, "local/llama-3.1-8b-instruct"), billing_tokens_per_epoch=3_600_000,
                             n_examples=1000, epochs=1, tokens_per_second=1000, gpu_per_hour=2)
-    assert gpu.hours == pytest.approx(1.0) and gpu.training_usd == pytest.approx(2.0)
+    # 1 h of training + the profile's 2 h of download, setup and evaluation, on one GPU at $2/h.
+    assert gpu.hours == pytest.approx(3.0) and gpu.training_usd == pytest.approx(6.0)
+    seventy = training_estimate(find_model(CAT, "local/llama-3.1-70b-instruct"), billing_tokens_per_epoch=500_000,
+                                n_examples=1000, epochs=3)
+    # 1.5M tokens at torchtune's 3,497 tokens/s on 8 GPUs (0.119 h) + 2 h, x 8 GPUs x $1.8.
+    assert seventy.training_usd == pytest.approx((1_500_000 / 3497 / 3600 + 2) * 8 * 1.8)
+    with pytest.raises(InputError, match="per token"):
+        training_estimate(find_model(CAT, "gpt-4o-mini"), billing_tokens_per_epoch=1000, n_examples=10, hours=5)
     with pytest.raises(InputError, match="--hours"):
         training_estimate(find_model(CAT, "o4-mini"))
 
@@ -143,11 +151,16 @@ def test_scenario_prices_prompting_against_hosted_fine_tune_with_lifetime() -> N
     assert inp.lifetime_days == 52 and inp.hosting_per_month == 0
     local = scenario_input(base, find_model(CAT, "local/llama-3.1-8b-instruct"), s, train_cost=5,
                            requests_per_day=1000, today=TODAY)
+    # 1,000 requests/day x 350 tokens x 3 (peak) / 86,400 s = 12 tokens/s: one GPU, all month.
     assert local.ft_cost == 0 and local.hosting_per_month == pytest.approx(1.2 * 24 * 365.25 / 12)
     assert local.lifetime_days is None
 
 
 # --- the decision tree -----------------------------------------------------------------------------------------
+
+HOSTED = FineTuneOption(kind="hosted", model="gpt-4.1-mini-2025-04-14", setup_usd=50, lifetime_days=52)
+LOCAL = FineTuneOption(kind="local", model="local/llama-3.1-8b-instruct", setup_usd=30)
+
 
 def test_step1_prompting_good_enough() -> None:
     r = advise(Answers(task_type="general", prompt_compliance=0.97, labelled_examples=500))
@@ -159,21 +172,22 @@ def test_step2_too_few_examples_means_few_shot() -> None:
     assert r.choice == "few-shot" and any("50" in x for x in r.reasons)
 
 
-def test_step3_unstable_task_is_not_fine_tuned() -> None:
-    r = advise(Answers(task_type="format", prompt_compliance=0.7, labelled_examples=300, knowledge_changes="weekly"))
-    assert r.choice in ("rag", "few-shot") and "fine-tune" not in r.choice
+def test_step3_unstable_behaviour_is_not_fine_tuned() -> None:
+    r = advise(Answers(task_type="format", prompt_compliance=0.7, labelled_examples=300, behaviour_changes="weekly"))
+    assert r.choice == "few-shot"
 
 
 def test_all_steps_pass_means_fine_tune() -> None:
-    r = advise(Answers(task_type="classification", prompt_compliance=0.85, labelled_examples=300))
-    assert r.choice == "fine-tune-hosted"
+    r = advise(Answers(task_type="classification", prompt_compliance=0.85, labelled_examples=300, hosted=HOSTED,
+                       local=LOCAL))
+    assert r.choice == "fine-tune-hosted" and r.model == HOSTED.model
     assert r.numbers["examples_needed_min"] == 100 and r.numbers["examples_needed_max"] == 500
-    assert any("shut" in x for x in r.risks)
+    assert any("stops answering in 52 days" in x for x in r.risks)
 
 
 def test_knowledge_goes_to_rag_and_behaviour_plus_knowledge_to_both() -> None:
-    assert advise(Answers(task_type="knowledge", knowledge_changes="monthly")).choice == "rag"
-    both = advise(Answers(task_type="knowledge", knowledge_changes="monthly", prompt_compliance=0.7,
+    assert advise(Answers(task_type="knowledge", facts_change="monthly")).choice == "rag"
+    both = advise(Answers(task_type="knowledge", facts_change="monthly", prompt_compliance=0.7,
                           labelled_examples=400))
     assert both.choice == "rag+fine-tune"
 
@@ -185,25 +199,29 @@ def test_data_that_must_stay_goes_local() -> None:
 
 def test_hosted_fine_tune_that_cannot_pay_back_before_shutdown_points_local() -> None:
     r = advise(Answers(task_type="format", prompt_compliance=0.6, labelled_examples=200,
-                       hosted_break_even_days=180, hosted_lifetime_days=52, local_break_even_days=30))
+                       hosted=HOSTED.model_copy(update={"priced": True, "break_even_days": 180}),
+                       local=LOCAL.model_copy(update={"priced": True, "break_even_days": 30})))
     assert r.choice == "fine-tune-local"
     assert any("cannot pay back" in x for x in r.reasons)
+    assert any("local fine-tune of local/llama-3.1-8b-instruct costs $30.00" in x for x in r.reasons)
 
 
 def test_platform_closed_points_local() -> None:
-    r = advise(Answers(task_type="format", prompt_compliance=0.6, labelled_examples=200, hosted_accepts_jobs=False))
+    closed = HOSTED.model_copy(update={"can_create_job": False, "availability": ["takes no new jobs"]})
+    r = advise(Answers(task_type="format", prompt_compliance=0.6, labelled_examples=200, hosted=closed, local=LOCAL))
     assert r.choice == "fine-tune-local"
 
 
 def test_over_budget_stays_with_few_shot() -> None:
     r = advise(Answers(task_type="format", prompt_compliance=0.6, labelled_examples=200, setup_budget=100,
-                       hosted_setup_cost=2050, local_setup_cost=2010))
+                       hosted=HOSTED.model_copy(update={"setup_usd": 2050}),
+                       local=LOCAL.model_copy(update={"setup_usd": 2010})))
     assert r.choice == "few-shot" and any("budget" in x for x in r.reasons)
 
 
 def test_cheap_fine_tune_beats_a_compliant_but_long_prompt() -> None:
     r = advise(Answers(task_type="format", prompt_compliance=0.97, labelled_examples=200,
-                       hosted_break_even_days=5, hosted_lifetime_days=52))
+                       hosted=HOSTED.model_copy(update={"priced": True, "break_even_days": 5})))
     assert r.choice == "fine-tune-hosted"
 
 
@@ -215,8 +233,8 @@ def test_cheap_fine_tune_beats_a_compliant_but_long_prompt() -> None:
     ({"task_type": "vocabulary", "labelled_examples": 800, "prompt_compliance": 0.8}, {"fine-tune-hosted"}),
     ({"task_type": "format", "labelled_examples": 300, "prompt_compliance": 0.7}, {"fine-tune-hosted"}),  # brand voice
     ({"task_type": "general", "labelled_examples": 0, "prompt_compliance": 0.96}, {"prompt"}),  # one-off translation
-    ({"task_type": "knowledge", "knowledge_changes": "monthly"}, {"rag"}),  # summarise documents you wrote
-    ({"task_type": "knowledge", "knowledge_changes": "daily", "labelled_examples": 500}, {"rag"}),  # your codebase
+    ({"task_type": "knowledge", "facts_change": "monthly"}, {"rag"}),  # summarise documents you wrote
+    ({"task_type": "knowledge", "facts_change": "daily", "labelled_examples": 500}, {"rag"}),  # your codebase
 ])
 def test_seed_examples(answers: dict, expected: set[str]) -> None:
     assert advise(Answers(**answers)).choice in expected
@@ -240,10 +258,12 @@ def test_breakeven_cli_json_keys_and_plot(run_cli, tmp_path: Path) -> None:
 def test_breakeven_cli_derives_costs_and_warns_about_shutdown(run_cli) -> None:
     r = run_cli("cost", "breakeven", "--base-model", "gpt-4o", "--ft-model", "gpt-4o-mini", "--prompt-tokens", "2300",
                 "--input-tokens", "200", "--output-tokens", "150", "--train-cost", "50", "--data-cost", "2000",
-                "--requests-per-day", "1000", "--json")
+                "--requests-per-day", "1000", "--as-of", "2026-11-23", "--json")
     data = json.loads(r.stdout)
     assert data["pays_back_before_shutdown"] is False  # ~273 days needed, the base shuts down 2027-01-14
-    assert data["lifetime_days"] == (dt.date(2027, 1, 14) - dt.date.today()).days
+    assert data["lifetime_days"] == 52 and data["inputs"]["as_of"] == "2026-11-23"
+    assert data["ft_model"]["can_create_job"] is None  # depends on --org-history
+    assert "cannot" in r.stderr or "no longer create" in r.stderr
 
 
 @pytest.mark.parametrize("args", [
@@ -266,7 +286,7 @@ def test_advise_answers_file(run_cli, tmp_path: Path) -> None:
     f.write_text("task_type: classification\nlabelled_examples: 300\nprompt_compliance: 0.85\ndata_may_leave: false\n")
     r = run_cli("advise", "--answers", f, "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["choice"] == "fine-tune-local"
+    assert json.loads(r.stdout)["recommendation"]["choice"] == "fine-tune-local"
     bad = tmp_path / "bad.yaml"
     bad.write_text("task_type: poetry\n")
     r = run_cli("advise", "--answers", bad)
@@ -294,7 +314,8 @@ def test_stale_catalogue_warns(run_cli, tmp_path: Path) -> None:
 
 def test_local_fine_tune_that_never_pays_back_says_why_it_is_still_chosen() -> None:
     r = advise(Answers(task_type="format", prompt_compliance=0.8, labelled_examples=176, requests_per_day=2000,
-                       hosted_break_even_days=150, hosted_lifetime_days=52, local_setup_cost=528,
-                       local_break_even_days=None))
+                       hosted=HOSTED.model_copy(update={"priced": True, "break_even_days": 150}),
+                       local=LOCAL.model_copy(update={"priced": True, "setup_usd": 528, "monthly_usd": 876.6,
+                                                      "gpus": 1})))
     assert r.choice == "fine-tune-local"
     assert any("never pays back on cost alone" in x for x in r.reasons)

@@ -72,9 +72,43 @@ def test_no_confirmation_without_a_terminal(httpx2_mock, run_cli) -> None:
 @pytest.mark.httpx2_mock(assert_all_responses_were_requested=False)
 def test_retired_model_and_closed_platform_are_refused_before_any_request(httpx2_mock, run_cli) -> None:
     r = run_cli("train", SAMPLE, "--model", "gpt-3.5-turbo", "--yes")
-    assert r.exit_code == 2 and "was shut down on 2026-10-23" in r.output
+    assert r.exit_code == 2 and "shut down on 2026-10-23" in r.output and "nothing was uploaded" in r.output
     r = run_cli("train", SAMPLE, "--model", "gpt-4o-mini", "--method", "dpo", "--yes")
     assert r.exit_code == 2 and "cannot be trained with dpo" in r.output
+    assert httpx2_mock.get_requests() == []
+
+
+@pytest.mark.httpx2_mock(assert_all_responses_were_requested=False)
+@pytest.mark.parametrize("history", ["never", "inactive"])
+def test_organisation_that_may_not_fine_tune_is_refused_before_upload(httpx2_mock, run_cli, history: str) -> None:
+    r = run_cli("train", SAMPLE, "--model", "gpt-4o-mini", "--org-history", history, "--yes", "--as-of", "2026-11-23")
+    assert r.exit_code == 2 and "can no longer create" in r.output and "nothing was uploaded" in r.output
+    assert httpx2_mock.get_requests() == []
+    dry = run_cli("train", SAMPLE, "--model", "gpt-4o-mini", "--dry-run", "--as-of", "2026-11-23")
+    assert dry.exit_code == 0 and "--org-history active" in dry.output  # unknown history: a warning, not a refusal
+
+
+LEGAL = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "legal"
+AUTO = ["train", LEGAL / "train.jsonl", "--backend", "auto", "--model", "smollm2-135m-instruct", "--base-model",
+        "gpt-4.1", "--system-prompt", LEGAL / "system_prompt.txt", "--requests-per-day", "2000",
+        "--cost-per-example", "3", "--as-of", "2026-11-23"]
+
+
+@pytest.mark.httpx2_mock(assert_all_responses_were_requested=False)
+def test_backend_auto_dispatches_where_the_advice_says(httpx2_mock, run_cli, tmp_path: Path) -> None:
+    local = run_cli(*AUTO, "--prompt-compliance", "0.8", "--dry-run")
+    assert local.exit_code == 0, local.output
+    assert "recommendation: fine-tune-local" in local.output and "dispatch: local smollm2-135m-instruct" in local.output
+    assert "plan: sft on local smollm2-135m-instruct" in local.output
+    case = tmp_path / "case.yaml"  # serving an 8B model on a rented GPU never pays back at 2,000 requests/day
+    case.write_text("local_model: local/llama-3.1-8b-instruct\ncost_per_example: 0\nprompt_compliance: 0.8\n")
+    hosted = run_cli(*AUTO[:-4], "--as-of", "2026-11-23", "--answers", case, "--org-history", "active", "--dry-run")
+    assert hosted.exit_code == 0, hosted.output
+    assert "dispatch: openai gpt-4.1-mini-2025-04-14" in hosted.output
+    stop = run_cli(*AUTO, "--prompt-compliance", "0.99", "--yes")
+    assert stop.exit_code == 1 and "the advice is prompt, not a fine-tune, so nothing was sent" in stop.output
+    forced = run_cli(*AUTO, "--prompt-compliance", "0.99", "--force", "--dry-run")
+    assert forced.exit_code == 0 and "(forced)" in forced.output
     assert httpx2_mock.get_requests() == []
 
 

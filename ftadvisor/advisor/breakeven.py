@@ -1,12 +1,13 @@
 """Break-even of a fine-tune against prompting: N = fixed costs / (P_prompt - P_ft), with model lifetime.
 
-Fixed costs are training plus data collection; hosting is a cost per day of the fine-tuned option. A
-fine-tune pays back only if the crossover comes before its model shuts down.
+Fixed costs are training plus data collection; hosting (GPUs) and retraining are monthly costs of the
+fine-tuned option. A fine-tune pays back only if the crossover comes before its model shuts down.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -22,14 +23,19 @@ class BreakEvenInput(BaseModel):
     ft_cost: float = Field(ge=0)
     data_cost: float = Field(default=0, ge=0)
     hosting_per_month: float = Field(default=0, ge=0)
+    retraining_per_month: float = Field(default=0, ge=0)
     requests_per_day: float | None = Field(default=None, gt=0)
     lifetime_days: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _hosting_needs_volume(self) -> BreakEvenInput:
-        if self.hosting_per_month and self.requests_per_day is None:
-            raise ValueError("hosting costs accrue per day: give requests per day too")
+    def _monthly_costs_need_volume(self) -> BreakEvenInput:
+        if (self.hosting_per_month or self.retraining_per_month) and self.requests_per_day is None:
+            raise ValueError("hosting and retraining accrue per day: give requests per day too")
         return self
+
+    @property
+    def monthly_cost(self) -> float:
+        return self.hosting_per_month + self.retraining_per_month
 
 
 class CostPoint(BaseModel):
@@ -38,7 +44,7 @@ class CostPoint(BaseModel):
     requests: float
     prompt_cost_usd: float
     ft_cost_usd: float
-    cheaper: str  # "prompt" or "fine-tune"
+    cheaper: str  # "prompt", "fine-tune", or "prompt (shut down)" once the fine-tune no longer answers
     after_shutdown: bool
 
 
@@ -60,7 +66,7 @@ def cumulative_costs(inp: BreakEvenInput, days: float) -> tuple[float, float]:
     assert inp.requests_per_day is not None
     requests = inp.requests_per_day * days
     prompt = inp.prompt_cost * requests
-    ft = inp.train_cost + inp.data_cost + inp.ft_cost * requests + inp.hosting_per_month * days / DAYS_PER_MONTH
+    ft = inp.train_cost + inp.data_cost + inp.ft_cost * requests + inp.monthly_cost * days / DAYS_PER_MONTH
     return prompt, ft
 
 
@@ -69,8 +75,7 @@ def break_even(inp: BreakEvenInput) -> BreakEven:
     fixed = inp.train_cost + inp.data_cost
     savings = inp.prompt_cost - inp.ft_cost
     rpd = inp.requests_per_day
-    hosting_per_day = inp.hosting_per_month / DAYS_PER_MONTH
-    daily = None if rpd is None else savings * rpd - hosting_per_day
+    daily = None if rpd is None else savings * rpd - inp.monthly_cost / DAYS_PER_MONTH
     requests: int | None = None
     days: float | None = None
     if rpd is None:
@@ -91,9 +96,10 @@ def break_even(inp: BreakEvenInput) -> BreakEven:
             marks.append(("shutdown", life))
         for label, d in sorted(marks, key=lambda x: x[1]):
             p, f = cumulative_costs(inp, d)
+            dead = life is not None and d > life
+            cheaper = "prompt (shut down)" if dead else "fine-tune" if f < p else "prompt"
             points.append(CostPoint(label=label, days=round(d, 2), requests=round(rpd * d), prompt_cost_usd=p,
-                                    ft_cost_usd=f, cheaper="fine-tune" if f < p else "prompt",
-                                    after_shutdown=life is not None and d > life))
+                                    ft_cost_usd=f, cheaper=cheaper, after_shutdown=dead))
     return BreakEven(fixed_cost_usd=fixed, per_request_savings_usd=savings, daily_savings_usd=daily,
                      break_even_requests=requests, break_even_days=days, lifetime_days=life,
                      pays_back_before_shutdown=pays, net_savings_over_lifetime_usd=net, cumulative=points,
@@ -106,9 +112,13 @@ def _verdict(savings: float, daily: float | None, days: float | None, requests: 
         return ("never pays back: the fine-tuned model costs as much or more per request than prompting "
                 "(fine-tuned inference is often 1.5-2x the base price; the savings must come from shorter prompts)")
     if daily is not None and daily <= 0:
-        return "never pays back: hosting costs more per day than the per-request savings bring in"
+        return ("never pays back: hosting and retraining cost more per day than the per-request savings bring "
+                "in")
     if days is None:
-        return f"pays back after {requests:,} requests"
+        text = f"pays back after {requests:,} requests"
+        if life is not None:
+            text += f"; give requests per day to judge it against the {life:,.0f} days the model has left"
+        return text
     if pays is False:
         assert life is not None
         return (f"does NOT pay back before shutdown: break-even after {days:,.1f} days, but the model has "
@@ -119,13 +129,9 @@ def _verdict(savings: float, daily: float | None, days: float | None, requests: 
     return text
 
 
-def sensitivity(base: BreakEvenInput, volumes: list[float], prompt_costs: list[float]) -> list[list[float | None]]:
-    """Break-even days for each (requests/day, prompt cost per request); None where it never pays back."""
-    rows = []
-    for v in volumes:
-        row = []
-        for pc in prompt_costs:
-            r = break_even(base.model_copy(update={"requests_per_day": v, "prompt_cost": pc}))
-            row.append(r.break_even_days)
-        rows.append(row)
-    return rows
+def sensitivity(make: Callable[[float, int], BreakEvenInput], volumes: list[float],
+                n_columns: int) -> list[list[float | None]]:
+    """Break-even days for each requests/day and column (``make`` builds the inputs of one cell, so that
+    volume-dependent costs such as the cache hit rate and the GPU fleet follow the volume); None where it
+    never pays back."""
+    return [[break_even(make(v, c)).break_even_days for c in range(n_columns)] for v in volumes]

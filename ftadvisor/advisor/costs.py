@@ -9,12 +9,20 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ftadvisor.advisor.breakeven import DAYS_PER_MONTH
+from ftadvisor.advisor.caching import cached_prefix_tokens
 from ftadvisor.errors import InputError
 from ftadvisor.pricing.catalogue import Catalogue, ModelEntry
 from ftadvisor.pricing.training import default_epochs
 from ftadvisor.tokens import TokenCounter, encoding_name_for_model
 
 PriceKind = Literal["base", "ft"]
+
+# Data collection is "often the largest expense" (seed 004): its worked example pays a skilled annotator
+# $4 per example, and its cost table gives $0-2,000 per 100 examples, i.e. $0-20 per example. When the user
+# gives no figure we assume $4 and show the verdict across the range.
+DATA_COST_PER_EXAMPLE = 4.0
+DATA_COST_RANGE = (0.0, 4.0, 20.0)
+DATA_COST_SOURCE = "seed 004: $4/example (skilled annotator), range $0-20/example"
 
 
 def find_model(catalogue: Catalogue, model: str) -> ModelEntry:
@@ -46,14 +54,29 @@ def request_cost(entry: ModelEntry, kind: PriceKind, input_tokens: float, output
     return (cost + output_tokens * _price(entry, kind, "output")) / 1_000_000
 
 
+def expected_request_cost(entry: ModelEntry, kind: PriceKind, prefix_tokens: float, other_input: float,
+                          output_tokens: float, hit_rate: float) -> float:
+    """Mean USD per request when a share ``hit_rate`` of requests finds the static prefix cached (only the
+    cacheable part of it, see ``caching``); models without a cached price are billed in full."""
+    full = request_cost(entry, kind, prefix_tokens + other_input, output_tokens)
+    cached = cached_prefix_tokens(prefix_tokens)
+    if not cached or not hit_rate or getattr(entry, f"{kind}_cached_input") is None:
+        return full
+    hit = request_cost(entry, kind, prefix_tokens + other_input, output_tokens, cached_tokens=cached)
+    return (1 - hit_rate) * full + hit_rate * hit
+
+
 class Overhead(BaseModel):
     model: str
     encoding: str
     tokens: int
     n_messages: int
-    priced_as: str
     price_per_1m: float
-    usd_per_request: float
+    cached_price_per_1m: float | None
+    cacheable_tokens: int  # billed at the cached price on a cache hit
+    cache_hit_rate: float
+    usd_per_request_uncached: float
+    usd_per_request: float  # expected, with caching
     requests_per_day: float | None
     usd_per_month: float | None
 
@@ -87,22 +110,24 @@ def read_few_shot(path: Path) -> list[dict[str, Any]]:
 
 
 def prompt_overhead(entry: ModelEntry, *, system_prompt: str | None, few_shot: list[dict[str, Any]],
-                    model: str | None = None, encoding: str | None = None, cached: bool = False,
+                    model: str | None = None, encoding: str | None = None, cache_hit_rate: float = 0.0,
                     requests_per_day: float | None = None) -> Overhead:
     """The tokens a fine-tune removes from every request (system prompt and few-shot turns, chat framing
-    included) and what they cost on the prompted model at the input (or cached-input) price."""
+    included) and what they cost on the prompted model, with the share ``cache_hit_rate`` of requests
+    billing the cacheable part of them at the cached-input price."""
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + few_shot
     if not messages:
         raise InputError("nothing to measure: give a system prompt and/or few-shot examples")
     encoding = encoding or entry.encoding or encoding_name_for_model(model or entry.id)
     counter = TokenCounter(encoding)
     tokens = sum(counter.message(m) for m in messages)
-    part = "cached_input" if cached else "input"
-    price = _price(entry, "base", part)
-    per_request = tokens * price / 1_000_000
+    per_request = expected_request_cost(entry, "base", tokens, 0, 0, cache_hit_rate)
+    cacheable = cached_prefix_tokens(tokens) if entry.base_cached_input is not None else 0
     return Overhead(model=model or entry.id, encoding=encoding, tokens=tokens, n_messages=len(messages),
-                    priced_as="cached input" if cached else "input", price_per_1m=price,
-                    usd_per_request=per_request, requests_per_day=requests_per_day,
+                    price_per_1m=_price(entry, "base", "input"), cached_price_per_1m=entry.base_cached_input,
+                    cacheable_tokens=cacheable, cache_hit_rate=cache_hit_rate,
+                    usd_per_request_uncached=request_cost(entry, "base", tokens, 0), usd_per_request=per_request,
+                    requests_per_day=requests_per_day,
                     usd_per_month=None if requests_per_day is None else per_request * requests_per_day * DAYS_PER_MONTH)
 
 
@@ -123,11 +148,15 @@ def training_estimate(entry: ModelEntry, *, billing_tokens_per_epoch: int | None
                       n_examples: int | None = None, epochs: int | None = None, hours: float | None = None,
                       cost_per_example: float = 0.0, gpu_per_hour: float | None = None,
                       tokens_per_second: float | None = None) -> TrainingEstimate:
-    """Training cost on ``entry``: per token x epochs (SFT/DPO), per hour (RFT), or GPU-hours (self-hosted).
+    """Training cost on ``entry``: per token x epochs (SFT/DPO), per hour (RFT), or GPU-hours (self-hosted:
+    the training loop on all its GPUs plus the profile's rental overhead for download, setup and evaluation).
 
     Data collection (examples x cost per example) is added, as the seeds insist.
     """
     notes: list[str] = []
+    if hours is not None and entry.training_per_hour is None:
+        raise InputError(f"--hours applies to models billed per hour of training (RFT); {entry.id} is billed "
+                         + ("in GPU-hours from its throughput" if entry.provider == "self-hosted" else "per token"))
     n_epochs = epochs or (default_epochs(n_examples) if n_examples else None)
     billed = billing_tokens_per_epoch * n_epochs if billing_tokens_per_epoch is not None and n_epochs else None
     if entry.provider == "self-hosted":
@@ -136,9 +165,14 @@ def training_estimate(entry: ModelEntry, *, billing_tokens_per_epoch: int | None
         if billed is None or not tps or rate is None:
             raise InputError(f"{entry.id} is self-hosted: give the dataset (or tokens), a training throughput "
                              "and a GPU price per hour")
-        hours = billed / tps / 3600
-        training, basis = hours * rate, "gpu"
-        notes.append(f"{billed:,} tokens at {tps:,.0f} tokens/s = {hours:.2f} GPU-hours at ${rate:g}/h")
+        loop = billed / tps / 3600
+        hours = loop + entry.training_overhead_hours
+        gpus = entry.training_gpus
+        training, basis = hours * rate * gpus, "gpu"
+        notes.append(f"{billed:,} tokens at {tps:,.0f} tokens/s = {loop:.2f} h of training"
+                     + (f" + {entry.training_overhead_hours:g} h setup, download and evaluation"
+                        if entry.training_overhead_hours else "")
+                     + f", on {gpus} GPU{'s' if gpus > 1 else ''} at ${rate:g}/GPU-hour")
     elif entry.training_per_hour is not None:
         if hours is None:
             raise InputError(f"{entry.id} trains by the hour (${entry.training_per_hour:g}/h, RFT): give --hours")

@@ -1,10 +1,12 @@
 """The decision engine: prompt, few-shot, RAG, fine-tune (hosted or local) or RAG + fine-tune, with reasons.
 
 It follows the seeds' decision tree: (1) does prompting + few-shot reach the required compliance?
-(2) are there 50+ good labelled examples? (3) is the behaviour stable (not changing weekly)? If all say
-"fine-tune", the economics decide where: a hosted fine-tune must pay back before its base model shuts
-down, and data that may not leave the company rules hosting out. Knowledge that changes goes to RAG:
-"fine-tuning teaches behaviour, RAG supplies facts". Each rule is a small function returning a Finding.
+(2) are there 50+ good labelled examples? (3) is the behaviour stable (not changing weekly)? Facts and
+behaviour are separate questions: "fine-tuning teaches behaviour, RAG supplies facts", and the two stack,
+so changing facts with a format prompting cannot hold give RAG + fine-tune. Where to fine-tune is decided
+per option: a hosted fine-tune must be creatable by this organisation, pay back before its base model shuts
+down and keep the data where it may go; every option must fit the setup budget. Each rule is a small
+function returning a Finding; reasons quote the figures of the option they talk about.
 """
 
 from __future__ import annotations
@@ -30,52 +32,83 @@ EXAMPLES_NEEDED: dict[str, tuple[int, int | None]] = {
 }
 MIN_EXAMPLES = 50  # the seeds' "50-example test"
 DEFAULT_REQUIRED_COMPLIANCE = 0.95
-FAST_CHANGE = ("weekly", "daily")
+UNSTABLE = ("weekly", "daily")  # seed 004 step 3: "not changing weekly"
+# A fine-tune that repays its setup within a quarter is worth it even when prompting already complies
+# (seed 004: "spending more on long system prompts than training"). Our threshold, not a sourced figure.
+QUICK_PAYBACK_DAYS = 90
+
+
+class FineTuneOption(BaseModel):
+    """One place to fine-tune, as priced by ``economics`` (or given directly)."""
+
+    kind: Literal["hosted", "local"]
+    model: str
+    setup_usd: float | None = None
+    per_request_usd: float | None = None
+    monthly_usd: float = 0.0
+    gpus: int | None = None
+    priced: bool = False  # break-even computed (needs the prompt tokens and a prompted model)
+    break_even_days: float | None = None  # None when priced: never pays back
+    lifetime_days: float | None = None
+    can_create_job: bool | None = True  # None: depends on an organisation history we were not told
+    availability: list[str] = Field(default_factory=list)
+
+
+class SmallPrompt(BaseModel):
+    """The baseline "prompt the smaller model": the fine-tune's own base, prompted with the long prompt."""
+
+    model: str
+    per_request_usd: float
 
 
 class Answers(BaseModel):
-    """The seeds' questions. Costs are optional; without them the economics are not judged."""
+    """The seeds' questions, and the priced options (``economics.decide`` fills them)."""
 
     task_type: TaskType = "format"
-    knowledge_changes: Change = "never"
+    facts_change: Change = "never"
+    behaviour_changes: Change = "never"
     labelled_examples: int = Field(default=0, ge=0)
     prompt_compliance: float | None = Field(default=None, ge=0, le=1)
+    small_model_compliance: float | None = Field(default=None, ge=0, le=1)
     required_compliance: float = Field(default=DEFAULT_REQUIRED_COMPLIANCE, ge=0, le=1)
     requests_per_day: float | None = Field(default=None, gt=0)
     setup_budget: float | None = Field(default=None, ge=0)
     latency_ms: float | None = Field(default=None, gt=0)
     data_may_leave: bool = True
-    # Economics, from `cost breakeven` or given directly.
-    hosted_setup_cost: float | None = Field(default=None, ge=0)
-    hosted_break_even_days: float | None = Field(default=None, ge=0)
-    hosted_lifetime_days: float | None = Field(default=None, ge=0)
-    hosted_accepts_jobs: bool = True
-    local_setup_cost: float | None = Field(default=None, ge=0)
-    local_break_even_days: float | None = Field(default=None, ge=0)
+    hosted: FineTuneOption | None = None
+    local: FineTuneOption | None = None
+    small_prompt: SmallPrompt | None = None
+    prompt_per_request_usd: float | None = None
 
 
 class Finding(BaseModel):
     rule: str
-    says: str  # what the rule points to: a Choice, "not-fine-tune", "not-hosted", or "ok"
+    says: str  # a Choice, "not-fine-tune", "not-hosted", "not-local", "fine-tune" or "ok"
     reason: str
 
 
 class Recommendation(BaseModel):
     choice: Choice
+    model: str | None  # the model to fine-tune (or to prompt), when the choice names one
     reasons: list[str]
     risks: list[str]
+    assumptions: list[str]
     numbers: dict[str, float | int | str | None]
     findings: list[Finding]
 
 
-def rule_knowledge(a: Answers) -> Finding | None:
+def needs_facts(a: Answers) -> bool:
+    return a.task_type == "knowledge" or a.facts_change != "never"
+
+
+def rule_facts(a: Answers) -> Finding | None:
     """Facts that change belong in retrieval, not in weights."""
-    if a.task_type == "knowledge" or a.knowledge_changes in FAST_CHANGE:
-        why = "the task needs facts" if a.task_type == "knowledge" else f"the knowledge changes {a.knowledge_changes}"
-        return Finding(rule="knowledge", says="rag",
-                       reason=f"{why}: fine-tuning teaches behaviour, RAG supplies facts, and retraining cannot "
-                              "keep up with changing content")
-    return None
+    if not needs_facts(a):
+        return None
+    why = "the task needs facts" if a.task_type == "knowledge" else f"the facts change {a.facts_change}"
+    return Finding(rule="facts", says="rag",
+                   reason=f"{why}: RAG supplies facts, fine-tuning teaches behaviour, and retraining cannot keep "
+                          "up with changing content")
 
 
 def rule_prompt_compliance(a: Answers) -> Finding | None:
@@ -97,7 +130,8 @@ def rule_examples(a: Answers) -> Finding | None:
     if a.labelled_examples < MIN_EXAMPLES:
         return Finding(rule="examples", says="few-shot",
                        reason=f"only {a.labelled_examples} labelled examples: fewer than the {MIN_EXAMPLES} a first "
-                              "fine-tune needs; use them as few-shot examples and collect more")
+                              "fine-tune needs; use them as few-shot examples (collect more only if the volume "
+                              "justifies a fine-tune)")
     if a.labelled_examples < low:
         return Finding(rule="examples", says="ok",
                        reason=f"{a.labelled_examples} examples is below the {low}-{high or '…'} typically needed "
@@ -108,11 +142,17 @@ def rule_examples(a: Answers) -> Finding | None:
 
 
 def rule_stability(a: Answers) -> Finding | None:
-    """Step 3: do not fine-tune a moving target."""
-    if a.knowledge_changes in FAST_CHANGE:
+    """Step 3: do not fine-tune a moving target; a slowly moving one is retrained (priced in economics)."""
+    if a.behaviour_changes in UNSTABLE:
         return Finding(rule="stability", says="not-fine-tune",
-                       reason=f"what the model must do changes {a.knowledge_changes}: a fine-tune would be stale "
-                              "before it pays back")
+                       reason=f"the required behaviour (format, tone, labels) changes {a.behaviour_changes}: keep it "
+                              "in the prompt, where a change costs nothing; a fine-tune would be stale before it "
+                              "pays back")
+    if a.behaviour_changes in ("monthly", "yearly"):
+        n = 12 if a.behaviour_changes == "monthly" else 1
+        return Finding(rule="stability", says="ok",
+                       reason=f"the behaviour changes {a.behaviour_changes}: a fine-tune is retrained and "
+                              f"re-evaluated {n} time{'s' if n > 1 else ''} a year (priced in its monthly cost)")
     return None
 
 
@@ -124,54 +164,75 @@ def rule_residency(a: Answers) -> Finding | None:
     return None
 
 
-def rule_hosted_lifetime(a: Answers) -> Finding | None:
-    """A hosted fine-tune dies with its base model: it must pay back before shutdown, and jobs must still
-    be accepted."""
-    if not a.hosted_accepts_jobs:
-        return Finding(rule="hosted_lifetime", says="not-hosted",
-                       reason="the hosted platform takes no new fine-tuning jobs any more")
-    if a.hosted_break_even_days is not None and a.hosted_lifetime_days is not None and \
-            a.hosted_break_even_days > a.hosted_lifetime_days:
-        return Finding(rule="hosted_lifetime", says="not-hosted",
-                       reason=f"a hosted fine-tune breaks even after {a.hosted_break_even_days:,.0f} days but its "
-                              f"base model shuts down in {a.hosted_lifetime_days:,.0f}: it cannot pay back")
+def rule_hosted(a: Answers) -> Finding | None:
+    """A hosted fine-tune must be creatable by this organisation and pay back before its base shuts down."""
+    h = a.hosted
+    if h is None:
+        return None
+    if h.can_create_job is False:
+        return Finding(rule="hosted", says="not-hosted",
+                       reason=f"a hosted fine-tune of {h.model} cannot be created: " + "; ".join(h.availability))
+    if h.can_create_job is None:
+        return Finding(rule="hosted", says="not-hosted",
+                       reason=f"a hosted fine-tune of {h.model} may not be creatable ({'; '.join(h.availability)}); "
+                              "assumed not")
+    if h.priced and h.break_even_days is not None and h.lifetime_days is not None and \
+            h.break_even_days > h.lifetime_days:
+        return Finding(rule="hosted", says="not-hosted",
+                       reason=f"a hosted fine-tune of {h.model} breaks even after {h.break_even_days:,.0f} days but "
+                              f"its base model shuts down in {h.lifetime_days:,.0f}: it cannot pay back")
+    if h.priced and h.break_even_days is None:
+        return Finding(rule="hosted", says="not-hosted",
+                       reason=f"a hosted fine-tune of {h.model} never pays back: its per-request cost "
+                              f"(${h.per_request_usd or 0:.6f}) is not below prompting's")
     return None
+
+
+def _over_budget(a: Answers, o: FineTuneOption | None) -> bool:
+    return o is not None and a.setup_budget is not None and o.setup_usd is not None and o.setup_usd > a.setup_budget
 
 
 def rule_budget(a: Answers) -> Finding | None:
-    """The setup (data + training) must fit the budget."""
-    costs = [c for c in (a.hosted_setup_cost, a.local_setup_cost) if c is not None]
-    if a.setup_budget is None or not costs:
+    """The setup (data + training) of the recommended option must fit the budget: a hard limit."""
+    over = [o for o in (a.hosted, a.local) if _over_budget(a, o)]
+    if not over:
         return None
-    if min(costs) > a.setup_budget:
-        return Finding(rule="budget", says="not-fine-tune",
-                       reason=f"the cheapest fine-tune setup (${min(costs):,.0f}) exceeds the ${a.setup_budget:,.0f} "
-                              "budget")
+    assert a.setup_budget is not None
+    text = "; ".join(f"the {o.kind} fine-tune's setup (${o.setup_usd:,.2f}) exceeds the ${a.setup_budget:,.2f} budget"
+                     for o in over)
+    says = "not-fine-tune" if len(over) == len([o for o in (a.hosted, a.local) if o is not None]) else \
+        f"not-{over[0].kind}"
+    return Finding(rule="budget", says=says, reason=text)
+
+
+def rule_small_model(a: Answers) -> Finding | None:
+    """Savings from moving to a smaller model belong to the smaller model, not to fine-tuning."""
+    sp, h = a.small_prompt, a.hosted
+    if sp is None:
+        return None
+    if a.small_model_compliance is not None and a.small_model_compliance >= a.required_compliance:
+        return Finding(rule="small_model", says="prompt",
+                       reason=f"prompting the smaller {sp.model} reaches {a.small_model_compliance:.0%} (required "
+                              f"{a.required_compliance:.0%}) at ${sp.per_request_usd:.6f}/request")
+    if h is not None and h.per_request_usd is not None and h.model == sp.model:
+        cmp = "less than" if sp.per_request_usd < h.per_request_usd else "more than"
+        return Finding(rule="small_model", says="ok",
+                       reason=f"baseline: prompting {sp.model} with the same prompt costs ${sp.per_request_usd:.6f}/"
+                              f"request, {cmp} its fine-tune (${h.per_request_usd:.6f}); measure its compliance "
+                              "(--small-model-compliance)")
     return None
 
 
-def rule_economics(a: Answers) -> Finding | None:
-    """Even when prompting works, a long prompt at high volume can cost more than a fine-tune."""
-    days = [d for d in (a.hosted_break_even_days, a.local_break_even_days) if d is not None]
-    if not days:
-        return None
-    best = min(days)
-    life = a.hosted_lifetime_days
-    if best <= 90 and (life is None or best <= life or a.local_break_even_days == best):
-        return Finding(rule="economics", says="fine-tune",
-                       reason=f"a fine-tune pays back in {best:,.1f} days: the removed prompt tokens cost more "
-                              "than training")
-    return Finding(rule="economics", says="ok", reason=f"the fastest fine-tune pays back in {best:,.1f} days")
-
-
 def rule_local_cost(a: Answers) -> Finding | None:
-    """A local fine-tune whose serving costs more than it saves is justified by quality or data residency,
-    not by cost: say so."""
-    if a.local_setup_cost is not None and a.local_break_even_days is None and a.requests_per_day is not None:
+    """A local fine-tune whose serving costs more than it saves is justified by quality or residency."""
+    lo = a.local
+    if lo is not None and lo.priced and lo.break_even_days is None and a.requests_per_day is not None:
+        gpus = f"{lo.gpus} GPU{'s' if (lo.gpus or 1) > 1 else ''}, " if lo.gpus else ""
         return Finding(rule="local_cost", says="ok",
-                       reason="a local fine-tune never pays back on cost alone at this volume (serving hardware "
-                              "costs more than the removed prompt tokens): choose it for compliance or data "
-                              "residency, or serve the adapter on hardware you already run")
+                       reason=f"a local fine-tune of {lo.model} never pays back on cost alone at this volume "
+                              f"(serving: {gpus}${lo.monthly_usd:,.0f}/month): choose it for compliance, data "
+                              "residency or the platform's shutdown, or serve it on hardware you already run "
+                              "(--own-hardware)")
     return None
 
 
@@ -185,12 +246,108 @@ def rule_latency(a: Answers) -> Finding | None:
 
 
 RULES: tuple[Callable[[Answers], Finding | None], ...] = (
-    rule_knowledge, rule_prompt_compliance, rule_examples, rule_stability, rule_residency, rule_hosted_lifetime,
-    rule_budget, rule_economics, rule_local_cost, rule_latency,
+    rule_facts, rule_prompt_compliance, rule_examples, rule_stability, rule_residency, rule_hosted,
+    rule_budget, rule_small_model, rule_local_cost, rule_latency,
 )
 
 
-def _risks(a: Answers, choice: Choice) -> list[str]:
+def _where(a: Answers, says: set[str]) -> FineTuneOption | None:
+    """The fine-tune option to recommend: the allowed one that pays back soonest (hosted first on a tie)."""
+    allowed = []
+    for o in (a.hosted, a.local):
+        if o is None or f"not-{o.kind}" in says or _over_budget(a, o):
+            continue
+        allowed.append(o)
+    if not allowed:
+        if a.hosted is None and a.local is None and "not-hosted" not in says:
+            return FineTuneOption(kind="hosted", model="")  # unpriced: the pure decision tree
+        if a.hosted is None and a.local is None:
+            return FineTuneOption(kind="local", model="")
+        return None
+    return min(allowed, key=lambda o: (o.break_even_days is None and o.priced, o.break_even_days or 0.0))
+
+
+def _economics_reason(o: FineTuneOption) -> str | None:
+    if not o.priced:
+        return None
+    where = f"the {o.kind} fine-tune of {o.model}"
+    if o.break_even_days is None:
+        return f"{where} costs ${o.setup_usd or 0:,.2f} to set up"
+    life = f", {o.lifetime_days - o.break_even_days:,.0f} days before its shutdown" if o.lifetime_days is not None \
+        else ""
+    return f"{where} costs ${o.setup_usd or 0:,.2f} to set up and pays back in {o.break_even_days:,.1f} days{life}"
+
+
+def advise(a: Answers) -> Recommendation:
+    """Apply every rule and combine them along the seeds' decision tree."""
+    findings = [f for rule in RULES if (f := rule(a)) is not None]
+    says = {f.says for f in findings}
+    by_rule = {f.rule: f.says for f in findings}
+    reasons = [f.reason for f in findings]
+    enough = by_rule.get("examples") == "ok"
+    compliant = by_rule.get("prompt_compliance") == "prompt"
+    small_ok = by_rule.get("small_model") == "prompt"
+    option = None if "not-fine-tune" in says or not enough else _where(a, says)
+    quick = option is not None and option.priced and option.break_even_days is not None and \
+        option.break_even_days <= QUICK_PAYBACK_DAYS
+    model: str | None = None
+
+    choice: Choice
+    if needs_facts(a):
+        behaviour_fails = a.prompt_compliance is not None and not compliant
+        choice = "rag+fine-tune" if behaviour_fails and option is not None else "rag"
+        if choice == "rag+fine-tune":
+            assert option is not None
+            reasons.append(f"the format still fails with a prompt: fine-tune the behaviour ({option.kind}) and "
+                           "retrieve the facts; the two stack")
+    elif compliant or small_ok:
+        if quick:
+            assert option is not None
+            choice = "fine-tune-local" if option.kind == "local" else "fine-tune-hosted"
+            reasons.append(f"even though prompting complies, a fine-tune repays its setup within {QUICK_PAYBACK_DAYS} "
+                           "days: the removed prompt tokens cost more than training")
+        else:
+            choice = "prompt"
+            if small_ok and a.small_prompt is not None:
+                model = a.small_prompt.model
+    elif option is None:
+        choice = "few-shot"
+        if enough and "not-fine-tune" not in says:
+            reasons.append("no fine-tune option is open: see the reasons above")
+    elif a.prompt_compliance is None and not quick:
+        choice = "few-shot"
+        reasons.append("prompt compliance is unknown: measure a good prompt with a few examples first (step 1 "
+                       "of the decision tree), then fine-tune if it falls short")
+    else:
+        choice = "fine-tune-local" if option.kind == "local" else "fine-tune-hosted"
+    if "fine-tune" in choice and option is not None:
+        model = option.model or None
+        if (why := _economics_reason(option)) is not None:
+            reasons.append(why)
+    numbers: dict[str, float | int | str | None] = {
+        "examples_needed_min": EXAMPLES_NEEDED[a.task_type][0],
+        "examples_needed_max": EXAMPLES_NEEDED[a.task_type][1],
+        "prompt_usd_per_request": a.prompt_per_request_usd,
+    }
+    for o in (a.hosted, a.local):
+        if o is not None:
+            numbers[f"{o.kind}_setup_cost_usd"] = o.setup_usd
+            numbers[f"{o.kind}_break_even_days"] = o.break_even_days
+            numbers[f"{o.kind}_usd_per_request"] = o.per_request_usd
+            numbers[f"{o.kind}_monthly_usd"] = o.monthly_usd
+    if a.hosted is not None:
+        numbers["hosted_lifetime_days"] = a.hosted.lifetime_days
+    if a.local is not None and a.local.gpus is not None:
+        numbers["local_serving_gpus"] = a.local.gpus
+    if a.small_prompt is not None:
+        numbers["small_model_usd_per_request"] = a.small_prompt.per_request_usd
+    hosted_chosen = "fine-tune" in choice and option is not None and option.kind == "hosted"
+    return Recommendation(choice=choice, model=model, reasons=reasons, risks=_risks(a, choice, hosted_chosen),
+                          assumptions=[],
+                          numbers=numbers, findings=findings)
+
+
+def _risks(a: Answers, choice: Choice, hosted_chosen: bool) -> list[str]:
     risks = []
     if "fine-tune" in choice:
         low, _ = EXAMPLES_NEEDED[a.task_type]
@@ -199,51 +356,7 @@ def _risks(a: Answers, choice: Choice) -> list[str]:
         risks.append("forgetting: compare general prompts (maths, common sense) against the base model; "
                      "a drop of more than 5-10 points means over-training or inconsistent data")
         risks.append("inconsistent data is copied faithfully: run `ftadvisor data check` and `data dedup` first")
-    if choice in ("fine-tune-hosted", "rag+fine-tune") and a.data_may_leave:
-        risks.append("model shutdown: OpenAI takes no new fine-tuning jobs from 2027-01-06 and shuts the bases "
-                     "down on 2027-01-14; plan the local path (same data, open model)")
+    if hosted_chosen and a.hosted is not None and a.hosted.lifetime_days is not None:
+        risks.append(f"model shutdown: a hosted fine-tune of {a.hosted.model or 'an OpenAI model'} stops answering "
+                     f"in {a.hosted.lifetime_days:,.0f} days; plan the local path (same data, open model)")
     return risks
-
-
-def advise(a: Answers) -> Recommendation:
-    """Apply every rule and combine them along the seeds' decision tree."""
-    findings = [f for rule in RULES if (f := rule(a)) is not None]
-    says = {f.rule: f.says for f in findings}
-    reasons = [f.reason for f in findings]
-    no_ft = "not-fine-tune" in says.values()
-    not_hosted = "not-hosted" in says.values()
-    enough = says.get("examples") == "ok"
-    compliant = says.get("prompt_compliance") == "prompt"
-    cheaper = says.get("economics") == "fine-tune"
-
-    def where() -> Choice:
-        return "fine-tune-local" if not_hosted else "fine-tune-hosted"
-
-    choice: Choice
-    if says.get("knowledge") == "rag":
-        needs_behaviour = a.prompt_compliance is not None and not compliant
-        choice = "rag+fine-tune" if needs_behaviour and enough and not no_ft and \
-            a.knowledge_changes not in FAST_CHANGE else "rag"
-        if choice == "rag+fine-tune" and not_hosted:
-            reasons.append("fine-tune the behaviour locally and retrieve the facts")
-    elif compliant:
-        choice = where() if cheaper and enough and not no_ft else "prompt"
-    elif not enough or no_ft:
-        choice = "few-shot"
-    elif a.prompt_compliance is None and not cheaper:
-        choice = "few-shot"
-        reasons.append("prompt compliance is unknown: measure a good prompt with a few examples first (step 1 "
-                       "of the decision tree), then fine-tune if it falls short")
-    else:
-        choice = where()
-    numbers: dict[str, float | int | str | None] = {
-        "examples_needed_min": EXAMPLES_NEEDED[a.task_type][0],
-        "examples_needed_max": EXAMPLES_NEEDED[a.task_type][1],
-        "hosted_break_even_days": a.hosted_break_even_days,
-        "hosted_lifetime_days": a.hosted_lifetime_days,
-        "local_break_even_days": a.local_break_even_days,
-        "hosted_setup_cost_usd": a.hosted_setup_cost,
-        "local_setup_cost_usd": a.local_setup_cost,
-    }
-    return Recommendation(choice=choice, reasons=reasons, risks=_risks(a, choice), numbers=numbers,
-                          findings=findings)

@@ -1,19 +1,34 @@
 """LoRA / QLoRA sizing from a Hugging Face ``config.json``: exact trainable parameters and memory estimates.
 
-A LoRA module on ``Linear(d_in -> d_out)`` has ``r * (d_in + d_out)`` parameters. Memory rules
-(shared/reference/local-fine-tuning.md §7): full fine-tuning with AdamW in mixed precision ≈ 18 B/param;
-LoRA on a 16-bit base ≈ 2 B/param of base + 16 B per trainable param; QLoRA stores quantised linear
-weights in NF4 with double quantisation ≈ 0.52 B/param, the rest in 16 bits. Activations per layer
-(16-bit, SDPA/FlashAttention, no checkpointing) ≈ 34·s·b·h bytes, plus logits b·s·V·4 bytes.
+A LoRA module on ``Linear(d_in -> d_out)`` has ``r * (d_in + d_out)`` parameters. The memory model
+(shared/reference/local-fine-tuning.md §7) adds, per GPU:
+- weights: full fine-tuning in mixed precision 6 B/param (16-bit copy + fp32 master) + 4 B gradients +
+  the optimizer (AdamW 8 B, 8-bit AdamW 2 B); LoRA keeps the base in 16 bits (2 B, or 4 B in fp32 on a CPU);
+  QLoRA stores the linear layers in NF4 with double quantisation (0.52 B/param) and the rest in 16 bits,
+  upcast to fp32 by PEFT's ``prepare_model_for_kbit_training`` (TRL, Axolotl, our trainer; torchtune and
+  Unsloth keep them in 16 bits: ``upcast=False``);
+- adapter: fp32 weights 4 B + gradients 4 B + the optimizer, per trainable parameter;
+- activations (Korthikanti et al. 2022, SDPA/FlashAttention): 34·s·b·h bytes per layer in 16 bits;
+  with gradient checkpointing only each layer's input (2·s·b·h) is kept and one layer is recomputed at a
+  time during the backward pass;
+- logits b·s·V, by loss: ``fp32`` (today's transformers, TRL and our trainer) keeps the logits, their fp32
+  upcast and the log-softmax (dtype + 8 B each; measured 12 B in fp32 by benchmarks/bench_memory.py);
+  ``fp32-legacy`` (transformers before 4.46 also kept fp32 logits and a shifted contiguous copy) dtype + 16 B,
+  which reproduces Unsloth's HF+FA2 context limits; ``chunked`` (torchtune's compiled chunked cross-entropy,
+  Liger's and Unsloth's fused ones) holds one chunk of 8 at a time: its logits and their fp32 upcast.
+Peak: without checkpointing every activation and the logits are alive together at the start of the
+backward pass; with it, the logits are freed before the layers are recomputed, so the larger of the two
+counts. FSDP shards weights, gradients and optimizer states over the GPUs and gathers one layer at a time.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ftadvisor.errors import InputError
 
@@ -24,9 +39,6 @@ PRESETS = {"all-linear": ALL_LINEAR, "attention": ATTENTION, "qv": ("q_proj", "v
 SUPPORTED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "granite", "olmo2", "smollm3")
 GIB = 1024 ** 3
 NF4_BYTES = 0.52
-BF16_BYTES = 2
-FULL_BYTES = 18
-TRAINABLE_BYTES = 16
 
 
 class ModelShape(BaseModel):
@@ -93,6 +105,114 @@ def read_config(path: str | Path) -> ModelShape:
     return shape
 
 
+Method = Literal["full", "lora", "qlora"]
+Optimizer = Literal["adamw", "adamw-8bit", "paged-adamw-8bit"]
+OPTIMIZER_BYTES: dict[str, float] = {"adamw": 8, "adamw-8bit": 2, "paged-adamw-8bit": 2}
+LOSS_CHUNKS = 8
+LOSS_BYTES: dict[str, float] = {"fp32": 8, "fp32-legacy": 16}  # fp32 bytes per logit beyond the logits
+FP32_UPCAST_BYTES = 4
+Loss = Literal["fp32", "fp32-legacy", "chunked"]
+
+
+class MemorySettings(BaseModel):
+    """How the run is set up; the defaults follow every published recipe (checkpointing, bf16)."""
+
+    seq_len: int = Field(default=2048, ge=1)
+    batch_size: int = Field(default=1, ge=1)  # micro-batch per GPU
+    gradient_checkpointing: bool = True
+    optimizer: Optimizer = "adamw"
+    loss: Loss = "fp32"
+    dtype_bytes: int = Field(default=2, ge=2, le=4)  # 2 = bf16/fp16, 4 = fp32 (CPU training)
+    upcast: bool = True  # PEFT upcasts QLoRA's non-quantised weights to fp32
+    gpus: int = Field(default=1, ge=1)
+    sharding: Literal["none", "fsdp"] = "none"
+
+
+class MemoryBreakdown(BaseModel):
+    """GiB per GPU."""
+
+    weights: float
+    adapter_and_optimizer: float
+    activations: float
+    logits: float
+    total: float
+
+
+def memory(shape: ModelShape, trainable: int, method: Method, m: MemorySettings) -> MemoryBreakdown:
+    """Peak memory per GPU of one training step of ``method`` under ``m`` (see the module docstring)."""
+    base = shape.total_params()
+    linear = shape.linear_params()
+    opt = OPTIMIZER_BYTES[m.optimizer]
+    if method == "full":
+        weights = base * (6 + 4 + opt) if m.dtype_bytes == 2 else base * (4 + 4 + opt)
+        adapter = 0.0
+    else:
+        adapter = trainable * (4 + 4 + opt)
+        if method == "lora":
+            weights = base * m.dtype_bytes
+        else:
+            weights = linear * NF4_BYTES + (base - linear) * (4 if m.upcast else m.dtype_bytes)
+    if m.sharding == "fsdp" and m.gpus > 1:
+        layer = linear / shape.layers * m.dtype_bytes  # one gathered layer at a time
+        weights, adapter = weights / m.gpus + layer, adapter / m.gpus
+    s, b, h, L = m.seq_len, m.batch_size, shape.hidden, shape.layers
+    scale = m.dtype_bytes / 2
+    one_layer = 34 * s * b * h * scale
+    logits_dtype = 4 if (method == "qlora" and m.upcast) else m.dtype_bytes
+    per_logit = (logits_dtype + FP32_UPCAST_BYTES) / LOSS_CHUNKS if m.loss == "chunked" else \
+        logits_dtype + LOSS_BYTES[m.loss]
+    logits = b * s * shape.vocab * per_logit
+    if m.gradient_checkpointing:
+        activations = L * 2 * s * b * h * scale
+        peak_extra = max(logits, one_layer)
+        shown_act, shown_logits = activations + (one_layer if one_layer >= logits else 0), \
+            logits if logits > one_layer else 0.0
+        total = weights + adapter + activations + peak_extra
+    else:
+        shown_act, shown_logits = L * one_layer, logits
+        total = weights + adapter + shown_act + logits
+    return MemoryBreakdown(weights=round(weights / GIB, 3), adapter_and_optimizer=round(adapter / GIB, 3),
+                           activations=round(shown_act / GIB, 3), logits=round(shown_logits / GIB, 3),
+                           total=round(total / GIB, 3))
+
+
+class Fit(BaseModel):
+    """What fits in ``gpu_memory_gib`` per GPU: the longest sequence at the batch size and the largest batch
+    at the sequence length (0 when not even 1 fits)."""
+
+    gpu_memory_gib: float
+    max_seq_len: dict[str, int]
+    max_batch_size: dict[str, int]
+
+
+def _largest(fits: Callable[[int], bool], high: int) -> int:
+    """The largest n in 1..high with fits(n) (fits is monotone), or 0."""
+    if not fits(1):
+        return 0
+    lo, hi = 1, high
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def fit(shape: ModelShape, trainable: int, m: MemorySettings, gpu_memory_gib: float) -> Fit:
+    seqs, batches = {}, {}
+    for method in ("full", "lora", "qlora"):
+        def fits_seq(n: int, method: Method = method) -> bool:
+            return memory(shape, trainable, method, m.model_copy(update={"seq_len": n})).total <= gpu_memory_gib
+
+        def fits_batch(n: int, method: Method = method) -> bool:
+            return memory(shape, trainable, method, m.model_copy(update={"batch_size": n})).total <= gpu_memory_gib
+
+        seqs[method] = _largest(fits_seq, 4_194_304)
+        batches[method] = _largest(fits_batch, 65_536)
+    return Fit(gpu_memory_gib=gpu_memory_gib, max_seq_len=seqs, max_batch_size=batches)
+
+
 class LoraSize(BaseModel):
     model_type: str
     rank: int
@@ -102,34 +222,27 @@ class LoraSize(BaseModel):
     total_params: int
     trainable_percent: float
     adapter_bytes: int
-    seq_len: int
-    batch_size: int
-    activations_gb: float
-    memory_gb: dict[str, float]
+    settings: MemorySettings
+    memory_gb: dict[str, float]  # GiB per GPU, the totals of ``breakdown``
+    breakdown: dict[str, MemoryBreakdown]
+    fit: Fit | None = None
 
 
-def lora_size(shape: ModelShape, rank: int, targets: list[str], *, seq_len: int = 2048,
-              batch_size: int = 1) -> LoraSize:
-    """Exact LoRA parameter count and memory estimates (GiB) for full, LoRA and QLoRA training."""
+def lora_size(shape: ModelShape, rank: int, targets: list[str], settings: MemorySettings | None = None,
+              *, gpu_memory_gib: float | None = None) -> LoraSize:
+    """Exact LoRA parameter count and memory estimates (GiB per GPU) for full, LoRA and QLoRA training."""
     if rank < 1:
         raise InputError(f"--rank must be at least 1, got {rank}")
+    m = settings or MemorySettings()
     linears = shape.linears()
     unknown = [t for t in targets if t not in linears]
     if unknown:
         raise InputError(f"unknown target module(s) {', '.join(unknown)}; known: {', '.join(linears)}")
     trainable = shape.layers * sum(rank * sum(linears[t]) for t in targets)
     base = shape.total_params()
-    s, b, h = seq_len, batch_size, shape.hidden
-    activations = shape.layers * 34 * s * b * h + b * s * shape.vocab * 4
-    non_linear = base - shape.linear_params()
-    memory = {
-        "full": (FULL_BYTES * base + activations) / GIB,
-        "lora": (BF16_BYTES * base + TRAINABLE_BYTES * trainable + activations) / GIB,
-        "qlora": (NF4_BYTES * shape.linear_params() + BF16_BYTES * non_linear + TRAINABLE_BYTES * trainable
-                  + activations) / GIB,
-    }
+    breakdown = {method: memory(shape, trainable, method, m) for method in ("full", "lora", "qlora")}
     return LoraSize(model_type=shape.model_type, rank=rank, targets=list(targets), trainable_params=trainable,
                     base_params=base, total_params=base + trainable,
                     trainable_percent=100 * trainable / (base + trainable), adapter_bytes=4 * trainable,
-                    seq_len=seq_len, batch_size=batch_size, activations_gb=activations / GIB,
-                    memory_gb={k: round(v, 3) for k, v in memory.items()})
+                    settings=m, memory_gb={k: v.total for k, v in breakdown.items()}, breakdown=breakdown,
+                    fit=None if gpu_memory_gib is None else fit(shape, trainable, m, gpu_memory_gib))

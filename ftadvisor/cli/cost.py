@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ftadvisor.cli.common import json_option, log_estimate, no_log_option, out, print_json, user_errors
+from ftadvisor.cli.common import err, json_option, log_estimate, no_log_option, out, print_json, user_errors
+from ftadvisor.cli.options import as_of_option, cache_options, caching, org_history_option, today
 from ftadvisor.cli.prices import load, prices_option
 
 
@@ -15,14 +16,36 @@ def cost() -> None:
     """What prompting costs, what training costs, and when a fine-tune pays back."""
 
 
-def _overhead(cat, model: str, system_prompt: Path | None, few_shot: Path | None, cached: bool,
+def _overhead(cat, model: str, system_prompt: Path | None, few_shot: Path | None, hit_rate: float,
               requests_per_day: float | None):
     from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot
     from ftadvisor.userfiles import read_text
 
-    return prompt_overhead(find_model(cat, model), model=model, cached=cached, requests_per_day=requests_per_day,
+    return prompt_overhead(find_model(cat, model), model=model, cache_hit_rate=hit_rate,
+                           requests_per_day=requests_per_day,
                            system_prompt=read_text(system_prompt, "system prompt file") if system_prompt else None,
                            few_shot=read_few_shot(few_shot) if few_shot else [])
+
+
+def _base_flags(entry, on) -> dict[str, bool]:
+    """Mark a prompted (base) model that no longer answers; warn on stderr."""
+    retired = entry.base_is_retired(on)
+    if retired:
+        err.print(f"[yellow]warning:[/] {entry.id} was shut down on {entry.base_shutdown or entry.shutdown}: these "
+                  "prices are history, the model answers no requests")
+    return {"retired": retired}
+
+
+def _ft_flags(entry, cat, on, org_history: str) -> dict[str, object]:
+    """Mark a model to fine-tune that is retired, past its job cut-off or closed to this organisation."""
+    from ftadvisor.advisor.availability import availability
+
+    if entry.provider == "self-hosted":
+        return {"retired": False, "past_job_cutoff": False, "can_create_job": True}
+    av = availability(entry, cat, today=on, org_history=org_history)
+    if (w := av.warning()) is not None:
+        err.print(f"[yellow]warning:[/] {w}")
+    return {"retired": av.retired, "past_job_cutoff": av.past_job_cutoff, "can_create_job": av.can_create_job}
 
 
 @cost.command()
@@ -32,30 +55,45 @@ def _overhead(cat, model: str, system_prompt: Path | None, few_shot: Path | None
               "(chat JSONL or a JSON messages array). Example: --few-shot examples.jsonl")
 @click.option("--model", "-m", required=True, help="The model you prompt today. Example: --model gpt-4o")
 @click.option("--requests-per-day", type=click.FloatRange(min=0, min_open=True),
-              help="Volume, for a monthly figure. Example: --requests-per-day 1000")
-@click.option("--cached", is_flag=True, help="Price the prompt at the cached-input rate (prompt caching). "
-              "Example: --cached")
+              help="Volume, for a monthly figure and the cache hit rate. Example: --requests-per-day 1000")
+@cache_options
+@as_of_option
 @prices_option
 @no_log_option
 @json_option
 @user_errors
 def overhead(system_prompt: Path | None, few_shot: Path | None, model: str, requests_per_day: float | None,
-             cached: bool, prices_file: Path | None, no_log: bool, as_json: bool) -> None:
-    """Tokens a fine-tune removes from every request, and what they cost.
+             cache_hit_rate: float | None, no_cache: bool, as_of, prices_file: Path | None, no_log: bool,
+             as_json: bool) -> None:
+    """Tokens a fine-tune removes from every request, and what they cost (with prompt caching).
 
     \b
     Example:
       ftadvisor cost overhead --system-prompt prompt.txt --few-shot shots.jsonl --model gpt-4o --requests-per-day 1000
     """
-    o = _overhead(load(prices_file), model, system_prompt, few_shot, cached, requests_per_day)
-    log_estimate("overhead_estimate", o, no_log)
+    from ftadvisor.advisor.costs import find_model
+
+    on = today(as_of)
+    cache = caching(cache_hit_rate, no_cache)
+    cat = load(prices_file, on)
+    o = _overhead(cat, model, system_prompt, few_shot, cache.rate(requests_per_day), requests_per_day)
+    data = {**o.model_dump(mode="json"), "as_of": str(on), "caching": cache.describe(requests_per_day),
+            **_base_flags(find_model(cat, model), on)}
+    log_estimate("overhead_estimate", data, no_log)
     if as_json:
-        print_json(o)
+        print_json(data)
         return
     out.print(f"{o.tokens:,} tokens per request ({o.n_messages} messages, {o.encoding}, chat framing included)")
-    out.print(f"${o.usd_per_request:.6f} per request at ${o.price_per_1m:g} per 1M {o.priced_as} tokens on {o.model}")
+    out.print(f"${o.usd_per_request_uncached:.6f} per request uncached, at ${o.price_per_1m:g} per 1M input tokens on "
+              f"{o.model}")
+    if o.cacheable_tokens and o.cache_hit_rate:
+        out.print(f"${o.usd_per_request:.6f} per request with caching: {o.cacheable_tokens:,} tokens at "
+                  f"${o.cached_price_per_1m:g} per 1M on the {o.cache_hit_rate:.0%} of requests that hit")
+    elif cache.enabled and not o.cacheable_tokens:
+        out.print("not cacheable: OpenAI caches only prompts of 1,024 tokens or more")
     if o.usd_per_month is not None:
         out.print(f"${o.usd_per_month:,.2f} per month at {o.requests_per_day:,.0f} requests/day")
+    out.print(f"[dim]{data['caching']}[/]")
 
 
 def _dataset_tokens(path: Path, model: str) -> tuple[int, int]:
@@ -80,19 +118,23 @@ def _dataset_tokens(path: Path, model: str) -> tuple[int, int]:
               "Example: --epochs 3")
 @click.option("--hours", type=click.FloatRange(min=0), help="Training hours, for models billed by the hour (RFT). "
               "Example: --hours 5")
-@click.option("--cost-per-example", type=click.FloatRange(min=0), default=0.0,
-              help="Data collection cost per example, in USD. Example: --cost-per-example 4")
+@click.option("--cost-per-example", type=click.FloatRange(min=0),
+              help="Data collection cost per example, USD (default: seed 004's $4, stated). "
+                   "Example: --cost-per-example 4")
 @click.option("--gpu-per-hour", type=click.FloatRange(min=0), help="Self-hosted: GPU price per hour. "
               "Example: --gpu-per-hour 1.2")
 @click.option("--tokens-per-second", type=click.FloatRange(min=0, min_open=True),
               help="Self-hosted: training throughput. Example: --tokens-per-second 3000")
+@org_history_option
+@as_of_option
 @prices_option
 @no_log_option
 @json_option
 @user_errors
 def training(dataset: Path | None, model: str, tokens: int | None, examples: int | None, epochs: int | None,
-             hours: float | None, cost_per_example: float, gpu_per_hour: float | None,
-             tokens_per_second: float | None, prices_file: Path | None, no_log: bool, as_json: bool) -> None:
+             hours: float | None, cost_per_example: float | None, gpu_per_hour: float | None,
+             tokens_per_second: float | None, org_history: str, as_of, prices_file: Path | None, no_log: bool,
+             as_json: bool) -> None:
     """Training cost: epochs x billed tokens x price (or hours, or GPU-hours), plus data collection.
 
     \b
@@ -100,27 +142,34 @@ def training(dataset: Path | None, model: str, tokens: int | None, examples: int
       ftadvisor cost training train.jsonl --model gpt-4o-mini --cost-per-example 4
       ftadvisor cost training --tokens 400000 --examples 500 --model local/llama-3.1-8b-instruct
     """
-    from ftadvisor.advisor.costs import find_model, training_estimate
+    from ftadvisor.advisor.costs import DATA_COST_PER_EXAMPLE, DATA_COST_SOURCE, find_model, training_estimate
 
-    cat = load(prices_file)
+    on = today(as_of)
+    cat = load(prices_file, on)
     entry = find_model(cat, model)
     if dataset is not None:
         if tokens or examples:
             raise click.UsageError("give a dataset or --tokens/--examples, not both")
         count_model = model if entry.provider != "self-hosted" else "gpt-4o-mini"
         tokens, examples = _dataset_tokens(dataset, count_model)
+    flags = _ft_flags(entry, cat, on, org_history)
+    assumed = cost_per_example is None and examples is not None
+    per_example = DATA_COST_PER_EXAMPLE if assumed else (cost_per_example or 0.0)
     t = training_estimate(entry, billing_tokens_per_epoch=tokens, n_examples=examples, epochs=epochs, hours=hours,
-                          cost_per_example=cost_per_example, gpu_per_hour=gpu_per_hour,
+                          cost_per_example=per_example, gpu_per_hour=gpu_per_hour,
                           tokens_per_second=tokens_per_second)
-    log_estimate("training_estimate", t, no_log)
+    data = {**t.model_dump(mode="json"), "as_of": str(on), **flags, "cost_per_example": per_example,
+            "data_cost_assumed": assumed}
+    log_estimate("training_estimate", data, no_log)
     if as_json:
-        print_json(t)
+        print_json(data)
         return
     if t.billed_tokens is not None:
         out.print(f"{t.n_examples or 0:,} examples, {t.n_epochs} epochs, {t.billed_tokens:,} billed tokens")
     out.print(f"training: [bold]${t.training_usd:,.2f}[/] ({t.basis}) on {t.model}")
-    if t.data_usd:
-        out.print(f"data collection: ${t.data_usd:,.2f}")
+    if t.data_usd or assumed:
+        out.print(f"data collection: ${t.data_usd:,.2f} ({t.n_examples or 0:,} x ${per_example:g}"
+                  + (f"; assumed, not given: {DATA_COST_SOURCE}; set --cost-per-example" if assumed else "") + ")")
     out.print(f"total: [bold]${t.total_usd:,.2f}[/]")
     for n in t.notes:
         out.print(f"note: {n}")
@@ -146,34 +195,42 @@ def training(dataset: Path | None, model: str, tokens: int | None, examples: int
               "Example: --output-tokens 150")
 @click.option("--ft-prompt-tokens", type=click.FloatRange(min=0), default=0,
               help="Short prompt the fine-tune still needs. Example: --ft-prompt-tokens 50")
-@click.option("--cached", is_flag=True, help="Bill the static prompt at the cached-input price. Example: --cached")
-@click.option("--dataset", type=click.Path(path_type=Path), help="Training data, to derive --train-cost. "
-              "Example: --dataset train.jsonl")
+@cache_options
+@click.option("--dataset", type=click.Path(path_type=Path), help="Training data, to derive --train-cost (and the "
+              "data cost at --cost-per-example). Example: --dataset train.jsonl")
 @click.option("--epochs", type=click.IntRange(1, 50), help="Epochs for --dataset. Example: --epochs 3")
-@click.option("--data-cost", type=click.FloatRange(min=0), default=0.0, help="Data collection cost, USD. "
-              "Example: --data-cost 2000")
+@click.option("--data-cost", type=click.FloatRange(min=0), help="Data collection cost, USD (with --dataset the "
+              "default is examples x --cost-per-example). Example: --data-cost 2000")
+@click.option("--cost-per-example", type=click.FloatRange(min=0), help="With --dataset: data cost per example "
+              "(default: seed 004's $4, stated). Example: --cost-per-example 4")
 @click.option("--hosting-per-month", type=click.FloatRange(min=0), help="Fixed serving cost of the fine-tune per "
-              "month (default: 0 hosted, a full-time GPU self-hosted). Example: --hosting-per-month 900")
+              "month (default: 0 hosted; self-hosted, the GPUs the volume needs). Example: --hosting-per-month 900")
+@click.option("--own-hardware", is_flag=True, help="Self-hosted on GPUs you already run: no hosting cost. "
+              "Example: --own-hardware")
 @click.option("--requests-per-day", type=click.FloatRange(min=0, min_open=True), help="Volume. "
               "Example: --requests-per-day 1000")
 @click.option("--lifetime-days", type=click.FloatRange(min=0), help="Remaining life of the fine-tune (default: "
               "until its base model's shutdown date). Example: --lifetime-days 365")
 @click.option("--plot", "plot_file", type=click.Path(path_type=Path), help="Write cumulative cost curves as PNG. "
               "Example: --plot breakeven.png")
+@org_history_option
+@as_of_option
 @prices_option
 @no_log_option
 @json_option
 @user_errors
 def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: float | None, base_model: str | None,
               ft_model: str | None, prompt_tokens: float | None, system_prompt: Path | None, few_shot: Path | None,
-              input_tokens: float, output_tokens: float, ft_prompt_tokens: float, cached: bool, dataset: Path | None,
-              epochs: int | None, data_cost: float, hosting_per_month: float | None, requests_per_day: float | None,
-              lifetime_days: float | None, plot_file: Path | None, prices_file: Path | None, no_log: bool,
-              as_json: bool) -> None:
+              input_tokens: float, output_tokens: float, ft_prompt_tokens: float, cache_hit_rate: float | None,
+              no_cache: bool, dataset: Path | None, epochs: int | None, data_cost: float | None,
+              cost_per_example: float | None, hosting_per_month: float | None, own_hardware: bool,
+              requests_per_day: float | None, lifetime_days: float | None, plot_file: Path | None, org_history: str,
+              as_of, prices_file: Path | None, no_log: bool, as_json: bool) -> None:
     """When does a fine-tune pay back: N = (training + data) / (prompt cost - fine-tuned cost) per request.
 
-    Give the costs directly, or tokens and models to price them from the catalogue. The fine-tune's
-    remaining life (its base model's shutdown date) decides whether it pays back at all.
+    Give the costs directly, or tokens and models to price them from the catalogue, with prompt caching
+    on both sides (see --cache-hit-rate). The fine-tune's remaining life (its base model's shutdown date)
+    decides whether it pays back at all.
 
     \b
     Examples:
@@ -184,58 +241,85 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
     from pydantic import ValidationError
 
     from ftadvisor.advisor.breakeven import BreakEvenInput, break_even, sensitivity
-    from ftadvisor.advisor.costs import find_model, training_estimate
-    from ftadvisor.advisor.scenario import Scenario, prompt_request_cost, scenario_input
+    from ftadvisor.advisor.costs import DATA_COST_PER_EXAMPLE, DATA_COST_SOURCE, find_model, training_estimate
+    from ftadvisor.advisor.scenario import Scenario, scenario_input
     from ftadvisor.errors import InputError
 
+    on = today(as_of)
+    cache = caching(cache_hit_rate, no_cache)
     derived = base_model is not None
     if not derived and None in (train_cost, prompt_cost, ft_cost):
         raise click.UsageError("give --train-cost, --prompt-cost and --ft-cost, or --base-model with tokens")
+    if cost_per_example is not None and dataset is None:
+        raise click.UsageError("--cost-per-example needs --dataset (or give --data-cost)")
+    assumptions: list[str] = []
+    flags: dict[str, object] = {}
     scenario = base = ft = None
     try:
         if derived:
-            cat = load(prices_file)
+            cat = load(prices_file, on)
             base = find_model(cat, base_model)
             ft = find_model(cat, ft_model or base_model)
+            flags = {"base_model": _base_flags(base, on), "ft_model": _ft_flags(ft, cat, on, org_history)}
             if prompt_tokens is None:
                 if not (system_prompt or few_shot):
                     raise click.UsageError("give --prompt-tokens, or --system-prompt/--few-shot to measure them")
-                prompt_tokens = _overhead(cat, base_model, system_prompt, few_shot, cached, None).tokens
+                prompt_tokens = _overhead(cat, base_model, system_prompt, few_shot, 0.0, None).tokens
+            assumptions.append(cache.describe(requests_per_day))
             scenario = Scenario(prompt_tokens=prompt_tokens, input_tokens=input_tokens, output_tokens=output_tokens,
-                                ft_prompt_tokens=ft_prompt_tokens, cached_prompt=cached)
-            if train_cost is None:
+                                ft_prompt_tokens=ft_prompt_tokens, cache_hit_rate=cache.rate(requests_per_day))
+            if train_cost is None or (dataset is not None and data_cost is None):
                 if dataset is None:
                     raise click.UsageError("give --train-cost or --dataset")
                 count_model = ft.id if ft.provider != "self-hosted" else base.id
                 per_epoch, n = _dataset_tokens(dataset, count_model)
-                train_cost = training_estimate(ft, billing_tokens_per_epoch=per_epoch, n_examples=n,
-                                               epochs=epochs).training_usd
-            inp = scenario_input(base, ft, scenario, train_cost=train_cost, data_cost=data_cost,
+                per_example = DATA_COST_PER_EXAMPLE if cost_per_example is None else cost_per_example
+                t = training_estimate(ft, billing_tokens_per_epoch=per_epoch, n_examples=n, epochs=epochs,
+                                      cost_per_example=per_example)
+                train_cost = t.training_usd if train_cost is None else train_cost
+                if data_cost is None:
+                    data_cost = t.data_usd
+                    if cost_per_example is None:
+                        assumptions.append(f"data collection {n:,} x ${per_example:g} = ${data_cost:,.2f}, assumed "
+                                           f"({DATA_COST_SOURCE}); set --data-cost or --cost-per-example")
+            inp = scenario_input(base, ft, scenario, train_cost=train_cost, data_cost=data_cost or 0.0,
                                  requests_per_day=requests_per_day, lifetime_days=lifetime_days,
-                                 hosting=hosting_per_month)
+                                 hosting=hosting_per_month, own_hardware=own_hardware, today=on)
             if prompt_cost is not None or ft_cost is not None:
                 inp = inp.model_copy(update={k: v for k, v in (("prompt_cost", prompt_cost), ("ft_cost", ft_cost))
                                              if v is not None})
         else:
             inp = BreakEvenInput(train_cost=train_cost or 0, prompt_cost=prompt_cost or 0, ft_cost=ft_cost or 0,
-                                 data_cost=data_cost, hosting_per_month=hosting_per_month or 0,
+                                 data_cost=data_cost or 0, hosting_per_month=hosting_per_month or 0,
                                  requests_per_day=requests_per_day, lifetime_days=lifetime_days)
     except ValidationError as exc:
         raise InputError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+    if data_cost is None:
+        assumptions.append("data collection cost not given: counted as $0 (seed 004: often the largest expense, "
+                           "$0-20/example); set --data-cost")
     r = break_even(inp)
     rpd = inp.requests_per_day
     volumes = [rpd * f for f in (0.1, 0.5, 1, 2, 10)] if rpd else [100.0, 1_000.0, 10_000.0, 100_000.0]
     factors = (0.25, 0.5, 1, 2, 4)
-    if scenario is not None and base is not None:
+    if scenario is not None and base is not None and ft is not None:
         cols = [scenario.prompt_tokens * f for f in factors]
-        prompt_costs = [prompt_request_cost(base, scenario.model_copy(update={"prompt_tokens": c})) for c in cols]
         col_labels = [f"{c:,.0f} tok" for c in cols]
+        s0, b0, f0 = scenario, base, ft
+
+        def make(v: float, c: int) -> BreakEvenInput:
+            s = s0.model_copy(update={"prompt_tokens": cols[c], "cache_hit_rate": cache.rate(v)})
+            cell = scenario_input(b0, f0, s, train_cost=inp.train_cost, data_cost=inp.data_cost, requests_per_day=v,
+                                  lifetime_days=inp.lifetime_days, hosting=hosting_per_month,
+                                  own_hardware=own_hardware, today=on)
+            return cell
     else:
-        prompt_costs = [inp.prompt_cost * f for f in factors]
         col_labels = [f"x{f:g}" for f in factors]
-    table = sensitivity(inp, volumes, prompt_costs)
-    log_estimate("breakeven_estimate", {"inputs": inp.model_dump(mode="json"), "result": r.model_dump(mode="json")},
-                 no_log)
+
+        def make(v: float, c: int) -> BreakEvenInput:
+            return inp.model_copy(update={"requests_per_day": v, "prompt_cost": inp.prompt_cost * factors[c]})
+    table = sensitivity(make, volumes, len(factors))
+    log_estimate("breakeven_estimate", {"inputs": inp.model_dump(mode="json"), "result": r.model_dump(mode="json"),
+                                        "as_of": str(on), "assumptions": assumptions}, no_log)
     if plot_file is not None:
         if rpd is None:
             raise click.UsageError("--plot needs --requests-per-day")
@@ -244,7 +328,10 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
         plot_breakeven(inp, r, plot_file)
     if as_json:
         data = r.model_dump(mode="json")
-        data["inputs"] = inp.model_dump(mode="json")
+        data["inputs"] = {**inp.model_dump(mode="json"), "as_of": str(on),
+                          "cache_hit_rate": scenario.cache_hit_rate if scenario else None}
+        data["assumptions"] = assumptions
+        data.update({k: v for k, v in flags.items()})
         data["sensitivity"] = {"requests_per_day": volumes, "prompt": col_labels, "break_even_days": table}
         data["plot"] = str(plot_file) if plot_file else None
         print_json(data)
@@ -254,6 +341,12 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
     out.print(f"prompting: ${inp.prompt_cost:.6f}/request; fine-tune: ${inp.ft_cost:.6f}/request"
               + (f" + ${inp.hosting_per_month:,.2f}/month hosting" if inp.hosting_per_month else "")
               + f"; fixed: ${r.fixed_cost_usd:,.2f} (training ${inp.train_cost:,.2f} + data ${inp.data_cost:,.2f})")
+    if scenario is not None and ft is not None and ft.provider == "self-hosted" and hosting_per_month is None:
+        from ftadvisor.advisor.scenario import serving_fleet
+
+        fleet = serving_fleet(ft, scenario, rpd, own_hardware=own_hardware)
+        if fleet is not None:
+            out.print(f"serving: {fleet.gpus} GPU{'s' if fleet.gpus > 1 else ''} ({fleet.basis})")
     out.print(f"savings: ${r.per_request_savings_usd:.6f} per request")
     if r.break_even_requests is not None:
         line = f"break-even: [bold]{r.break_even_requests:,} requests[/]"
@@ -261,9 +354,11 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
             line += f", {r.break_even_days:,.1f} days at {rpd:,.0f}/day"
         out.print(line)
     if r.lifetime_days is not None:
-        out.print(f"remaining life of the fine-tune: {r.lifetime_days:,.0f} days")
+        out.print(f"remaining life of the fine-tune: {r.lifetime_days:,.0f} days (as of {on})")
     color = "red" if r.pays_back_before_shutdown is False or r.break_even_requests is None else "green"
     out.print(f"verdict: [{color}]{r.verdict}[/]")
+    for a in assumptions:
+        out.print(f"[dim]assumption: {a}[/]")
     if r.cumulative:
         t = Table("after", "requests", "prompting", "fine-tune", "cheaper", title="cumulative cost")
         for p in r.cumulative:

@@ -18,6 +18,7 @@ from ftadvisor.cli.common import err, out, user_errors
 PROMPTED_MODEL = "gpt-4.1-2025-04-14"
 HOSTED_FT = "gpt-4.1-mini-2025-04-14"
 LOCAL_MODEL = "smollm2-135m-instruct"
+LOCAL_PROFILE = "local/llama-3.1-8b-instruct"  # what the local fine-tune would be served as in production
 REQUESTS_PER_DAY = 2_000
 COST_PER_EXAMPLE = 3.0  # an assumption for the demo: a trainee solicitor's time per reviewed example
 DISCLAIMER = "This response does not constitute legal advice."
@@ -97,44 +98,46 @@ def _data(train: Path, test: Path) -> None:
 
 
 def _advice(legal: Path, train: Path) -> Any:
-    """Print the overhead, both break-evens and the advice; returns the hosted fine-tune's break-even input."""
-    from ftadvisor.advisor.breakeven import break_even
-    from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot, training_estimate
-    from ftadvisor.advisor.decision import Answers, advise
-    from ftadvisor.advisor.scenario import Scenario, scenario_input
+    """Print the overhead, each option's economics and the advice; returns the hosted fine-tune's break-even
+    input for the report."""
+    import datetime as dt
+
+    from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot
+    from ftadvisor.advisor.decision import Answers
+    from ftadvisor.advisor.economics import EconomicsInput, decide
     from ftadvisor.data.stats import dataset_stats
     from ftadvisor.pricing import load_catalogue
 
     _step(2, "should we fine-tune, and where?")
     cat = load_catalogue()
-    base = find_model(cat, PROMPTED_MODEL)
-    o = prompt_overhead(base, system_prompt=(legal / "system_prompt.txt").read_text(encoding="utf-8"),
+    on = dt.date.today()
+    o = prompt_overhead(find_model(cat, PROMPTED_MODEL),
+                        system_prompt=(legal / "system_prompt.txt").read_text(encoding="utf-8"),
                         few_shot=read_few_shot(legal / "few_shot.jsonl"), requests_per_day=REQUESTS_PER_DAY)
     out.print(f"prompting {PROMPTED_MODEL} needs the long system prompt + 3 worked examples: {o.tokens:,} tokens on "
-              f"every request = ${o.usd_per_month:,.2f}/month at {REQUESTS_PER_DAY:,} requests/day")
+              f"every request = ${o.usd_per_month:,.2f}/month at {REQUESTS_PER_DAY:,} requests/day"
+              + (" (under 1,024 tokens: prompt caching does not apply)" if not o.cacheable_tokens else ""))
     s = dataset_stats(train, model=HOSTED_FT)
-    scenario = Scenario(prompt_tokens=o.tokens, input_tokens=60, output_tokens=110, ft_prompt_tokens=15)
-    found: dict[str, Any] = {}
-    for name in (HOSTED_FT, "local/llama-3.1-8b-instruct"):
-        entry = find_model(cat, name)
-        t = training_estimate(entry, billing_tokens_per_epoch=s.billing_tokens_per_epoch, n_examples=s.n_examples,
-                              cost_per_example=COST_PER_EXAMPLE)
-        r = break_even(scenario_input(base, entry, scenario, train_cost=t.training_usd, data_cost=t.data_usd,
-                                      requests_per_day=REQUESTS_PER_DAY))
-        found[name] = (entry, t, r)
-        out.print(f"fine-tune {name}: setup ${t.total_usd:,.2f} (data ${t.data_usd:,.2f} at ${COST_PER_EXAMPLE:g}/"
-                  f"example): {r.verdict}")
-    (he, ht, hr), (_, lt, lr) = found[HOSTED_FT], found["local/llama-3.1-8b-instruct"]
-    rec = advise(Answers(task_type="format", knowledge_changes="yearly", labelled_examples=s.n_examples,
-                         prompt_compliance=0.8, requests_per_day=REQUESTS_PER_DAY, hosted_setup_cost=ht.total_usd,
-                         hosted_break_even_days=hr.break_even_days, hosted_lifetime_days=hr.lifetime_days,
-                         hosted_accepts_jobs=he.accepts_jobs(), local_setup_cost=lt.total_usd,
-                         local_break_even_days=lr.break_even_days))
-    out.print(f"advice (assuming a prompt reaches 80% compliance): [bold]{rec.choice}[/]")
+    inp = EconomicsInput(prompted_model=PROMPTED_MODEL, hosted_model=HOSTED_FT, local_model=LOCAL_PROFILE,
+                         prompt_tokens=o.tokens, input_tokens=60, output_tokens=110, ft_prompt_tokens=15,
+                         examples=s.n_examples, billing_tokens_per_epoch=s.billing_tokens_per_epoch,
+                         cost_per_example=COST_PER_EXAMPLE, requests_per_day=REQUESTS_PER_DAY)
+    d = decide(cat, Answers(task_type="format", labelled_examples=s.n_examples, prompt_compliance=0.8,
+                            requests_per_day=REQUESTS_PER_DAY), inp, today=on)
+    for opt in d.economics.options:
+        assert opt.break_even is not None
+        out.print(f"fine-tune {opt.model}: setup ${opt.setup_usd:,.2f} (data ${opt.training.data_usd:,.2f} at "
+                  f"${COST_PER_EXAMPLE:g}/example): {opt.break_even.verdict}")
+        if opt.availability is not None and (w := opt.availability.warning()):
+            out.print(f"  [yellow]{w}[/]")
+    rec = d.recommendation
+    out.print(f"advice (assuming a prompt reaches 80% compliance): [bold]{rec.choice}[/]"
+              + (f" ({rec.model})" if rec.model else ""))
     for reason in rec.reasons:
         out.print(f"  - {reason}")
-    return scenario_input(base, he, scenario, train_cost=ht.training_usd, data_cost=ht.data_usd,
-                          requests_per_day=REQUESTS_PER_DAY)
+    hosted = d.economics.option("hosted")
+    assert hosted is not None
+    return hosted.inputs
 
 
 def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tuple[str, str]:

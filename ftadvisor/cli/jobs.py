@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, user_errors
+from ftadvisor.cli.options import as_of_option, org_history_option, today
 
 backend_option = click.option("--backend", type=click.Choice(["openai", "local"]), default="openai",
                               show_default=True, help="Where the job runs. Example: --backend openai")
@@ -182,8 +183,11 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--model", "-m", required=True, help="Base model to fine-tune. Example: --model gpt-4o-mini-2024-07-18")
-@backend_option
+@click.option("--model", "-m", help="Base model to fine-tune (with --backend auto: the open model to train if the "
+              "advice is local). Example: --model gpt-4o-mini-2024-07-18")
+@click.option("--backend", type=click.Choice(["openai", "local", "auto"]), default="openai", show_default=True,
+              help="Where the job runs; auto asks the advisor first (prompt? hosted? local?) and stops unless the "
+                   "advice is a fine-tune. Example: --backend auto")
 @click.option("--validation", type=click.Path(path_type=Path), help="Held-out validation file. "
               "Example: --validation valid.jsonl")
 @click.option("--test", "test_file", type=click.Path(path_type=Path), help="Held-out test file: after training, "
@@ -217,23 +221,65 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
               "the run's cost. Example: --gpu-per-hour 1.2")
 @click.option("--num-processes", type=click.IntRange(min=1), help="Local: data-parallel processes through "
               "torchrun (one per GPU; gloo on CPU). Example: --num-processes 4")
+@click.option("--answers", "answers_file", type=click.Path(path_type=Path), help="Auto: the advisor's answers "
+              "(YAML/JSON, keys as `ftadvisor advise` options). Example: --answers case.yaml")
+@click.option("--base-model", help="Auto: the model prompted today. Example: --base-model gpt-4.1")
+@click.option("--system-prompt", type=click.Path(path_type=Path), help="Auto: the prompt a fine-tune would remove "
+              "(measured on --base-model). Example: --system-prompt prompt.txt")
+@click.option("--prompt-tokens", type=click.FloatRange(min=0), help="Auto: its size, instead of --system-prompt. "
+              "Example: --prompt-tokens 2300")
+@click.option("--requests-per-day", type=click.FloatRange(min=0, min_open=True), help="Auto: volume. "
+              "Example: --requests-per-day 2000")
+@click.option("--budget", "setup_budget", type=click.FloatRange(min=0), help="Auto: setup budget, USD. "
+              "Example: --budget 500")
+@click.option("--prompt-compliance", type=click.FloatRange(0, 1), help="Auto: share a good prompt gets right. "
+              "Example: --prompt-compliance 0.8")
+@click.option("--cost-per-example", type=click.FloatRange(min=0), help="Auto: data cost per example, USD. "
+              "Example: --cost-per-example 3")
+@click.option("--data-may-leave/--data-must-stay", default=None, help="Auto: may the data go to a hosted provider? "
+              "Example: --data-must-stay")
+@click.option("--force", is_flag=True, help="Auto: train even when the advice is not a fine-tune. Example: --force")
+@org_history_option
+@as_of_option
 @json_option
 @user_errors
-def train(file: Path, model: str, backend: str, validation: Path | None, test_file: Path | None, method: str,
+def train(file: Path, model: str | None, backend: str, validation: Path | None, test_file: Path | None, method: str,
           epochs: int | None,
           batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
           seed: int | None, yes: bool, dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool,
           lora_rank: int | None, lora_alpha: int | None, lora_dropout: float | None, targets: str | None,
-          qlora: bool, max_length: int | None, gpu_per_hour: float | None, num_processes: int | None) -> None:
+          qlora: bool, max_length: int | None, gpu_per_hour: float | None, num_processes: int | None,
+          answers_file: Path | None, base_model: str | None, system_prompt: Path | None, prompt_tokens: float | None,
+          requests_per_day: float | None, setup_budget: float | None, prompt_compliance: float | None,
+          cost_per_example: float | None, data_may_leave: bool | None, force: bool, org_history: str, as_of: Any,
+          ) -> None:
     """Validate, estimate, confirm, upload, create and watch a fine-tuning job, and record it.
+
+    With --backend auto the advisor decides first, on this dataset's own cost, and the job goes where it
+    recommends; a recommendation that is not a fine-tune stops here (exit 1) unless --force.
 
     \b
     Examples:
       ftadvisor train train.jsonl --model gpt-4o-mini-2024-07-18 --validation valid.jsonl --dry-run
       ftadvisor train prefs.jsonl --method dpo --model gpt-4.1-mini-2025-04-14 --beta 0.1 --yes
       ftadvisor train train.jsonl --backend local --model smollm2-135m-instruct --lora-rank 8 --yes
+      ftadvisor train train.jsonl --backend auto --model smollm2-135m-instruct --base-model gpt-4.1 \\
+          --system-prompt prompt.txt --requests-per-day 2000 --prompt-compliance 0.8 --dry-run
     """
     from ftadvisor.train import ignored_hyperparameters, plan_training, run_training
+
+    on = today(as_of)
+    advice = None
+    if backend == "auto":
+        advice = _auto(file, model, answers_file, on, as_json, force, system_prompt=system_prompt, flags={
+            "base_model": base_model, "prompt_tokens": prompt_tokens, "requests_per_day": requests_per_day,
+            "setup_budget": setup_budget, "prompt_compliance": prompt_compliance,
+            "cost_per_example": cost_per_example, "data_may_leave": data_may_leave,
+            "org_history": None if org_history == "unknown" else org_history})
+        backend, model = advice["dispatch"].backend, advice["dispatch"].model
+    elif model is None:
+        raise click.UsageError("give --model (or --backend auto)")
+    assert model is not None
 
     local = {k: v for k, v in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha), ("lora_dropout", lora_dropout),
                                ("target_modules", targets.split(",") if targets and targets != "all-linear" else None),
@@ -245,7 +291,8 @@ def train(file: Path, model: str, backend: str, validation: Path | None, test_fi
 
     plan = plan_training(file, model=model, backend=backend, method=method, validation=validation,  # type: ignore[arg-type]
                          epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
-                         beta=beta, suffix=suffix, seed=seed, local_options=local)
+                         beta=beta, suffix=suffix, seed=seed, local_options=local, today=on,
+                         org_history=org_history)  # type: ignore[arg-type]
     if not as_json or dry_run:
         _show_plan(plan, as_json)
     if dry_run:
@@ -278,6 +325,9 @@ def train(file: Path, model: str, backend: str, validation: Path | None, test_fi
     from ftadvisor.train import upload_files
 
     run_id = new_run_id()
+    if ledger is not None and advice is not None:  # the decision, linked to the job by its run id
+        ledger.record("advice", {"decision": advice["decision"].model_dump(mode="json"),
+                                 "dispatch": advice["dispatch"].model_dump(mode="json")}, ref=run_id)
     with byte_progress("uploading", enabled=not as_json) as progress:
         files = upload_files(plan, b, ledger=ledger, run_id=run_id, progress=progress)
     try:
@@ -293,6 +343,45 @@ def train(file: Path, model: str, backend: str, validation: Path | None, test_fi
         print_json({k: getattr(job, k) for k in ("id", "status", "fine_tuned_model", "trained_tokens")}
                    | {"error": job.error.model_dump() if job.error else None, "evaluation": evaluation})
     sys.exit(0 if job.status in ("succeeded", "validating_files", "queued", "running") else 1)
+
+
+def _auto(file: Path, model: str | None, answers_file: Path | None, on: dt.date, as_json: bool, force: bool, *,
+          system_prompt: Path | None, flags: dict[str, Any]) -> dict[str, Any]:
+    """Ask the advisor about this dataset and return its decision and where to send the job."""
+    from ftadvisor.advisor.costs import find_model, prompt_overhead
+    from ftadvisor.advisor.dispatch import dispatch
+    from ftadvisor.cli.advise import decide_from, print_decision, read_answers
+    from ftadvisor.data.stats import dataset_stats
+    from ftadvisor.errors import InputError
+    from ftadvisor.pricing import load_catalogue
+    from ftadvisor.userfiles import read_text
+
+    given = read_answers(answers_file) if answers_file else {}
+    given.update({k: v for k, v in flags.items() if v is not None})
+    cat = load_catalogue()
+    hosted = given.get("hosted_model") or "gpt-4.1-mini-2025-04-14"
+    s = dataset_stats(file, model=hosted, catalogue=cat, today=on)
+    if s.format_errors:
+        raise InputError(f"{file}: has format errors ({', '.join(s.format_errors)}); run `ftadvisor data validate`")
+    given.setdefault("labelled_examples", s.n_examples)
+    given["billing_tokens_per_epoch"] = s.billing_tokens_per_epoch
+    if system_prompt is not None:
+        if not given.get("base_model"):
+            raise click.UsageError("--system-prompt needs --base-model (the model prompted today)")
+        base = find_model(cat, given["base_model"])
+        given["prompt_tokens"] = prompt_overhead(base, system_prompt=read_text(system_prompt, "system prompt file"),
+                                                 few_shot=[]).tokens
+    profile = cat.find(model) if model else None
+    if "local_model" not in given and profile is not None and profile.provider == "self-hosted":
+        given["local_model"] = profile.id  # price the open model actually trained
+    d = decide_from(given, str(answers_file or "answers"), None, on, cache_hit_rate=None, no_cache=False)
+    if not as_json:
+        print_decision(d)
+    target = dispatch(d, local_model=model, force=force)
+    if not as_json:
+        out.print(f"dispatch: {target.backend} {target.model}" + (" (forced)" if target.forced else "")
+                  + (f"; {target.note}" if target.note else ""))
+    return {"decision": d, "dispatch": target}
 
 
 def _evaluate_after_training(backend: Any, base: str, fine_tuned: str, test_file: Path, ledger: Any,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftadvisor.errors import InputError
 from ftadvisor.tokens import base_model, model_family
 from ftadvisor.userfiles import read_json
 
 STALE_AFTER_DAYS = 90
+OrgHistory = Literal["never", "inactive", "active"]
 
 
 class ModelEntry(BaseModel):
@@ -35,17 +37,36 @@ class ModelEntry(BaseModel):
     base_input: float | None = None
     base_cached_input: float | None = None
     base_output: float | None = None
-    gpu_per_hour: float | None = None
-    serving_tokens_per_second: float | None = None
-    training_tokens_per_second: float | None = None
+    gpu_per_hour: float | None = None  # per GPU
+    serving_gpus: int = Field(default=1, ge=1)  # GPUs per serving replica (70B-class models need several)
+    serving_tokens_per_second: float | None = None  # per replica, input + output tokens
+    training_gpus: int = Field(default=1, ge=1)
+    training_tokens_per_second: float | None = None  # all training GPUs together
+    training_overhead_hours: float = 0.0  # rental beyond the training loop: download, setup, evaluation
     max_example_tokens: int | None = None
     context_window: int | None = None
     job_cutoff: dt.date | None = None
-    shutdown: dt.date | None = None
+    shutdown: dt.date | None = None  # of the fine-tuned models (and of the base unless base_shutdown says)
+    base_shutdown: dt.date | None = None
+    as_of: dt.date | None = None  # when this row was last checked, if not the catalogue's date
     sources: list[str] = Field(default_factory=list)
+
+    @field_validator("training_per_1m", "training_per_hour", "ft_input", "ft_cached_input", "ft_output",
+                     "base_input", "base_cached_input", "base_output", "gpu_per_hour", "serving_tokens_per_second",
+                     "training_tokens_per_second", "training_overhead_hours")
+    @classmethod
+    def _finite_non_negative(cls, v: float | None) -> float | None:
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise ValueError(f"must be a finite number >= 0, got {v}")
+        return v
 
     def is_retired(self, today: dt.date | None = None) -> bool:
         return self.shutdown is not None and (today or dt.date.today()) >= self.shutdown
+
+    def base_is_retired(self, today: dt.date | None = None) -> bool:
+        """Whether the base model itself no longer answers (it may go before its fine-tunes)."""
+        end = self.base_shutdown or self.shutdown
+        return end is not None and (today or dt.date.today()) >= end
 
     def accepts_jobs(self, today: dt.date | None = None) -> bool:
         return self.job_cutoff is None or (today or dt.date.today()) < self.job_cutoff
@@ -57,19 +78,38 @@ class ModelEntry(BaseModel):
         return billed_tokens * self.training_per_1m / 1_000_000
 
 
+class JobRule(BaseModel):
+    """A provider-wide stage of a wind-down: from ``since``, organisations with these histories cannot
+    create fine-tuning jobs (OpenAI's 2026 notice)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    since: dt.date
+    blocked: list[OrgHistory]
+    why: str
+    source: str = ""
+
+
 class Catalogue(BaseModel):
     as_of: dt.date
     currency: str = "USD"
     note: str = ""
     sources: dict[str, str] = Field(default_factory=dict)
+    job_rules: list[JobRule] = Field(default_factory=list)
     models: list[ModelEntry]
 
+    def rules_for(self, provider: str, today: dt.date) -> list[JobRule]:
+        """The wind-down stages of ``provider`` in force on ``today``."""
+        return [r for r in self.job_rules if r.provider == provider and r.since <= today]
+
     def find(self, model: str) -> ModelEntry | None:
-        """The entry for a model id, alias, ``ft:`` id or undated family name; None when unknown."""
-        wanted = {model, base_model(model), model_family(model)}
-        for entry in self.models:
-            if entry.id in wanted or wanted.intersection(entry.aliases):
-                return entry
+        """The entry for a model id, alias, ``ft:`` id or undated family name; None when unknown. An exact id
+        or alias wins over the model's family (gpt-3.5-turbo-0613 is not the gpt-3.5-turbo-0125 row)."""
+        for key in (model, base_model(model), model_family(model)):
+            for entry in self.models:
+                if entry.id == key or key in entry.aliases:
+                    return entry
         family = model_family(model)
         for entry in self.models:
             if model_family(entry.id) == family:
