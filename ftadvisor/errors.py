@@ -24,3 +24,10 @@ class EncodingUnavailable(FtAdvisorError):
 
 class UnknownModel(FtAdvisorError):
     """A model name we cannot map to an encoding or a catalogue row."""
+
+
+class ProviderError(FtAdvisorError):
+    """A provider failed or answered something unreadable (a 5xx, a dropped connection, a malformed body):
+    often transient, so watchers retry it a few times before giving up."""
+
+    exit_code = 1

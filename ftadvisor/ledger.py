@@ -147,6 +147,21 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
 
+    def unresolved_runs(self, model: str, sha256: str) -> list[str]:
+        """Run ids whose create was sent for this model and file but whose job was never recorded (nor found
+        to be absent): the create's answer was lost, and the job may exist."""
+        rows = self.db.execute(
+            """SELECT ref, data FROM records WHERE kind = 'create_pending'
+               AND ref NOT IN (SELECT run_id FROM jobs WHERE run_id IS NOT NULL)
+               AND ref NOT IN (SELECT ref FROM records WHERE kind = 'create_absent' AND ref IS NOT NULL)
+               ORDER BY id""").fetchall()
+        out = []
+        for r in rows:
+            data = json.loads(r["data"])
+            if data.get("model") == model and data.get("sha256") == sha256:
+                out.append(r["ref"])
+        return out
+
     def add_metrics(self, job_id: str, rows: list[dict[str, Any]]) -> int:
         """Store per-step training metrics (step, train_loss, valid_loss, ...); returns how many."""
         def num(v: Any) -> float | None:

@@ -98,7 +98,7 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
     hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
                                ("learning_rate_multiplier", learning_rate_multiplier), ("beta", beta))
              if v is not None}
-    problems = JobSpec(model=entry.id, training_file="-", method=method, hyperparameters=hyper).check()
+    problems = _spec_problems(entry.id, method, hyper, suffix, seed)
     if problems:
         raise InputError("; ".join(problems))
     s = dataset_stats(train_path, model=entry.id, method=method, epochs=epochs, catalogue=catalogue, today=today)
@@ -117,6 +117,19 @@ def plan_training(path: str | Path, *, model: str, backend: str = "openai", meth
                      billed_tokens=s.billed_tokens, price_per_1m=s.training_price_per_1m,
                      estimated_cost_usd=s.estimated_training_cost_usd, job_cutoff=entry.job_cutoff,
                      shutdown=entry.shutdown, hyperparameters=hyper, suffix=suffix, seed=seed, warnings=warnings)
+
+
+def _spec_problems(model: str, method: Method, hyper: dict[str, Any], suffix: str | None,
+                   seed: int | None) -> list[str]:
+    """Everything the job spec will be checked for when it is sent, checked now: what the plan (and
+    --dry-run) accepts, the real run accepts."""
+    from pydantic import ValidationError
+
+    try:
+        spec = JobSpec(model=model, training_file="-", method=method, hyperparameters=hyper, suffix=suffix, seed=seed)
+    except ValidationError as exc:
+        return [f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return spec.check()
 
 
 ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whose tokenizer is not loaded here
@@ -140,7 +153,7 @@ def _plan_local(path: Path, *, model: str, method: Method, validation: str | Pat
             raise ValidationFailed("\n".join(p.format(str(validation)) for p in errors[:10]))
     hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
                                ("learning_rate_multiplier", learning_rate_multiplier), ("beta", beta)) if v is not None}
-    problems = JobSpec(model=model, training_file="-", method=method, hyperparameters=hyper).check()
+    problems = _spec_problems(model, method, hyper, suffix, seed)
     if problems:
         raise InputError("; ".join(problems))
     s = dataset_stats(path, model=ESTIMATE_MODEL, method=method, epochs=epochs, catalogue=catalogue, today=today,
@@ -177,6 +190,16 @@ def parse_metrics_csv(content: bytes) -> list[dict[str, Any]]:
             for row in reader if row.get("step")]
 
 
+def file_sha256(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def upload_files(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_id: str | None = None,
                  progress: Callable[[int, int], None] | None = None) -> tuple[FileRef, FileRef | None]:
     """Upload the training (and validation) file; record both."""
@@ -202,6 +225,10 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
     run_id = run_id or new_run_id()
     train, valid = files or upload_files(plan, backend, ledger=ledger, run_id=run_id, progress=upload_progress)
     extra = plan.backend_options  # local LoRA options (rank, qlora, ...); the OpenAI backend takes none
+    if ledger is not None:  # before the request: if its answer is lost, the run can still be found
+        ledger.record("create_pending", {"run_id": run_id, "backend": backend.name, "model": plan.model,
+                                         "training_file": train.id, "sha256": file_sha256(plan.training_file)},
+                      ref=run_id)
     job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id, **extra)
     if ledger is not None:
         ledger.save_job(job, run_id=run_id, estimated_cost_usd=plan.estimated_cost_usd)
@@ -226,7 +253,12 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
             ledger.record("training_usage", u, ref=job.id)
         download = getattr(backend, "download", None)
         if job.result_files and download is not None:
-            ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))
+            try:
+                ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))
+            except (ValueError, UnicodeDecodeError, csv.Error, FtAdvisorError) as exc:  # the job itself succeeded
+                ledger.record("metrics_unreadable", {"job_id": job.id, "file": job.result_files[0],
+                                                     "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"},
+                              ref=job.id)
     return job
 
 

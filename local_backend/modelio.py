@@ -121,7 +121,7 @@ def load(model: str, *, quantize_4bit: bool = False) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(path)
     m = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if not quantize_4bit:
-        m.to(dev)
+        m.to(dev)  # type: ignore[arg-type]  # transformers' stubs type .to() for dtypes only
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # labels are ours, so EOS labels are not masked by this
     if not tokenizer.chat_template:

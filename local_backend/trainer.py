@@ -317,7 +317,7 @@ def _train(job: JobDir, dist: Dist) -> None:
               f"{spec.lora_rank} on {spec.target_modules}, {trainable:,} trainable parameters")
     model.train()
     started = time.perf_counter() - state["wall_s"]
-    for epoch in range(state["step"] // steps_per_epoch, epochs):
+    for epoch in range(int(state["step"]) // steps_per_epoch, epochs):
         g = torch.Generator().manual_seed(spec.seed + epoch)  # the data order of an epoch never changes
         order = torch.randperm(n, generator=g).tolist()
         for b, chunk in enumerate(_batches(order, global_bs)):
@@ -360,7 +360,7 @@ def _train(job: JobDir, dist: Dist) -> None:
     (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(peft_model))
     if not dist.main:
         return
-    peft_model.save_pretrained(job.adapter)
+    peft_model.save_pretrained(str(job.adapter))
     _write_metrics(job, metrics)
     wall = time.perf_counter() - started
     ft_name = job.read_json("names.json")["fine_tuned_model"]

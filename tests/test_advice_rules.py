@@ -251,3 +251,12 @@ def test_as_of_is_echoed_and_reproduces_an_estimate(run_cli) -> None:
     assert after["recommendation"]["choice"] == "fine-tune-local"  # past the job cut-off
     stale = run_cli("prices", "list", "--as-of", "2027-06-01")
     assert "days old" in stale.stderr
+
+
+def test_rag_answer_is_priced() -> None:
+    """The audit's I14: retrieved context is paid on every request (500 static + 200 own + 1,500 retrieved)."""
+    d = decide(CAT, Answers(task_type="knowledge", facts_change="daily"),
+               EconomicsInput(prompted_model="gpt-4.1", prompt_tokens=500, input_tokens=200, output_tokens=200,
+                              rag_tokens=1500, requests_per_day=1000), today=TODAY)
+    assert d.recommendation.choice == "rag"
+    assert d.recommendation.numbers["rag_usd_per_request"] == pytest.approx((2200 * 2.0 + 200 * 8.0) / 1e6)

@@ -22,7 +22,12 @@ def write(tmp_path: Path, cfg: dict) -> Path:
 def test_seed_rank_8_on_a_4096_square_matrix() -> None:
     shape = ModelShape(model_type="llama", hidden=4096, intermediate=4096, heads=32, kv_heads=32, head_dim=128,
                        layers=1, vocab=10, tied_embeddings=True, attention_bias=False)
-    assert lora_size(shape, 8, ["q_proj"]).trainable_params == 65_536
+    size = lora_size(shape, 8, ["q_proj"])
+    assert size.trainable_params == 65_536
+    # Seeds 000/001/004: W has 16,777,216 parameters; LoRA 256x fewer (seed 004's "244x" is an arithmetic slip).
+    m = size.per_matrix[0]
+    assert (m.full_params, m.lora_params, m.reduction) == (16_777_216, 65_536, 256.0)
+    assert m.lora_percent == pytest.approx(0.390625)
 
 
 def test_llama3_8b_matches_peft_reference(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from ftadvisor.backends import JobSpec, wait
-from ftadvisor.backends.openai_api import RUN_KEY, BackendError, OpenAIBackend
+from ftadvisor.backends.openai_api import RECONCILE_DELAYS_S, RUN_KEY, BackendError, OpenAIBackend
 from ftadvisor.errors import InputError
 from tests.openai_fixtures import API, TEST_KEY, load, respond, url
 
@@ -115,8 +115,8 @@ def test_timed_out_create_that_did_create_the_job_is_found_not_repeated(httpx2_m
 
 
 def test_429_with_retry_after_waits_then_creates_once(httpx2_mock, backend: OpenAIBackend, sleeps) -> None:
+    # A 429 is a refusal (the create was not processed): no lookup is needed before trying again.
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "error_429", status=429, headers={"retry-after": "7"})
-    respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_empty")
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "job_validating_files")
     job = backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123"))
     assert job.status == "validating_files"
@@ -127,11 +127,15 @@ def test_429_with_retry_after_waits_then_creates_once(httpx2_mock, backend: Open
 
 
 def test_500_then_success(httpx2_mock, backend: OpenAIBackend, sleeps) -> None:
+    """After a 500 the run is looked up over the whole reconciliation window before the create is re-sent."""
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "error_500", status=500)
-    respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_empty")
+    respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_empty", reusable=True)
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "job_validating_files")
     assert backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="f")).id.startswith("ftjob-")
-    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 2 and len(sleeps) == 1
+    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 2
+    assert sleeps == [*RECONCILE_DELAYS_S, 2.0]
+    gets = [r for r in httpx2_mock.get_requests() if r.method == "GET"]
+    assert len(gets) == len(RECONCILE_DELAYS_S)
 
 
 def test_daily_limit_is_not_retried(httpx2_mock, backend: OpenAIBackend) -> None:
@@ -145,9 +149,10 @@ def test_persistent_500_gives_up_saying_no_job_exists(httpx2_mock, sleeps) -> No
     b = OpenAIBackend(sleep=sleeps.append, create_attempts=3)
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "error_500", status=500, reusable=True)
     respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_empty", reusable=True)
-    with pytest.raises(BackendError, match=r"failed 3 times \(no job was created"):
+    with pytest.raises(BackendError, match=r"failed 3 times and OpenAI lists no job for run .*so none was created"):
         b.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="f"))
-    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 3 and sleeps == [2.0, 4.0]
+    d = list(RECONCILE_DELAYS_S)
+    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 3 and sleeps == [*d, 2.0, *d, 4.0, *d]
 
 
 # --- statuses, failures, controls ----------------------------------------------------------------------------

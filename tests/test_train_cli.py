@@ -51,7 +51,7 @@ def test_train_end_to_end_records_everything(httpx2_mock, run_cli, _isolated_hom
     assert job["actual_cost_usd"] == pytest.approx(96903 * 3.0 / 1e6)
     assert job["estimated_cost_usd"] > 0 and job["run_id"] == sent["metadata"]["ftadvisor_run"]
     assert [m["step"] for m in job["metrics"]] == [1, 100, 200, 300] and job["metrics"][-1]["valid_loss"] == 0.21
-    assert {rec["kind"] for rec in ledger.records()} == {"training_plan", "upload"}
+    assert {rec["kind"] for rec in ledger.records()} == {"training_plan", "upload", "create_pending"}
     dump = (_isolated_home / "ledger.db").read_bytes()
     assert TEST_KEY.encode() not in dump and b"sk-" not in dump
 

@@ -79,6 +79,7 @@ class Answers(BaseModel):
     local: FineTuneOption | None = None
     small_prompt: SmallPrompt | None = None
     prompt_per_request_usd: float | None = None
+    rag_per_request_usd: float | None = None
 
 
 class Finding(BaseModel):
@@ -194,7 +195,7 @@ def _over_budget(a: Answers, o: FineTuneOption | None) -> bool:
 
 def rule_budget(a: Answers) -> Finding | None:
     """The setup (data + training) of the recommended option must fit the budget: a hard limit."""
-    over = [o for o in (a.hosted, a.local) if _over_budget(a, o)]
+    over = [o for o in (a.hosted, a.local) if o is not None and _over_budget(a, o)]
     if not over:
         return None
     assert a.setup_budget is not None
@@ -329,6 +330,8 @@ def advise(a: Answers) -> Recommendation:
         "examples_needed_max": EXAMPLES_NEEDED[a.task_type][1],
         "prompt_usd_per_request": a.prompt_per_request_usd,
     }
+    if "rag" in choice:
+        numbers["rag_usd_per_request"] = a.rag_per_request_usd
     for o in (a.hosted, a.local):
         if o is not None:
             numbers[f"{o.kind}_setup_cost_usd"] = o.setup_usd

@@ -50,6 +50,7 @@ class EconomicsInput(BaseModel):
     input_tokens: float = Field(default=200, ge=0)
     output_tokens: float = Field(default=200, ge=0)
     ft_prompt_tokens: float = Field(default=0, ge=0)
+    rag_tokens: float | None = Field(default=None, ge=0)  # retrieved context added to each request by RAG
     examples: int = Field(default=0, ge=0)
     example_tokens: float = Field(default=500, gt=0)
     billing_tokens_per_epoch: int | None = Field(default=None, ge=0)
@@ -86,6 +87,7 @@ class Economics(BaseModel):
     caching: str
     prompted_model: str | None
     prompt_per_request_usd: float | None
+    rag_per_request_usd: float | None  # prompting with the retrieved context too (index and retrieval not priced)
     small_prompt: SmallPrompt | None
     cost_per_example: float
     data_cost_assumed: bool
@@ -116,7 +118,9 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
         prompt_tokens=inp.prompt_tokens, input_tokens=inp.input_tokens, output_tokens=inp.output_tokens,
         ft_prompt_tokens=inp.ft_prompt_tokens, cache_hit_rate=hit)
     options = []
-    for kind, name in (("hosted", inp.hosted_model), ("local", inp.local_model)):
+    roads: tuple[tuple[Literal["hosted", "local"], str | None], ...] = (("hosted", inp.hosted_model),
+                                                                         ("local", inp.local_model))
+    for kind, name in roads:
         if name is None:
             continue
         entry = find_model(cat, name)
@@ -146,10 +150,13 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
     if s is not None and small_name is not None:
         small_entry = find_model(cat, small_name)
         small = SmallPrompt(model=small_entry.id, per_request_usd=prompt_request_cost(small_entry, s))
+    rag = None
+    if base is not None and s is not None and inp.rag_tokens is not None:
+        rag = prompt_request_cost(base, s.model_copy(update={"input_tokens": s.input_tokens + inp.rag_tokens}))
     return Economics(as_of=today, requests_per_day=rpd, cache_hit_rate=hit, caching=assumptions[0],
                      prompted_model=base.id if base else None,
                      prompt_per_request_usd=prompt_request_cost(base, s) if base is not None and s is not None
-                     else None,
+                     else None, rag_per_request_usd=rag,
                      small_prompt=small, cost_per_example=per_example,
                      data_cost_assumed=inp.cost_per_example is None, options=options, assumptions=assumptions)
 
@@ -184,7 +191,8 @@ def decide(cat: Catalogue, answers: Answers, inp: EconomicsInput, *, today: dt.d
         a = answers.model_copy(update={
             "hosted": fine_tune_option(h) if (h := e.option("hosted")) else None,
             "local": fine_tune_option(lo) if (lo := e.option("local")) else None,
-            "small_prompt": e.small_prompt, "prompt_per_request_usd": e.prompt_per_request_usd})
+            "small_prompt": e.small_prompt, "prompt_per_request_usd": e.prompt_per_request_usd,
+            "rag_per_request_usd": e.rag_per_request_usd})
         return advise(a), e
 
     rec, econ = one(inp.cost_per_example)

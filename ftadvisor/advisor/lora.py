@@ -213,6 +213,24 @@ def fit(shape: ModelShape, trainable: int, m: MemorySettings, gpu_memory_gib: fl
     return Fit(gpu_memory_gib=gpu_memory_gib, max_seq_len=seqs, max_batch_size=batches)
 
 
+class MatrixSize(BaseModel):
+    """One adapted weight matrix: W is d_out x d_in; LoRA adds A (r x d_in) and B (d_out x r)."""
+
+    module: str
+    d_in: int
+    d_out: int
+    full_params: int
+    lora_params: int
+    reduction: float  # full / lora
+    lora_percent: float  # lora / full
+
+
+def _matrix(module: str, d_in: int, d_out: int, rank: int) -> MatrixSize:
+    full, lora = d_in * d_out, rank * (d_in + d_out)
+    return MatrixSize(module=module, d_in=d_in, d_out=d_out, full_params=full, lora_params=lora,
+                      reduction=full / lora, lora_percent=100 * lora / full)
+
+
 class LoraSize(BaseModel):
     model_type: str
     rank: int
@@ -222,6 +240,7 @@ class LoraSize(BaseModel):
     total_params: int
     trainable_percent: float
     adapter_bytes: int
+    per_matrix: list[MatrixSize]
     settings: MemorySettings
     memory_gb: dict[str, float]  # GiB per GPU, the totals of ``breakdown``
     breakdown: dict[str, MemoryBreakdown]
@@ -241,8 +260,10 @@ def lora_size(shape: ModelShape, rank: int, targets: list[str], settings: Memory
     trainable = shape.layers * sum(rank * sum(linears[t]) for t in targets)
     base = shape.total_params()
     breakdown = {method: memory(shape, trainable, method, m) for method in ("full", "lora", "qlora")}
+    per_matrix = [_matrix(t, *linears[t], rank) for t in targets]
     return LoraSize(model_type=shape.model_type, rank=rank, targets=list(targets), trainable_params=trainable,
                     base_params=base, total_params=base + trainable,
                     trainable_percent=100 * trainable / (base + trainable), adapter_bytes=4 * trainable,
-                    settings=m, memory_gb={k: v.total for k, v in breakdown.items()}, breakdown=breakdown,
+                    per_matrix=per_matrix, settings=m, memory_gb={k: v.total for k, v in breakdown.items()},
+                    breakdown=breakdown,
                     fit=None if gpu_memory_gib is None else fit(shape, trainable, m, gpu_memory_gib))

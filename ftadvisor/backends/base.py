@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from ftadvisor.data.formats import Method
+
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-Method = Literal["sft", "dpo", "rft"]
-METHOD_TYPES = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
+METHOD_TYPES: dict[Method, str] = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
 # Ranges from OpenAI's API (CreateFineTuningJobRequest): checked before anything is sent.
 HYPERPARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {  # name: (low, high, low is exclusive)
@@ -69,7 +71,7 @@ class JobSpec(BaseModel):
                 continue
             else:
                 low, high, open_low = HYPERPARAMETER_RANGES[name]
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                     value > low if open_low else value >= low) and value <= high
                 if name in ("n_epochs", "batch_size", "eval_interval", "eval_samples") and not isinstance(value, int):
                     ok = False
@@ -155,17 +157,36 @@ class Backend(Protocol):
     def complete(self, model: str, messages: list[dict[str, Any]], **options: Any) -> Completion: ...
 
 
+MAX_POLL_FAILURES = 10
+
+
 def wait(backend: Backend, job_id: str, *, poll_interval: float = 30.0,
          on_event: Callable[[JobEvent], None] | None = None, on_status: Callable[[Job], None] | None = None,
          sleep: Callable[[float], None] = time.sleep, max_polls: int | None = None) -> Job:
     """Poll until the job is succeeded, failed or cancelled. Events arrive newest first from the API; they
-    are deduplicated by id and passed on oldest first. Unknown statuses (e.g. "paused") keep it waiting."""
+    are deduplicated by id and passed on oldest first. Unknown statuses (e.g. "paused") keep it waiting. A
+    provider failure (5xx, unreadable body) does not end the watch of a healthy job: events are skipped for
+    that poll, and the status is retried up to ``MAX_POLL_FAILURES`` times in a row."""
+    from ftadvisor.errors import ProviderError
+
     seen: set[str] = set()
-    polls = 0
+    polls = failures = 0
     last_status = None
     while True:
-        job = backend.get_job(job_id)
-        fresh = [e for e in reversed(backend.list_events(job_id)) if e.id not in seen]  # API: newest first
+        try:
+            job = backend.get_job(job_id)
+        except ProviderError:
+            failures += 1
+            if failures >= MAX_POLL_FAILURES:
+                raise
+            sleep(poll_interval)
+            continue
+        failures = 0
+        try:
+            listed = backend.list_events(job_id)
+        except ProviderError:
+            listed = []
+        fresh = [e for e in reversed(listed) if e.id not in seen]  # API: newest first
         for event in fresh:
             seen.add(event.id)
             if on_event:

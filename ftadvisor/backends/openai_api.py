@@ -2,7 +2,8 @@
 
 What the raw SDK leaves to its users is handled here: job creation is never retried blindly (the SDK
 sends no idempotency key, so a timed-out create may have created a job): retries are ours, with SDK
-retries off, and every retry first looks the run id up in the jobs' metadata. ``error: {}`` on healthy
+retries off, and after any failure whose outcome is unknown the run id is looked up in the jobs' metadata
+for a whole reconciliation window before anything is sent again (see ``create_job``). ``error: {}`` on healthy
 jobs is ignored, unknown statuses pass through, files above 100 MB go through the Uploads API in 64 MB
 parts, and a new fine-tuned model that answers "not found" is retried for a few minutes.
 """
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
 
 from ftadvisor.backends.base import (
     METHOD_TYPES,
@@ -28,9 +33,10 @@ from ftadvisor.backends.base import (
     JobError,
     JobEvent,
     JobSpec,
+    Method,
     Usage,
 )
-from ftadvisor.errors import FtAdvisorError, InputError
+from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
 from ftadvisor.secrets import redact
 
 RUN_KEY = "ftadvisor_run"
@@ -38,38 +44,51 @@ PARTS_THRESHOLD = 100 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 MAX_RETRY_AFTER = 120.0
 MODEL_RETRY_S = 15.0
-_METHODS_BY_TYPE = {v: k for k, v in METHOD_TYPES.items()}
+# OpenAI's job list is eventually consistent: a job created a moment ago may be missing from it. After a
+# create whose outcome is unknown we look the run up after each of these pauses (60 s in all, six times
+# the 10 s lag the hostile pass observed) and create again only if the last lookup, at the end of the
+# window, succeeded and still lists nothing.
+RECONCILE_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+_JOB_ID = re.compile(r'"id"\s*:\s*"(ftjob-[A-Za-z0-9_-]+)"')
+_METHODS_BY_TYPE: dict[str, Method] = {v: k for k, v in METHOD_TYPES.items()}
+M = TypeVar("M", bound=BaseModel)
 
 
-class BackendError(FtAdvisorError):
+class BackendError(ProviderError):
     """The provider refused or failed a request; the message never contains a key."""
 
+
+class CreateOutcomeUnknown(FtAdvisorError):
+    """A create was sent and we cannot tell whether the job exists: never say "nothing is running"."""
+
     exit_code = 1
+
+    def __init__(self, run_id: str, why: str, *, exit_code: int | None = None) -> None:
+        super().__init__(f"{why}; whether a job was created for run {run_id} is unknown: run `ftadvisor jobs find "
+                         f"{run_id}` before training again (a job found there is recorded and can be watched)",
+                         exit_code=exit_code)
+        self.run_id = run_id
 
 
 def new_run_id() -> str:
     return "run-" + uuid.uuid4().hex[:16]
 
 
-class _Retry(Exception):
-    def __init__(self, cause: Exception, delay: float | None = None) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.delay = delay
-
-
 def retry_after(exc: Any) -> float | None:
-    """Seconds from a response's ``retry-after-ms`` / ``retry-after`` header, if any."""
+    """Seconds from a response's ``retry-after-ms`` / ``retry-after`` header, if any (negative, NaN or
+    infinite values are ignored: a server cannot make us sleep forever or crash)."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or {}
     try:
         if headers.get("retry-after-ms"):
-            return float(headers["retry-after-ms"]) / 1000
-        if headers.get("retry-after"):
-            return float(headers["retry-after"])
+            value = float(headers["retry-after-ms"]) / 1000
+        elif headers.get("retry-after"):
+            value = float(headers["retry-after"])
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 class OpenAIBackend:
@@ -80,7 +99,8 @@ class OpenAIBackend:
     def __init__(self, api_key: str | None = None, base_url: str | None = None, organization: str | None = None,
                  project: str | None = None, *, timeout: float = 60.0, max_retries: int = 2,
                  sleep: Callable[[float], None] | None = None, create_attempts: int = 4,
-                 model_wait_s: float = 300.0, poll_interval: float = 5.0) -> None:
+                 model_wait_s: float = 300.0, poll_interval: float = 5.0,
+                 reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS_S) -> None:
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             raise InputError("no OpenAI API key: set OPENAI_API_KEY (it is never printed or stored)")
@@ -93,6 +113,7 @@ class OpenAIBackend:
                              timeout=timeout, max_retries=max_retries)
         self.sleep: Callable[[float], None] = sleep or (lambda seconds: time.sleep(seconds))
         self.create_attempts = create_attempts
+        self.reconcile_delays = reconcile_delays
         self.model_wait_s = model_wait_s
         self.poll_interval = poll_interval
         self.parts_threshold = PARTS_THRESHOLD
@@ -122,6 +143,9 @@ class OpenAIBackend:
         except openai.APIConnectionError as exc:
             raise BackendError(redact(f"{action}: could not reach OpenAI ({exc.__class__.__name__}: {exc})",
                                       self._key)) from None
+        except (ValueError, AttributeError, TypeError, KeyError) as exc:  # a 2xx body we cannot read
+            raise BackendError(f"{action}: OpenAI's answer could not be read ({exc.__class__.__name__}: a truncated, "
+                               "HTML or unexpected body)") from None
 
     # --- conversions ------------------------------------------------------------------------------------------
 
@@ -138,34 +162,70 @@ class OpenAIBackend:
             e = j.error
             error = JobError(code=e.code if e else None, message=redact(e.message or "", self._key) if e else None,
                              param=e.param if e else None)
-        return Job(id=j.id, status=str(j.status), model=j.model, backend=self.name, created_at=j.created_at,
+        return self._clean(Job(id=j.id, status=str(j.status), model=j.model, backend=self.name, created_at=j.created_at,
                    finished_at=j.finished_at, estimated_finish=j.estimated_finish,
                    fine_tuned_model=j.fine_tuned_model, trained_tokens=j.trained_tokens, error=error,
                    method=_METHODS_BY_TYPE.get(method_type, "sft"), hyperparameters=hyper,
                    training_file=j.training_file, validation_file=j.validation_file,
-                   result_files=list(j.result_files or []), metadata=dict(j.metadata or {}), seed=j.seed)
+                   result_files=list(j.result_files or []), metadata=dict(j.metadata or {}), seed=j.seed))
 
-    @staticmethod
-    def _file(f: Any) -> FileRef:
-        return FileRef(id=f.id, filename=f.filename, bytes=f.bytes, purpose=f.purpose, status=f.status,
-                       created_at=f.created_at)
+    def _clean(self, obj: M) -> M:
+        """``obj`` with every string the server supplied redacted (the key by value and anything key-shaped):
+        event messages, model ids, error texts and file names reach the terminal, the ledger and reports
+        only through these objects."""
+        return type(obj).model_validate_json(redact(obj.model_dump_json(), self._key))
+
+    def _file(self, f: Any) -> FileRef:
+        return self._clean(FileRef(id=f.id, filename=f.filename, bytes=f.bytes, purpose=f.purpose, status=f.status,
+                                   created_at=f.created_at))
 
     # --- files ----------------------------------------------------------------------------------------------
 
     def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None) -> FileRef:
         """Upload a JSONL file for fine-tuning (Uploads API in parts above the threshold), then wait until
-        OpenAI has processed it; a file in status ``error`` stops here with its details."""
+        OpenAI has processed it; a file in status ``error`` stops here with its details. A small upload whose
+        answer is lost is reconciled like a job create (``_upload_once``) instead of being sent twice."""
         p = Path(path)
         size = p.stat().st_size
         with self._errors(f"uploading {p.name}"):
             if size > self.parts_threshold:
                 f = self._upload_parts(p, size, progress)
             else:
-                with p.open("rb") as fh:
-                    f = self.client.files.create(file=(p.name, fh, "application/jsonl"), purpose="fine-tune")
+                f = self._upload_once(p, size)
                 if progress:
                     progress(size, size)
             return self._wait_processed(f)
+
+    def _upload_once(self, p: Path, size: int) -> Any:
+        """files.create without SDK retries; after a failure whose outcome is unknown, look for a file of the
+        same name and size created since the request, over the reconciliation window, before sending again."""
+        import openai
+
+        files = self.client.with_options(max_retries=0).files
+        for attempt in range(1, 4):
+            started = int(time.time()) - 5
+            try:
+                with p.open("rb") as fh:
+                    raw = files.with_raw_response.create(file=(p.name, fh, "application/jsonl"), purpose="fine-tune")
+                try:
+                    return raw.parse()
+                except Exception:  # unreadable 2xx: the file exists
+                    pass
+            except openai.APIStatusError as exc:
+                if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
+                    raise
+            except openai.APIConnectionError:
+                pass
+            for delay in self.reconcile_delays:
+                self.sleep(delay)
+                try:
+                    for f in files.list(purpose="fine-tune"):
+                        if f.filename == p.name and f.bytes == size and f.created_at >= started:
+                            return f
+                except openai.OpenAIError:
+                    continue
+            self.sleep(min(2.0 ** attempt, 30.0))
+        raise BackendError(f"uploading {p.name} failed 3 times and OpenAI lists no such file; nothing was created")
 
     def _upload_parts(self, p: Path, size: int, progress: Callable[[int, int], None] | None) -> Any:
         up = self.client.uploads.create(bytes=size, filename=p.name, mime_type="application/jsonl",
@@ -221,9 +281,16 @@ class OpenAIBackend:
         return None
 
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
-        """Create a job at most once: SDK retries off, our retries look the run id up first."""
+        """Create a job at most once.
+
+        SDK retries are off and the run id travels in the job's metadata. A refusal (4xx, a 429 that was
+        not processed) is final or retried as such. Any other failure after the request was sent (a dropped
+        connection, a timeout, a 5xx or 409, a 200 we cannot parse, Ctrl-C) leaves the job's existence
+        unknown: the run is reconciled (``RECONCILE_DELAYS_S``) before anything is sent again, a 2xx is
+        never followed by another create, and when the outcome stays unknown ``CreateOutcomeUnknown``
+        says so and names `ftadvisor jobs find RUN_ID`.
+        """
         import openai
-        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         problems = spec.check()
         if problems:
@@ -235,42 +302,84 @@ class OpenAIBackend:
             if getattr(spec, key) is not None:
                 params[key] = getattr(spec, key)
         jobs = self.client.with_options(max_retries=0).fine_tuning.jobs
-
-        def attempt() -> Job:
-            try:
-                return self._job(jobs.create(**params))
-            except openai.RateLimitError as exc:
-                if exc.code == "daily_rate_limit_exceeded":
-                    raise BackendError(redact(f"creating the job: OpenAI's daily limit of fine-tuning jobs for "
-                                              f"{spec.model} is reached; try again tomorrow", self._key)) from None
-                found = self.find_run(run_id)
-                if found:
-                    return found
-                delay = retry_after(exc)
-                if delay is not None and delay > MAX_RETRY_AFTER:
-                    raise BackendError(f"creating the job: rate limited; OpenAI asks to wait {delay:.0f} s") from None
-                raise _Retry(exc, delay) from None
-            except (openai.APIConnectionError, openai.InternalServerError, openai.ConflictError) as exc:
-                found = self.find_run(run_id)  # the create may have succeeded before the failure
-                if found:
-                    return found
-                raise _Retry(exc, retry_after(exc)) from None
-
-        def wait_time(state: Any) -> float:
-            exc = state.outcome.exception()
-            backoff = min(2.0 ** state.attempt_number, 30.0)
-            return exc.delay if isinstance(exc, _Retry) and exc.delay is not None else backoff
-
+        sent = False
+        last: str = ""
         try:
-            with self._errors("creating the job"):
-                for tried in Retrying(stop=stop_after_attempt(self.create_attempts), wait=wait_time,
-                                      retry=retry_if_exception_type(_Retry), sleep=self.sleep, reraise=True):
-                    with tried:
-                        return attempt()
-        except _Retry as exc:
-            raise BackendError(redact(f"creating the job failed {self.create_attempts} times (no job was created "
-                                      f"for run {run_id}): {exc.cause}", self._key)) from None
-        raise AssertionError("unreachable")
+            for attempt in range(1, self.create_attempts + 1):
+                sent = True
+                try:
+                    raw = jobs.with_raw_response.create(**params)
+                except openai.RateLimitError as exc:
+                    if exc.code == "daily_rate_limit_exceeded":
+                        raise BackendError(redact(f"creating the job: OpenAI's daily limit of fine-tuning jobs "
+                                                  f"for {spec.model} is reached; try again tomorrow",
+                                                  self._key)) from None
+                    delay = retry_after(exc)
+                    if delay is not None and delay > MAX_RETRY_AFTER:
+                        raise BackendError(f"creating the job: rate limited; OpenAI asks to wait {delay:.0f} s; "
+                                           "no job was created") from None
+                    last = redact(str(exc), self._key)
+                    if attempt < self.create_attempts:
+                        self.sleep(delay if delay is not None else min(2.0 ** attempt, 30.0))
+                    continue  # a 429 is a refusal: the request was not processed
+                except openai.APIStatusError as exc:
+                    if exc.status_code < 500 and exc.status_code not in (408, 409):
+                        with self._errors("creating the job"):
+                            raise  # a definite refusal, explained in one line
+                    found = self._reconcile(run_id, f"creating the job: OpenAI answered {exc.status_code}")
+                except openai.APIConnectionError as exc:
+                    found = self._reconcile(run_id, f"creating the job: the connection failed "
+                                                    f"({exc.__class__.__name__})")
+                else:
+                    return self._parse_created(raw, run_id)
+                if found is not None:
+                    return found
+                last = "OpenAI lists no job for the run after a failed create"
+                if attempt < self.create_attempts:
+                    self.sleep(min(2.0 ** attempt, 30.0))
+        except KeyboardInterrupt:
+            if sent:
+                raise CreateOutcomeUnknown(run_id, "interrupted while creating the job", exit_code=130) from None
+            raise
+        raise BackendError(redact(f"creating the job failed {self.create_attempts} times and OpenAI lists no job "
+                                  f"for run {run_id}, so none was created: {last}", self._key))
+
+    def _parse_created(self, raw: Any, run_id: str) -> Job:
+        """The job from a 2xx create response; an unreadable one means the job exists but we do not know it
+        yet: take its id from the text if it is there, else reconcile (never create again after a 2xx)."""
+        try:
+            return self._job(raw.parse())
+        except Exception:  # truncated JSON, an HTML page, a body of the wrong shape: the job was created
+            text = getattr(raw.http_response, "text", "") or ""
+            match = _JOB_ID.search(text)
+            if match:
+                try:
+                    return self.get_job(match.group(1))
+                except FtAdvisorError:
+                    pass
+            found = self._reconcile(run_id, "creating the job: OpenAI accepted it but its answer was unreadable",
+                                    after_success=True)
+            assert found is not None
+            return found
+
+    def _reconcile(self, run_id: str, why: str, *, after_success: bool = False) -> Job | None:
+        """Look the run up over the reconciliation window. Returns the job, or None when the last lookup (at
+        the end of the window) listed nothing, i.e. no job was created; raises ``CreateOutcomeUnknown`` when
+        the lookups kept failing, or when the server had accepted the create (``after_success``)."""
+        ok = False
+        for delay in self.reconcile_delays:
+            self.sleep(delay)
+            try:
+                found = self.find_run(run_id)
+            except FtAdvisorError:
+                ok = False
+                continue
+            if found is not None:
+                return found
+            ok = True
+        if after_success or not ok:
+            raise CreateOutcomeUnknown(run_id, why)
+        return None
 
     def get_job(self, job_id: str) -> Job:
         with self._errors(f"reading job {job_id}"):
@@ -284,14 +393,15 @@ class OpenAIBackend:
         """The latest events, newest first (as the API lists them)."""
         with self._errors(f"reading the events of {job_id}"):
             page = self.client.fine_tuning.jobs.list_events(job_id, limit=limit)
-            return [JobEvent(id=e.id, created_at=e.created_at, level=e.level, message=e.message, type=e.type,
-                             data=e.data) for e in page.data]
+            return [self._clean(JobEvent(id=e.id, created_at=e.created_at, level=e.level, message=e.message,
+                                         type=e.type, data=e.data if isinstance(e.data, dict) else None))
+                    for e in page.data]
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         with self._errors(f"reading the checkpoints of {job_id}"):
-            return [Checkpoint(id=c.id, created_at=c.created_at, step_number=c.step_number,
-                               fine_tuned_model_checkpoint=c.fine_tuned_model_checkpoint,
-                               metrics=c.metrics.model_dump(exclude_none=True))
+            return [self._clean(Checkpoint(id=c.id, created_at=c.created_at, step_number=c.step_number,
+                                           fine_tuned_model_checkpoint=c.fine_tuned_model_checkpoint,
+                                           metrics=c.metrics.model_dump(exclude_none=True) if c.metrics else {}))
                     for c in self.client.fine_tuning.jobs.checkpoints.list(job_id)]
 
     def cancel(self, job_id: str) -> Job:
@@ -313,7 +423,7 @@ class OpenAIBackend:
         try:
             quick = self.client.with_options(max_retries=0, timeout=10)  # advisory: never hold the user up
             date = getattr(quick.models.retrieve(model), "shutdown_date", None)
-        except openai.OpenAIError:
+        except (openai.OpenAIError, ValueError, AttributeError, TypeError):  # advisory: never fail on it
             return None
         try:
             return dt.date.fromisoformat(str(date)) if date else None
@@ -338,10 +448,15 @@ class OpenAIBackend:
                                   stop=stop_after_attempt(attempts), sleep=self.sleep, reraise=True):
                 with tried:
                     start = time.perf_counter()
-                    r = self.client.chat.completions.create(model=model, messages=messages, **options)
+                    r = self.client.chat.completions.create(model=model, messages=cast(Any, messages), **options)
         latency = time.perf_counter() - start
-        u = r.usage
-        details = getattr(u, "prompt_tokens_details", None) if u else None
-        usage = Usage(prompt_tokens=u.prompt_tokens if u else 0, completion_tokens=u.completion_tokens if u else 0,
-                      cached_tokens=(details.cached_tokens or 0) if details else 0)
-        return Completion(model=r.model, text=r.choices[0].message.content or "", usage=usage, latency_s=latency)
+        try:
+            u = r.usage
+            details = getattr(u, "prompt_tokens_details", None) if u else None
+            usage = Usage(prompt_tokens=u.prompt_tokens if u else 0, completion_tokens=u.completion_tokens if u else 0,
+                          cached_tokens=(details.cached_tokens or 0) if details else 0)
+            text = r.choices[0].message.content or ""
+            return self._clean(Completion(model=r.model, text=text, usage=usage, latency_s=latency))
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise BackendError(f"calling {model}: OpenAI's answer could not be read ({exc.__class__.__name__}: no "
+                               "choices, or not a chat completion)") from None

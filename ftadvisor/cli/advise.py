@@ -40,7 +40,7 @@ ECONOMICS_KEYS = {"base_model": "prompted_model", "hosted_model": "hosted_model"
                   "small_model": "small_model", "prompt_tokens": "prompt_tokens", "input_tokens": "input_tokens",
                   "output_tokens": "output_tokens", "ft_prompt_tokens": "ft_prompt_tokens",
                   "example_tokens": "example_tokens", "cost_per_example": "cost_per_example",
-                  "own_hardware": "own_hardware", "org_history": "org_history",
+                  "own_hardware": "own_hardware", "org_history": "org_history", "rag_tokens": "rag_tokens",
                   "billing_tokens_per_epoch": "billing_tokens_per_epoch"}
 
 
@@ -92,6 +92,8 @@ def advice_options(fn: Any) -> Any:
                      "200). Example: --output-tokens 150"),
         click.option("--ft-prompt-tokens", type=click.FloatRange(min=0), help="Short prompt the fine-tune still "
                      "needs (default 0). Example: --ft-prompt-tokens 50"),
+        click.option("--rag-tokens", type=click.FloatRange(min=0), help="Retrieved context RAG adds to each request, "
+                     "to price the RAG answer (index and retrieval not included). Example: --rag-tokens 1500"),
         click.option("--example-tokens", type=click.FloatRange(min=1), help="Average tokens per training example "
                      "(default 500). Example: --example-tokens 800"),
         click.option("--cost-per-example", type=click.FloatRange(min=0), help="Data collection cost per example, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,7 +37,7 @@ def _base_flags(entry, on) -> dict[str, bool]:
     return {"retired": retired}
 
 
-def _ft_flags(entry, cat, on, org_history: str) -> dict[str, object]:
+def _ft_flags(entry, cat, on, org_history: Any) -> dict[str, object]:
     """Mark a model to fine-tune that is retired, past its job cut-off or closed to this organisation."""
     from ftadvisor.advisor.availability import availability
 
@@ -257,6 +258,7 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
     scenario = base = ft = None
     try:
         if derived:
+            assert base_model is not None
             cat = load(prices_file, on)
             base = find_model(cat, base_model)
             ft = find_model(cat, ft_model or base_model)
@@ -360,17 +362,17 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
     for a in assumptions:
         out.print(f"[dim]assumption: {a}[/]")
     if r.cumulative:
-        t = Table("after", "requests", "prompting", "fine-tune", "cheaper", title="cumulative cost")
+        cum = Table("after", "requests", "prompting", "fine-tune", "cheaper", title="cumulative cost")
         for p in r.cumulative:
-            t.add_row(p.label + (" (after shutdown)" if p.after_shutdown else ""), f"{p.requests:,.0f}",
-                      f"${p.prompt_cost_usd:,.2f}", f"${p.ft_cost_usd:,.2f}", p.cheaper)
-        out.print(t)
-    t = Table("requests/day", *col_labels, title="break-even days (sensitivity: volume x prompt)")
+            cum.add_row(p.label + (" (after shutdown)" if p.after_shutdown else ""), f"{p.requests:,.0f}",
+                        f"${p.prompt_cost_usd:,.2f}", f"${p.ft_cost_usd:,.2f}", p.cheaper)
+        out.print(cum)
+    grid = Table("requests/day", *col_labels, title="break-even days (sensitivity: volume x prompt)")
     for v, row in zip(volumes, table, strict=True):
         life = r.lifetime_days
-        t.add_row(f"{v:,.0f}", *("never" if d is None else f"{d:,.1f}" + ("!" if life is not None and d > life
-                                                                           else "") for d in row))
-    out.print(t)
+        grid.add_row(f"{v:,.0f}", *("never" if d is None else f"{d:,.1f}" + ("!" if life is not None and d > life
+                                                                              else "") for d in row))
+    out.print(grid)
     if r.lifetime_days is not None:
         out.print("! = after the model's shutdown")
     if plot_file:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ftadvisor.cli.common import byte_progress, json_option, out, print_json, user_errors
+from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, user_errors
 from ftadvisor.data.formats import METHODS
 from ftadvisor.tokens import ENCODINGS
 
@@ -248,6 +248,10 @@ def split(file: Path, out_dir: Path, ratios: str, stratify: bool, label_field: s
 
     r = split_file(file, out_dir, ratios=parse_ratios(ratios), stratify=stratify, label_field=label_field,
                    seed=seed, threshold=threshold, method=method)  # type: ignore[arg-type]
+    if r.left_out:
+        shown = ", ".join(str(n) for n in r.left_out[:10]) + (" ..." if len(r.left_out) > 10 else "")
+        err.print(f"[yellow]warning:[/] {file}: {len(r.left_out):,} line(s) are not JSON objects and are in no split "
+                  f"(lines {shown}); `ftadvisor data validate {file}` explains them")
     if as_json:
         print_json(r)
         return

@@ -67,7 +67,7 @@ def detach(job_id: str | None) -> None:
     if job_id:
         err.print(f"\nstopped watching; the job keeps running. Re-attach with: ftadvisor jobs wait {job_id}")
     else:
-        err.print("\nstopped before a job was created; nothing is running")
+        err.print("\nstopped before any job was created (no create request was sent); nothing is running")
     sys.exit(130)
 
 
@@ -132,6 +132,59 @@ for _name, _doc in (
     ("resume", "Resume a paused job.\n\n\b\nExample:\n  ftadvisor jobs resume ftjob-abc123"),
 ):
     _one(_name, _doc)
+
+
+@jobs.command("find")
+@click.argument("run_id")
+@json_option
+@user_errors
+def find(run_id: str, as_json: bool) -> None:
+    """Find the OpenAI job a run created (by the run id in its metadata), after a create whose answer was
+    lost; a job found is recorded in the ledger. Exit 1 when OpenAI lists none.
+
+    \b
+    Example:
+      ftadvisor jobs find run-3f2a9c1b7d4e5f60
+    """
+    from ftadvisor.backends.openai_api import OpenAIBackend
+
+    job = OpenAIBackend().find_run(run_id)
+    if job is not None:
+        _record_found(job, run_id)
+    if as_json:
+        print_json({"run_id": run_id, "job": job.model_dump(mode="json") if job else None})
+    elif job is not None:
+        show_status(job)
+        out.print(f"run {run_id} created {job.id}; watch it with: ftadvisor jobs wait {job.id}")
+    else:
+        out.print(f"OpenAI lists no job for run {run_id} (its list can lag by seconds: ask again in a minute to "
+                  "be sure)")
+    sys.exit(0 if job is not None else 1)
+
+
+def _record_found(job: Any, run_id: str) -> None:
+    from ftadvisor.ledger import Ledger
+
+    db = Ledger()
+    db.save_job(job, run_id=run_id)
+    db.close()
+
+
+def refuse_lost_runs(backend: Any, model: str, training_file: Path, ledger: Any) -> None:
+    """Before a new paid create: a run of the same file on the same model whose answer was lost may have
+    created a job. Look each such run up; a job found is recorded and stops this one (--again overrides)."""
+    from ftadvisor.errors import FtAdvisorError
+    from ftadvisor.train import file_sha256
+
+    for run_id in ledger.unresolved_runs(model, file_sha256(training_file)):
+        job = backend.find_run(run_id)
+        if job is None:
+            ledger.record("create_absent", {"run_id": run_id}, ref=run_id)
+            continue
+        ledger.save_job(job, run_id=run_id)
+        raise FtAdvisorError(f"an earlier run ({run_id}) already created {job.id} from {training_file} on {model}, "
+                             f"but its answer was lost: it is now recorded; watch it with `ftadvisor jobs wait "
+                             f"{job.id}`, or pass --again to create another paid job", exit_code=1)
 
 
 @jobs.command("wait")
@@ -239,6 +292,8 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
 @click.option("--data-may-leave/--data-must-stay", default=None, help="Auto: may the data go to a hosted provider? "
               "Example: --data-must-stay")
 @click.option("--force", is_flag=True, help="Auto: train even when the advice is not a fine-tune. Example: --force")
+@click.option("--again", is_flag=True, help="Create a job even though an earlier run of this file and model, whose "
+              "answer was lost, already created one. Example: --again")
 @org_history_option
 @as_of_option
 @json_option
@@ -251,8 +306,8 @@ def train(file: Path, model: str | None, backend: str, validation: Path | None, 
           qlora: bool, max_length: int | None, gpu_per_hour: float | None, num_processes: int | None,
           answers_file: Path | None, base_model: str | None, system_prompt: Path | None, prompt_tokens: float | None,
           requests_per_day: float | None, setup_budget: float | None, prompt_compliance: float | None,
-          cost_per_example: float | None, data_may_leave: bool | None, force: bool, org_history: str, as_of: Any,
-          ) -> None:
+          cost_per_example: float | None, data_may_leave: bool | None, force: bool, again: bool, org_history: str,
+          as_of: Any) -> None:
     """Validate, estimate, confirm, upload, create and watch a fine-tuning job, and record it.
 
     With --backend auto the advisor decides first, on this dataset's own cost, and the job goes where it
@@ -324,6 +379,8 @@ def train(file: Path, model: str | None, backend: str, validation: Path | None, 
     from ftadvisor.backends.openai_api import new_run_id
     from ftadvisor.train import upload_files
 
+    if ledger is not None and backend == "openai" and not again:
+        refuse_lost_runs(b, plan.model, Path(plan.training_file), ledger)
     run_id = new_run_id()
     if ledger is not None and advice is not None:  # the decision, linked to the job by its run id
         ledger.record("advice", {"decision": advice["decision"].model_dump(mode="json"),

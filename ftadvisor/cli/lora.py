@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -64,7 +65,7 @@ def params(config_path: Path, rank: int, targets: str | None, preset: str | None
     """
     from pydantic import ValidationError
 
-    from ftadvisor.advisor.lora import PRESETS, MemorySettings, lora_size, read_config
+    from ftadvisor.advisor.lora import PRESETS, Loss, MemorySettings, Optimizer, lora_size, read_config
     from ftadvisor.errors import InputError
 
     if targets and preset:
@@ -76,8 +77,8 @@ def params(config_path: Path, rank: int, targets: str | None, preset: str | None
         loss = "chunked" if chunked_loss else "fp32"
     try:
         settings = MemorySettings(seq_len=seq_len, batch_size=batch_size, gradient_checkpointing=gradient_checkpointing,
-                                  optimizer=optimizer, loss=loss, dtype_bytes=4 if dtype == "fp32" else 2,
-                                  upcast=upcast, gpus=gpus, sharding=sharding)
+                                  optimizer=cast(Optimizer, optimizer), loss=cast(Loss, loss),
+                                  dtype_bytes=4 if dtype == "fp32" else 2, upcast=upcast, gpus=gpus, sharding="fsdp" if sharding == "fsdp" else "none")
     except ValidationError as exc:
         raise InputError(exc.errors()[0]["msg"]) from exc
     size = lora_size(read_config(config_path), rank, modules, settings, gpu_memory_gib=gpu_memory)
@@ -90,6 +91,9 @@ def params(config_path: Path, rank: int, targets: str | None, preset: str | None
     out.print(f"trainable: [bold]{size.trainable_params:,}[/] of {size.total_params:,} "
               f"({size.trainable_percent:.3f}%); base {size.base_params:,}")
     out.print(f"adapter on disk: {size.adapter_bytes / 1e6:,.1f} MB (fp32 safetensors)")
+    for mx in size.per_matrix:
+        out.print(f"  {mx.module}: W {mx.d_out:,}x{mx.d_in:,} = {mx.full_params:,} params; LoRA r={rank} adds "
+                  f"{mx.lora_params:,} ({mx.reduction:,.0f}x fewer, {mx.lora_percent:.2f}%) per layer")
     how = (f"seq {seq_len} x batch {batch_size}, {dtype}, {optimizer}, checkpointing "
            f"{'on' if gradient_checkpointing else 'off'}, {loss} loss"
            + (f", {gpus} GPUs" + (" FSDP" if sharding == "fsdp" else " data parallel") if gpus > 1 else ""))

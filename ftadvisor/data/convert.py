@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from ftadvisor.data.jsonl import atomic_writer, dumps_line, iter_raw_lines, open_input, parse_line
+from ftadvisor.data.jsonl import (
+    NotJSON,
+    atomic_writer,
+    dumps_line,
+    iter_raw_lines,
+    loads,
+    open_input,
+    output_target,
+    parse_line,
+)
 from ftadvisor.errors import InputError
 
 Format = Literal["alpaca", "sharegpt", "csv"]
@@ -26,9 +34,11 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
         head = f.read(64).lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"["):
         try:
-            items = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            items = loads(path.read_text(encoding="utf-8-sig"))
+        except (NotJSON, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not valid JSON: {exc}") from exc
+        if not isinstance(items, list):
+            raise InputError(f"{path}: a JSON file must hold an array of records")
         yield from ((i, item) for i, item in enumerate(items, 1))
         return
     for line_no, raw in enumerate(iter_raw_lines(path), 1):
@@ -125,6 +135,7 @@ def convert_file(path: str | Path, out: str | Path, *, fmt: Format | None = None
     """Convert ``path`` to chat JSONL at ``out`` (written atomically); returns the number of examples."""
     src = Path(path)
     open_input(src).close()
+    output_target(out, [src])  # refused before any work: never over the input, a link's target is written
     fmt = fmt or detect_format(src)
     if fmt == "csv":
         rows: Iterator[tuple[int, list]] = _csv_rows(src, prompt_column, response_column)
@@ -132,7 +143,7 @@ def convert_file(path: str | Path, out: str | Path, *, fmt: Format | None = None
         make = _alpaca if fmt == "alpaca" else _sharegpt
         rows = ((line, make(obj, f"{src}:{line}")) for line, obj in _records(src))
     n = 0
-    with atomic_writer(out) as f:
+    with atomic_writer(out, inputs=[src]) as f:
         for _, messages in rows:
             if system and not (messages and messages[0]["role"] == "system"):
                 messages = [{"role": "system", "content": system}, *messages]

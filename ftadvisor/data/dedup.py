@@ -168,7 +168,7 @@ def write_deduplicated(path: str | Path, out: str | Path, report: DedupReport) -
 
     drop = report.drop_lines()
     kept = 0
-    with atomic_writer(out, "wb") as f:
+    with atomic_writer(out, "wb", inputs=[path]) as f:
         for line_no, raw in enumerate(iter_raw_lines(path), 1):
             if line_no not in drop:
                 f.write(raw + b"\n")

@@ -47,13 +47,15 @@ def example_messages(obj: Any, method: Method) -> list[dict[str, Any]] | None:
         inp = obj.get("input")
         parts = [inp.get("messages") if isinstance(inp, dict) else None,
                  obj.get("preferred_output"), obj.get("non_preferred_output")]
-        if not all(isinstance(p, list) for p in parts):
+        lists = [p for p in parts if isinstance(p, list)]
+        if len(lists) != len(parts):
             return None
-        messages = [m for p in parts for m in p]
+        messages = [m for p in lists for m in p]
     else:
-        messages = obj.get("messages")
-        if not isinstance(messages, list):
+        found = obj.get("messages")
+        if not isinstance(found, list):
             return None
+        messages = found
     return messages if all(isinstance(m, dict) for m in messages) else None
 
 

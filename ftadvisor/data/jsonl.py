@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -82,7 +83,7 @@ def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, l
                                 f"({raw[exc.start:exc.start + 1]!r}); save the file as UTF-8"))
         return None, problems
     try:
-        return json.loads(text), problems
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         if not text.strip():
             problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
@@ -92,6 +93,45 @@ def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, l
     except RecursionError:
         problems.append(Problem(line_no, "invalid_json", "JSON nested too deeply"))
         return None, problems
+    except ValueError as exc:  # Python refuses integers of more than 4,300 digits
+        problems.append(Problem(line_no, "invalid_json", f"a number cannot be read ({exc})"))
+        return None, problems
+    if obj is None:
+        problems.append(Problem(line_no, "data_type", "the line is null, not a JSON object"))
+        return None, problems
+    if "\\u" in text and _SURROGATE.search(text) and not _encodable(obj):
+        problems.append(Problem(line_no, "invalid_utf8", "a lone UTF-16 surrogate escape (such as \\ud800) "
+                                "cannot be written as UTF-8; fix or remove it"))
+        return None, problems
+    return obj, problems
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _encodable(obj: Any) -> bool:
+    """Whether every string in ``obj`` (keys included) can be encoded as UTF-8."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
+
+
+class NotJSON(ValueError):
+    """Text that is not JSON we can hold: malformed, nested too deeply, or a number of over 4,300 digits."""
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` that fails only with ``NotJSON`` (one readable reason), whatever the text holds."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotJSON(f"line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise NotJSON("nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NotJSON(str(exc)) from None
 
 
 def iter_objects(path: str | Path) -> Iterator[tuple[int, Any]]:
@@ -102,17 +142,59 @@ def iter_objects(path: str | Path) -> Iterator[tuple[int, Any]]:
             yield line_no, obj
 
 
-@contextmanager
-def atomic_writer(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Write to a temporary file beside ``path`` and rename it into place only on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
     try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
+    """Where writing ``path`` really goes (a symlink's target), refused when it is not a regular file or is
+    one of the command's ``inputs``: an output never replaces its own input, a link, a device or a FIFO."""
+    given = Path(path)
+    try:
+        target = given.resolve() if given.is_symlink() else given
+        if target.exists() and not target.is_file():
+            kind = "a folder" if target.is_dir() else "not a regular file (a device, FIFO or socket)"
+            raise InputError(f"{given}: is {kind}; give the path of a file to write")
+        for inp in inputs:
+            if target.exists() and Path(inp).exists() and os.path.samefile(target, inp):
+                raise InputError(f"{given}: is also an input of this command ({inp}); write the output elsewhere "
+                                 "so the input is never replaced")
+    except OSError as exc:
+        raise InputError(f"{given}: cannot write here: {exc.strerror}") from exc
+    return target
+
+
+@contextmanager
+def atomic_writer(path: str | Path, mode: str = "w", *, inputs: Iterable[str | Path] = ()) -> Iterator[IO[Any]]:
+    """Write to a temporary file beside the target and rename it into place only on success. The target
+    is the symlink's target (the link stays), an existing file keeps its permissions and a new one gets the
+    umask's; see ``output_target`` for what is refused."""
+    target = output_target(path, inputs)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write here: {exc.strerror}") from exc
+    try:
+        perms = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, perms)
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode
                        else "\n") as f:
             yield f
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: could not be written: {exc.strerror or exc}; nothing was changed") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ftadvisor.data.formats import Method
-from ftadvisor.data.jsonl import iter_objects, open_input
+from ftadvisor.data.jsonl import NotJSON, iter_objects, loads, open_input
 from ftadvisor.data.stats import Distribution
 from ftadvisor.data.text import normalise, prompt_text, split_example
 from ftadvisor.errors import InputError
@@ -52,13 +52,18 @@ def answer_label(answer: str | None, label_field: str | None) -> str | None:
     if label_field is None:
         return answer.strip()
     try:
-        value = json.loads(answer)
-    except json.JSONDecodeError:
+        value = loads(answer)
+    except NotJSON:
         return None
     if not isinstance(value, dict) or label_field not in value:
         return None
     v = value[label_field]
-    return v if isinstance(v, str) else json.dumps(v)
+    if isinstance(v, str):
+        return v
+    try:
+        return json.dumps(v)
+    except (ValueError, RecursionError):
+        return None
 
 
 def label_balance(labels: list[str | None], source: str, *, force: bool = False) -> LabelBalance | None:
@@ -134,9 +139,9 @@ def _schema_validator(path: str | Path) -> Any:
 
 def _schema_failures(validator: Any, answer: str, line: int) -> list[RuleFailure]:
     try:
-        value = json.loads(answer)
-    except json.JSONDecodeError as exc:
-        return [RuleFailure(line=line, rule="json-schema", explanation=f"the answer is not JSON: {exc.msg}")]
+        value = loads(answer)
+    except NotJSON as exc:
+        return [RuleFailure(line=line, rule="json-schema", explanation=f"the answer is not JSON: {exc}")]
     return [RuleFailure(line=line, rule="json-schema",
                         explanation=f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}")
             for e in validator.iter_errors(value)]

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from ftadvisor.data.formats import DPO_INPUT_KEYS, DPO_KEYS, MESSAGE_KEYS, ROLES, SFT_KEYS, Method, shape_of
+from ftadvisor.data.jsonl import NotJSON, loads
 from ftadvisor.data.problems import Problem
 
 CATEGORIES: dict[str, str] = {
@@ -115,6 +116,10 @@ class _Checker:
                 self.add("message_unrecognized_key", f"{at} has unrecognized key {key!r}", i)
         if "role" not in m:
             self.add("message_missing_key", f"{at} has no 'role'", i)
+        elif not isinstance(role, str):
+            self.add("unrecognized_role", f"{at}.role is {_type(role)}; it must be a string (one of "
+                     f"{', '.join(sorted(roles))})", i)
+            role = None
         elif role not in roles:
             hint = ""
             if role == "developer" and self.method != "rft":
@@ -203,8 +208,8 @@ class _Checker:
                          "it must be a string holding JSON (json.dumps the object)", i)
             else:
                 try:
-                    json.loads(args)
-                except json.JSONDecodeError:
+                    loads(args)
+                except NotJSON:
                     self.add("invalid_tool_calls", f"{where}.function.arguments is not valid JSON", i)
 
     def sft(self, obj: dict[str, Any]) -> None:
@@ -299,5 +304,5 @@ def role_presence(obj: Any, method: Method) -> tuple[bool, bool]:
     messages = holder.get("messages") if isinstance(holder, dict) else None
     if not isinstance(messages, list):
         return False, False
-    roles = {m.get("role") for m in messages if isinstance(m, dict)}
+    roles = {r for m in messages if isinstance(m, dict) and isinstance(r := m.get("role"), str)}
     return bool(roles & {"system", "developer"}), "user" in roles

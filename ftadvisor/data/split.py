@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from contextlib import ExitStack
@@ -10,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ftadvisor.data.formats import Method
-from ftadvisor.data.jsonl import atomic_writer, iter_objects, iter_raw_lines
+from ftadvisor.data.jsonl import atomic_writer, iter_objects, iter_raw_lines, output_target
 from ftadvisor.data.quality import answer_label, label_balance
 from ftadvisor.data.text import split_example
 from ftadvisor.errors import InputError
@@ -25,6 +26,7 @@ class SplitReport(BaseModel):
     label_counts: dict[str, dict[str, int]]
     n_duplicate_groups: int
     seed: int
+    left_out: list[int]  # lines that are not JSON objects (invalid JSON, null, arrays...): never in any split
 
 
 def parse_ratios(text: str) -> tuple[float, ...]:
@@ -32,7 +34,7 @@ def parse_ratios(text: str) -> tuple[float, ...]:
         ratios = tuple(float(x) for x in text.split(","))
     except ValueError as exc:
         raise InputError(f"--ratios {text!r}: give numbers separated by commas, e.g. 0.8,0.1,0.1") from exc
-    if not 2 <= len(ratios) <= 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+    if not 2 <= len(ratios) <= 3 or any(not math.isfinite(r) or r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise InputError(f"--ratios {text!r}: give 2 or 3 non-negative numbers that add up to 1")
     return ratios
 
@@ -90,18 +92,23 @@ def split_file(path: str | Path, out_dir: str | Path, *, ratios: tuple[float, ..
                 assign[line] = name
     out = Path(out_dir)
     files = {name: str(out / f"{name}.jsonl") for name in names}
+    for f in files.values():
+        output_target(f, [path])  # before any work: an output never replaces the input
     counts = dict.fromkeys(names, 0)
     label_counts: dict[str, dict[str, int]] = {name: defaultdict(int) for name in names}  # type: ignore[misc]
     with ExitStack() as stack:  # every file is renamed into place only if all were written
-        handles = {name: stack.enter_context(atomic_writer(files[name], "wb")) for name in names}
+        handles = {name: stack.enter_context(atomic_writer(files[name], "wb", inputs=[path])) for name in names}
+        left_out: list[int] = []
         for line, raw in enumerate(iter_raw_lines(path), 1):
-            name = assign.get(line)
-            if name is None:
-                continue  # lines that are not JSON objects are left out
-            handles[name].write(raw + b"\n")
-            counts[name] += 1
+            target = assign.get(line)
+            if target is None:
+                if raw.strip():
+                    left_out.append(line)  # not a JSON object: reported, in no split
+                continue
+            handles[target].write(raw + b"\n")
+            counts[target] += 1
             if stratify:
-                label_counts[name][str(labels[line])] += 1
+                label_counts[target][str(labels[line])] += 1
     return SplitReport(files=files, counts=counts, stratified_by=stratified_by,
                        label_counts={k: dict(v) for k, v in label_counts.items()} if stratify else {},
-                       n_duplicate_groups=len(dups.groups), seed=seed)
+                       n_duplicate_groups=len(dups.groups), seed=seed, left_out=left_out)

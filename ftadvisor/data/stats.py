@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class Distribution(BaseModel):
             return None
         import numpy as np
 
-        a = np.frombuffer(values, dtype=np.int64) if hasattr(values, "typecode") else np.asarray(values)
+        a = np.frombuffer(values, dtype=np.int64) if isinstance(values, array) else np.asarray(values)
         p10, median, p90 = np.quantile(a, [0.1, 0.5, 0.9])
         return cls(min=int(a.min()), max=int(a.max()), mean=float(a.mean()), median=float(median),
                    p10=float(p10), p90=float(p90))

@@ -19,7 +19,7 @@ def content_text(content: Any) -> str:
     if content is None:
         return ""
     if isinstance(content, list):
-        texts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        texts = [t for p in content if isinstance(p, dict) and isinstance(t := p.get("text"), str)]
         if len(texts) == len(content):
             return "\n".join(texts)
     return serialise(content)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
+
+from ftadvisor.data.jsonl import NotJSON, loads
 
 
 class FormatRules(BaseModel):
@@ -34,8 +35,8 @@ def parse_json(text: str) -> Any:
     if fence:
         t = fence.group(1)
     try:
-        return json.loads(t)
-    except (json.JSONDecodeError, ValueError):
+        return loads(t)
+    except NotJSON:
         return None
 
 

@@ -1,0 +1,213 @@
+"""A local stand-in for OpenAI's files and fine-tuning API, for fault injection over real HTTP.
+
+Its bodies are the recorded responses in fixtures/openai/ (the SDK parses them with its own types); its
+faults are the hostile pass's scenarios: a create that is processed and then answered with a dropped
+connection, a 500, truncated JSON, an HTML page or only after a long delay, and a job list that lags
+behind the jobs that exist (OpenAI's list is eventually consistent). It counts every create it receives
+and every job it creates, which is what the at-most-once tests assert.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from tests.conftest import FIXTURES
+from tests.openai_fixtures import load
+
+
+@dataclass
+class Faults:
+    """What goes wrong. ``create``: none | drop | 500 | truncated | html | slow (each after creating the job),
+    or 429 (refused, nothing created, with ``retry_after`` as its Retry-After header);
+    ``create_times``: how many creates misbehave (then they answer normally); ``list_lag_s``: a job appears in
+    the list this long after it was created; ``list_500``: the first N list calls fail."""
+
+    create: str = "none"
+    create_times: int = 1_000
+    retry_after: str = "1"  # the header of the "429" fault (which creates nothing)
+    slow_s: float = 5.0
+    list_lag_s: float = 0.0
+    list_500: int = 0
+    upload: str = "none"  # none | drop (after storing the file) | 500 (after storing it)
+    upload_times: int = 1
+    echo_key: bool = False  # events and the fine-tuned model id repeat the caller's key (a hostile proxy)
+    poll: str = "none"  # none | truncated (the first 2 retrieves) | events_500 (every events call)
+    chat: str = "ok"  # ok | empty (no choices) | html
+    metrics: str = "ok"  # ok | binary (the results file is not a CSV)
+
+
+@dataclass
+class State:
+    faults: Faults
+    creates_received: int = 0
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created_at: dict[str, float] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    list_calls: int = 0
+    uploads_received: int = 0
+    retrieves: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _handler(state: State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _key(self) -> str:
+            return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def do_POST(self) -> None:
+            path = urlparse(self.path).path
+            raw = self._body()
+            if path == "/v1/files":
+                f = load("file_processed")
+                boundary = self.headers.get("Content-Type", "").split("boundary=")[-1].encode()
+                part = next(x for x in raw.split(b"--" + boundary) if b'filename="' in x)
+                size = len(part.split(b"\r\n\r\n", 1)[1][:-2])
+                name = part.split(b'filename="', 1)[1].split(b'"', 1)[0].decode()
+                f.update(id="file-" + uuid.uuid4().hex[:20], bytes=size, filename=name, created_at=int(time.time()))
+                state.files[f["id"]] = f
+                state.uploads_received += 1
+                if state.faults.upload != "none" and state.uploads_received <= state.faults.upload_times:
+                    if state.faults.upload == "drop":
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return None
+                    return self._send(500, load("error_500"))
+                return self._send(200, f)
+            if path == "/v1/fine_tuning/jobs":
+                return self._create(json.loads(raw))
+            if path == "/v1/chat/completions":
+                if state.faults.chat == "html":
+                    return self._send(200, b"<html>oops</html>", "text/html")
+                answer = load("chat_completion")
+                if state.faults.chat == "empty":
+                    answer["choices"] = []
+                return self._send(200, answer)
+            self._send(404, load("error_404"))
+
+        def _create(self, params: dict[str, Any]) -> None:
+            with state.lock:
+                state.creates_received += 1
+                n = state.creates_received
+                if state.faults.create == "429" and n <= state.faults.create_times:
+                    body = json.dumps(load("error_429")).encode()
+                    self.send_response(429)
+                    for k, v in (("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                 ("Retry-After", state.faults.retry_after)):
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return None
+                job = load("job_validating_files")
+                job.update(id="ftjob-" + uuid.uuid4().hex[:24], model=params["model"],
+                           training_file=params["training_file"], metadata=params.get("metadata"),
+                           suffix=params.get("suffix"))
+                state.jobs[job["id"]] = job
+                state.created_at[job["id"]] = time.monotonic()
+            fault = state.faults.create if n <= state.faults.create_times else "none"
+            if fault == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return None
+            if fault == "500":
+                return self._send(500, load("error_500"))
+            if fault == "truncated":
+                return self._send(200, json.dumps(job).encode()[:60])
+            if fault == "html":
+                return self._send(200, b"<html><body>Bad gateway</body></html>", "text/html")
+            if fault == "slow":
+                time.sleep(state.faults.slow_s)
+            return self._send(200, job)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            parts = url.path.strip("/").split("/")
+            if url.path == "/v1/fine_tuning/jobs":
+                return self._list(parse_qs(url.query))
+            if url.path == "/v1/files":
+                return self._send(200, {"object": "list", "data": list(state.files.values())[::-1],
+                                        "has_more": False})
+            if parts[:3] == ["v1", "fine_tuning", "jobs"] and len(parts) == 4:
+                job = state.jobs.get(parts[3])
+                if job is None:
+                    return self._send(404, load("error_404"))
+                state.retrieves += 1
+                done = load("job_succeeded")
+                suffix = self._key() if state.faults.echo_key else "standin"
+                done.update(id=job["id"], model=job["model"], training_file=job["training_file"],
+                            metadata=job["metadata"], fine_tuned_model=f"ft:{job['model']}:{suffix}::{job['id'][-8:]}")
+                if state.faults.poll == "truncated" and state.retrieves <= 2:
+                    return self._send(200, json.dumps(done).encode()[:40])
+                return self._send(200, done)
+            if parts[:3] == ["v1", "fine_tuning", "jobs"] and parts[4:] == ["events"]:
+                if state.faults.poll == "events_500":
+                    return self._send(500, load("error_500"))
+                events = load("events_page")
+                if state.faults.echo_key:
+                    events["data"][0]["message"] = f"Request authenticated with {self._key()}"
+                return self._send(200, events)
+            if parts[:2] == ["v1", "files"] and len(parts) == 3 and parts[2] in state.files:
+                return self._send(200, state.files[parts[2]])
+            if parts[:2] == ["v1", "files"] and parts[3:] == ["content"]:
+                if state.faults.metrics == "binary":
+                    return self._send(200, bytes(range(256)) * 4, "application/octet-stream")
+                return self._send(200, (FIXTURES / "openai" / "result_metrics.csv").read_bytes(), "text/csv")
+            self._send(404, load("error_404"))
+
+        def _list(self, query: dict[str, list[str]]) -> None:
+            with state.lock:
+                state.list_calls += 1
+                if state.list_calls <= state.faults.list_500:
+                    return self._send(500, load("error_500"))
+                now = time.monotonic()
+                wanted = query.get("metadata[ftadvisor_run]", [None])[0]
+                visible = [j for i, j in state.jobs.items()
+                           if now - state.created_at[i] >= state.faults.list_lag_s
+                           and (wanted is None or (j.get("metadata") or {}).get("ftadvisor_run") == wanted)]
+            return self._send(200, {"object": "list", "data": visible[::-1], "has_more": False})
+
+    return Handler
+
+
+class StandIn:
+    """``with StandIn(Faults(...)) as s:`` serves on 127.0.0.1; ``s.url`` is the base URL for the SDK."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.state = State(faults or Faults())
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> StandIn:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def jobs_created(self) -> int:
+        return len(self.state.jobs)
