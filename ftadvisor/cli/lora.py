@@ -78,7 +78,8 @@ def params(config_path: Path, rank: int, targets: str | None, preset: str | None
     try:
         settings = MemorySettings(seq_len=seq_len, batch_size=batch_size, gradient_checkpointing=gradient_checkpointing,
                                   optimizer=cast(Optimizer, optimizer), loss=cast(Loss, loss),
-                                  dtype_bytes=4 if dtype == "fp32" else 2, upcast=upcast, gpus=gpus, sharding="fsdp" if sharding == "fsdp" else "none")
+                                  dtype_bytes=4 if dtype == "fp32" else 2, upcast=upcast, gpus=gpus,
+                                  sharding="fsdp" if sharding == "fsdp" else "none")
     except ValidationError as exc:
         raise InputError(exc.errors()[0]["msg"]) from exc
     size = lora_size(read_config(config_path), rank, modules, settings, gpu_memory_gib=gpu_memory)
