@@ -7,11 +7,17 @@ migrations (``PRAGMA user_version``). Secrets are never written here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from ftadvisor.errors import FtAdvisorError
+
+T = TypeVar("T")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records of anything (estimates, uploads, ...), jobs, their status history and training metrics
@@ -88,17 +94,62 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+BUSY_TIMEOUT_S = 5.0
+
+
+class LedgerUnavailable(FtAdvisorError):
+    """The ledger cannot be opened or written (damaged, locked, a newer schema, an unwritable home). Pure
+    work (estimates, validation) goes on without it, with one warning line; paid work refuses to start."""
+
+
+def _unavailable(path: Path, exc: BaseException) -> LedgerUnavailable:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        why = f"it is locked by another process for more than {BUSY_TIMEOUT_S:g} s"
+    elif isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        why = f"it is damaged ({text}); move it aside (it is left as it is) to start a new one"
+    else:
+        why = f"it cannot be opened or written ({getattr(exc, 'strerror', None) or text})"
+    return LedgerUnavailable(f"the ledger {path} is unusable: {why}; or set FTADVISOR_LEDGER to another file")
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Every ledger call fails with one ``LedgerUnavailable`` line, never an sqlite traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise _unavailable(self.path, exc) from None
+
+    return wrapper
+
+
 class Ledger:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else ledger_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=60000")
-        self._migrate()
+        try:
+            if self.path.exists() and not self.path.is_file():
+                raise LedgerUnavailable(f"the ledger {self.path} is unusable: it is not a file; or set FTADVISOR_LEDGER "
+                                        "to a file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise _unavailable(self.path, exc) from None
 
     def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise LedgerUnavailable(f"the ledger {self.path} has schema version {version}, written by a newer "
+                                    f"ftadvisor (this one knows {len(MIGRATIONS)}): upgrade ftadvisor, or set "
+                                    "FTADVISOR_LEDGER to another file; it was not changed")
+        if version == len(MIGRATIONS):
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -114,6 +165,7 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
+    @_guarded
     def record(self, kind: str, data: Any, ref: str | None = None) -> int:
         """Store an estimate, upload or other event; returns its id."""
         payload = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
@@ -121,6 +173,7 @@ class Ledger:
                               (_now(), kind, ref, json.dumps(payload, default=str)))
         return int(cur.lastrowid or 0)
 
+    @_guarded
     def save_job(self, job: Any, *, run_id: str | None = None, estimated_cost_usd: float | None = None,
                  actual_cost_usd: float | None = None) -> None:
         """Insert or update a job and append its status to the history (once per status)."""
@@ -147,6 +200,7 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
 
+    @_guarded
     def unresolved_runs(self, model: str, sha256: str) -> list[str]:
         """Run ids whose create was sent for this model and file but whose job was never recorded (nor found
         to be absent): the create's answer was lost, and the job may exist."""
@@ -162,6 +216,7 @@ class Ledger:
                 out.append(r["ref"])
         return out
 
+    @_guarded
     def add_metrics(self, job_id: str, rows: list[dict[str, Any]]) -> int:
         """Store per-step training metrics (step, train_loss, valid_loss, ...); returns how many."""
         def num(v: Any) -> float | None:
@@ -182,6 +237,7 @@ class Ledger:
             raise
         return len(rows)
 
+    @_guarded
     def save_eval(self, run: Any) -> None:
         """Store an evaluation run (summaries) and every per-example result, in one transaction."""
         summary = run.model_dump(mode="json", exclude={"examples"})
@@ -198,6 +254,7 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
 
+    @_guarded
     def eval_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT data FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -208,6 +265,7 @@ class Ledger:
             (run_id,))]
         return out
 
+    @_guarded
     def job(self, job_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
@@ -219,9 +277,11 @@ class Ledger:
             "SELECT step, train_loss, valid_loss FROM job_metrics WHERE job_id = ? ORDER BY step", (job_id,))]
         return out
 
+    @_guarded
     def records(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql = "SELECT * FROM records" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
         return [dict(r) for r in self.db.execute(sql, (kind, limit) if kind else (limit,))]
 
+    @_guarded
     def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY updated_at DESC LIMIT ?", (limit,))]

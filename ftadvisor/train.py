@@ -245,21 +245,27 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
         job = wait(backend, job.id, poll_interval=poll_interval, on_event=on_event, on_status=status,
                    sleep=getattr(backend, "sleep", time.sleep))
     if ledger is not None and job.done:
-        job_cost = getattr(backend, "job_cost", None)
-        cost = job_cost(job) if job_cost else actual_cost(job, catalogue or load_catalogue())
-        ledger.save_job(job, actual_cost_usd=cost)
-        usage = getattr(backend, "usage", None)
-        if usage is not None and (u := usage(job.id)):
-            ledger.record("training_usage", u, ref=job.id)
-        download = getattr(backend, "download", None)
-        if job.result_files and download is not None:
-            try:
-                ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))
-            except (ValueError, UnicodeDecodeError, csv.Error, FtAdvisorError) as exc:  # the job itself succeeded
-                ledger.record("metrics_unreadable", {"job_id": job.id, "file": job.result_files[0],
-                                                     "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"},
-                              ref=job.id)
+        record_finished(job, backend, ledger, catalogue)
     return job
+
+
+def record_finished(job: Job, backend: Backend, ledger: Any, catalogue: Catalogue | None = None) -> None:
+    """Record a finished job: its final status, actual cost, usage and metrics (from ``train``, ``jobs wait``
+    and re-attaching alike)."""
+    job_cost = getattr(backend, "job_cost", None)
+    cost = job_cost(job) if job_cost else actual_cost(job, catalogue or load_catalogue())
+    ledger.save_job(job, actual_cost_usd=cost)
+    usage = getattr(backend, "usage", None)
+    if usage is not None and (u := usage(job.id)):
+        ledger.record("training_usage", u, ref=job.id)
+    download = getattr(backend, "download", None)
+    if job.result_files and download is not None:
+        try:
+            ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))
+        except (ValueError, UnicodeDecodeError, csv.Error, FtAdvisorError) as exc:  # the job itself succeeded
+            ledger.record("metrics_unreadable", {"job_id": job.id, "file": job.result_files[0],
+                                                 "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"},
+                          ref=job.id)
 
 
 def ignored_hyperparameters(requested: dict[str, Any], job: Job) -> list[str]:

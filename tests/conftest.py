@@ -23,6 +23,28 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture
+def standin_env(monkeypatch: pytest.MonkeyPatch):
+    """Start a local stand-in of OpenAI's API with the given faults and point the SDK at it."""
+    from tests.openai_standin import Faults, StandIn
+
+    started: list[StandIn] = []
+
+    def start(faults: Faults | None = None) -> StandIn:
+        s = StandIn(faults).__enter__()
+        monkeypatch.setenv("OPENAI_API_KEY", STANDIN_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", s.url)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.__exit__(None, None, None)
+
+
+STANDIN_KEY = "sk-test-standin-0123456789abcdef"
+
+
+@pytest.fixture
 def run_cli():
     """Invoke the CLI in-process; returns click's Result (stdout and stderr separate)."""
     from click.testing import CliRunner

@@ -191,13 +191,19 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up on a fault we injected is expected, not news
+
+
 class StandIn:
     """``with StandIn(Faults(...)) as s:`` serves on 127.0.0.1; ``s.url`` is the base URL for the SDK."""
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.state = State(faults or Faults())
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), _handler(self.state))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
     def __enter__(self) -> StandIn:

@@ -17,9 +17,9 @@ from ftadvisor.backends import JobSpec
 from ftadvisor.backends.openai_api import RECONCILE_DELAYS_S, CreateOutcomeUnknown, OpenAIBackend, new_run_id
 from ftadvisor.errors import FtAdvisorError
 from ftadvisor.ledger import Ledger
+from tests.conftest import STANDIN_KEY as KEY
 from tests.openai_standin import Faults, StandIn
 
-KEY = "sk-test-standin-0123456789abcdef"
 SAMPLE = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
 FAST = (0.2, 0.2, 0.3, 0.5)  # a short reconciliation window, for scenarios whose list does not lag long
 
@@ -79,21 +79,6 @@ def test_a_create_that_really_failed_is_retried_and_the_error_is_true() -> None:
         with pytest.raises(FtAdvisorError, match="none was created"):
             backend(s, attempts=2).create_job(spec())
         assert s.jobs_created == 0
-
-
-@pytest.fixture
-def standin_env(monkeypatch: pytest.MonkeyPatch, _isolated_home: Path):
-    def start(faults: Faults) -> StandIn:
-        s = StandIn(faults).__enter__()
-        monkeypatch.setenv("OPENAI_API_KEY", KEY)
-        monkeypatch.setenv("OPENAI_BASE_URL", s.url)
-        started.append(s)
-        return s
-
-    started: list[StandIn] = []
-    yield start
-    for s in started:
-        s.__exit__(None, None, None)
 
 
 def test_rerun_after_a_lost_answer_finds_the_job_instead_of_paying_twice(run_cli, standin_env,

@@ -75,12 +75,26 @@ no_log_option = click.option("--no-log", is_flag=True, help="Do not record this 
                              "Example: --no-log")
 
 
-def log_estimate(kind: str, data: Any, no_log: bool) -> None:
-    """Record an estimate in the ledger (every estimate is kept unless --no-log)."""
-    if no_log:
-        return
-    from ftadvisor.ledger import Ledger
+def open_ledger() -> Any:
+    """The ledger, or None with one warning line when it is unusable: pure work never depends on it."""
+    from ftadvisor.ledger import Ledger, LedgerUnavailable
 
-    db = Ledger()
-    db.record(kind, data)
+    try:
+        return Ledger()
+    except LedgerUnavailable as exc:
+        err.print(f"[yellow]warning:[/] {exc}; this run is not recorded")
+        return None
+
+
+def log_estimate(kind: str, data: Any, no_log: bool) -> None:
+    """Record an estimate in the ledger (every estimate is kept unless --no-log); a broken ledger costs a
+    warning, never the estimate."""
+    from ftadvisor.ledger import LedgerUnavailable
+
+    if no_log or (db := open_ledger()) is None:
+        return
+    try:
+        db.record(kind, data)
+    except LedgerUnavailable as exc:
+        err.print(f"[yellow]warning:[/] {exc}; this estimate is not recorded")
     db.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ftadvisor.cli.common import byte_progress, json_option, out, print_json, user_errors
+from ftadvisor.cli.common import byte_progress, json_option, open_ledger, out, print_json, user_errors
 
 
 @click.group("eval")
@@ -87,10 +87,8 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
     with byte_progress("evaluating", enabled=not as_json) as progress:
         result = run_eval(pairs, data, rules=rules, label_field=label_field, max_tokens=max_tokens,
                           concurrency=concurrency, progress=progress)
-    if not no_log:
-        from ftadvisor.ledger import Ledger
-
-        Ledger().save_eval(result)
+    if not no_log and (db := open_ledger()) is not None:
+        db.save_eval(result)
     if as_json:
         print_json(result)
         return
@@ -130,10 +128,8 @@ def regression(models: tuple[str, ...], backend: str, extra: Path | None, no_log
     from ftadvisor.evaluation.regression import load_prompts, run_regression
 
     results = run_regression(_pairs(models, backend), load_prompts(extra))
-    if not no_log:
-        from ftadvisor.ledger import Ledger
-
-        Ledger().record("regression", {"models": [r.model_dump() for r in results]})
+    if not no_log and (db := open_ledger()) is not None:
+        db.record("regression", {"models": [r.model_dump() for r in results]})
     if as_json:
         print_json([r.model_dump() for r in results])
     else:

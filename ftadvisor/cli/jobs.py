@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, user_errors
+from ftadvisor.cli.common import byte_progress, err, json_option, open_ledger, out, print_json, user_errors
 from ftadvisor.cli.options import as_of_option, org_history_option, today
 
 backend_option = click.option("--backend", type=click.Choice(["openai", "local"]), default="openai",
@@ -51,15 +51,36 @@ def show_status(job: Any) -> None:
         out.print(f"  [red]error {job.error.code}[/] (param {job.error.param}): {job.error.message}")
 
 
-def watch(backend: Any, job_id: str, poll: float, as_json: bool) -> Any:
-    """Wait for the end of a job, showing its events; Ctrl-C detaches and leaves the job running."""
+def watch(backend: Any, job_id: str, poll: float, as_json: bool, ledger: Any = None) -> Any:
+    """Wait for the end of a job, showing its events and recording every status change (and the finished
+    job) in the ledger; Ctrl-C detaches and leaves the job running."""
     from ftadvisor.backends import wait
+    from ftadvisor.ledger import LedgerUnavailable
+    from ftadvisor.train import record_finished
+
+    book = {"ledger": ledger}
+
+    def status(j: Any) -> None:
+        if not as_json:
+            show_status(j)
+        if book["ledger"] is not None:
+            try:
+                book["ledger"].save_job(j)
+            except LedgerUnavailable as exc:
+                err.print(f"[yellow]warning:[/] {exc}; the job's progress is not recorded")
+                book["ledger"] = None
 
     try:
-        return wait(backend, job_id, poll_interval=poll, on_event=None if as_json else show_event,
-                    on_status=None if as_json else show_status, sleep=getattr(backend, "sleep", time.sleep))
+        job = wait(backend, job_id, poll_interval=poll, on_event=None if as_json else show_event,
+                   on_status=status, sleep=getattr(backend, "sleep", time.sleep))
     except KeyboardInterrupt:
         detach(job_id)
+    if book["ledger"] is not None and job.done:
+        try:
+            record_finished(job, backend, book["ledger"])
+        except LedgerUnavailable as exc:
+            err.print(f"[yellow]warning:[/] {exc}; the finished job is not recorded")
+    return job
 
 
 def detach(job_id: str | None) -> None:
@@ -118,8 +139,23 @@ def _one(name: str, doc: str):
                 out.print(f"step {c.step_number}: {c.fine_tuned_model_checkpoint}  {metrics}")
         else:
             show_status(result)
+        if name in ("get", "cancel", "pause", "resume"):
+            _record_status(result)
 
     return command
+
+
+def _record_status(job: Any) -> None:
+    """Every status we see goes into the ledger (a broken ledger costs a warning, never the command)."""
+    from ftadvisor.ledger import LedgerUnavailable
+
+    if (db := open_ledger()) is None:
+        return
+    try:
+        db.save_job(job)
+    except LedgerUnavailable as exc:
+        err.print(f"[yellow]warning:[/] {exc}; the status is not recorded")
+    db.close()
 
 
 for _name, _doc in (
@@ -163,11 +199,9 @@ def find(run_id: str, as_json: bool) -> None:
 
 
 def _record_found(job: Any, run_id: str) -> None:
-    from ftadvisor.ledger import Ledger
-
-    db = Ledger()
-    db.save_job(job, run_id=run_id)
-    db.close()
+    if (db := open_ledger()) is not None:
+        db.save_job(job, run_id=run_id)
+        db.close()
 
 
 def refuse_lost_runs(backend: Any, model: str, training_file: Path, ledger: Any) -> None:
@@ -201,7 +235,7 @@ def wait_cmd(job_id: str, backend: str, poll: float, as_json: bool) -> None:
     Example:
       ftadvisor jobs wait ftjob-abc123
     """
-    job = watch(_backend(backend), job_id, poll, as_json)
+    job = watch(_backend(backend), job_id, poll, as_json, ledger=open_ledger())
     if as_json:
         print_json(job)
     sys.exit(0 if job.status == "succeeded" else 1)
@@ -363,10 +397,14 @@ def train(file: Path, model: str | None, backend: str, validation: Path | None, 
         click.confirm(f"Start training for about ${plan.estimated_cost_usd or 0:,.2f}?", abort=True, err=True)
     ledger = None
     if not no_log:
-        from ftadvisor.ledger import Ledger
+        from ftadvisor.ledger import Ledger, LedgerUnavailable
 
-        ledger = Ledger()
-        ledger.record("training_plan", plan)
+        try:
+            ledger = Ledger()
+            ledger.record("training_plan", plan)
+        except LedgerUnavailable as exc:
+            raise LedgerUnavailable(f"{exc}. A paid run is recorded before it starts (so that a lost answer can be "
+                                    "found again): fix the ledger, or pass --no-log") from None
 
     created_ids: list[str] = []
 
