@@ -131,8 +131,8 @@ class Ledger:
         self.path = Path(path) if path else ledger_path()
         try:
             if self.path.exists() and not self.path.is_file():
-                raise LedgerUnavailable(f"the ledger {self.path} is unusable: it is not a file; or set FTADVISOR_LEDGER "
-                                        "to a file")
+                raise LedgerUnavailable(f"the ledger {self.path} is unusable: it is not a file; or set "
+                                        "FTADVISOR_LEDGER to a file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.row_factory = sqlite3.Row
