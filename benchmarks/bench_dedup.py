@@ -1,13 +1,17 @@
-"""Near-duplicate detection: time on 100,000 examples, and recall against brute-force Jaccard.
+"""Near-duplicate detection: time on 100,000 examples, recall against brute-force Jaccard, and time on
+templated short lines (the hostile pass's `million.jsonl`: {"q<i>"} questions, one answer "a").
 
-Usage: python benchmarks/bench_dedup.py [--examples 100000] [--sample 5000]
+Usage: python benchmarks/bench_dedup.py [--examples 100000] [--sample 5000] [--templated 100000,1000000]
 Generates a file with ~10% near-duplicates (one word changed), times `find_duplicates` on it, then
-compares the pairs found on a 5,000-example file with every pair at or above the threshold by exact Jaccard.
+compares the pairs found on a 5,000-example file (and on a 5,000-line templated file) with every pair at
+or above the threshold by exact Jaccard, then times the templated files (targets: 100k under 60 s, 1M
+under 10 minutes). Each run is one process; peak memory is the process's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -43,6 +47,14 @@ def brute_force_pairs(shingles: list, lines: list[int]) -> set[tuple[int, int]]:
     return pairs
 
 
+def make_templated(path: Path, n: int) -> None:
+    if not path.exists():
+        with path.open("w") as f:
+            for i in range(n):
+                f.write(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
+                                                 {"role": "assistant", "content": "a"}]}) + "\n")
+
+
 def recall(path: Path) -> tuple[int, int, float]:
     from ftadvisor.data.dedup import MinHasher, find_duplicates
     from ftadvisor.data.jsonl import iter_objects
@@ -64,6 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=100_000)
     ap.add_argument("--sample", type=int, default=5_000)
+    ap.add_argument("--templated", default="100000,1000000")
     args = ap.parse_args()
     from ftadvisor.data.dedup import find_duplicates
 
@@ -81,6 +94,20 @@ def main() -> None:
     n_truth, n_found, r = recall(small)
     print(f"recall on {args.sample:,} examples: {n_found}/{n_truth} pairs with Jaccard >= {THRESHOLD} = {r:.3f}  "
           f"(target >= 0.95; brute force took {time.perf_counter() - t:.0f} s)")
+    sample = data / f"templated-{args.sample}.jsonl"
+    make_templated(sample, args.sample)
+    n_truth, n_found, r = recall(sample)
+    print(f"recall on {args.sample:,} templated lines: {n_found}/{n_truth} pairs = {r:.3f}")
+    for n in (int(x) for x in args.templated.split(",") if x):
+        path = data / f"templated-{n}.jsonl"
+        make_templated(path, n)
+        code = (f"import resource, time; from ftadvisor.data.dedup import find_duplicates; t = time.perf_counter(); "
+                f"r = find_duplicates({str(path)!r}); print(time.perf_counter() - t, len(r.groups), "
+                f"resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        secs, groups, rss = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                           check=True).stdout.split()
+        print(f"templated short lines: {n:,} in {float(secs):.1f} s, {int(groups):,} groups, peak "
+              f"{int(rss) / 1024:,.0f} MB  (target {'60 s' if n <= 100_000 else '600 s'})")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except FtAdvisorError as exc:
             fail(str(exc), exc.exit_code)
+        except OSError as exc:  # the disk, not the program: full, read-only, an unreadable special file
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", 2)
         except KeyboardInterrupt:
             err.print("interrupted")
             sys.exit(130)

@@ -2,14 +2,23 @@
 
 System prompts are left out: they are usually shared by every example and would make all of them look
 alike. Near-duplicates are pairs whose sets of character 5-grams (of the normalised text) have a Jaccard
-similarity at or above the threshold. MinHash signatures (128 permutations, computed with numpy) go into
-datasketch's ``MinHashLSH`` tuned for recall at a slightly lower threshold; every candidate pair is then
-checked with the exact Jaccard, so the reported pairs have no false positives.
+similarity at or above the threshold; every candidate pair is checked with the exact Jaccard, so the
+reported pairs have no false positives. Candidates come from two indexes, split by set size:
+- long texts (``LONG`` 5-grams or more): MinHash signatures (128 permutations, numpy) in datasketch's
+  ``MinHashLSH``, tuned for recall at a slightly lower threshold;
+- short texts (up to ``LONG / threshold``): exact prefix filtering (Bayardo et al.'s All-Pairs). Each set is
+  ordered rarest 5-gram first and only its first ``size - ceil(threshold * size) + 1`` 5-grams are indexed;
+  two sets at or above the threshold must share one of them, so no pair is missed, and since the rare
+  5-grams lead, the lists probed stay short. Short templated texts ("q1", "q2", ... with one answer) make
+  MinHash return nearly every pair as a candidate; this keeps them linear.
+A pair of sizes a <= b can reach the threshold only if a >= threshold * b, so every such pair lies in one
+index or both.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +31,8 @@ from ftadvisor.data.text import example_text, normalise
 
 NUM_PERM = 128
 SHINGLE = 5  # characters
+LONG = 64  # 5-grams: sets at least this large go to MinHash LSH, smaller ones (and up to LONG / threshold) to
+# exact prefix filtering
 
 
 @dataclass
@@ -106,6 +117,39 @@ def jaccard(a: Any, b: Any) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def _prefix_pairs(sets: list[Any], threshold: float) -> Iterator[tuple[int, int, float]]:
+    """``(earlier, later, Jaccard)`` for every pair of ``sets`` at or above ``threshold``, exactly: All-Pairs
+    prefix filtering (rarest 5-grams first), a size filter, then the exact Jaccard of all of a set's
+    candidates in one vectorised step."""
+    import numpy as np
+
+    if not sets:
+        return
+    values, counts = np.unique(np.concatenate(sets), return_counts=True)
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[np.lexsort((values, counts))] = np.arange(len(values))  # rarest first, ties by value
+    index: dict[int, list[int]] = {}
+    sizes = [len(s) for s in sets]
+    for i, s in enumerate(sets):
+        size = sizes[i]
+        low, high = threshold * size, size / threshold
+        prefix = np.sort(rank[np.searchsorted(values, s)])[:size - math.ceil(threshold * size - 1e-9) + 1]
+        found: set[int] = set()
+        for token in prefix.tolist():
+            bucket = index.setdefault(token, [])
+            found.update(j for j in bucket if low <= sizes[j] <= high)
+            bucket.append(i)
+        if not found:
+            continue
+        cands = sorted(found)
+        lens = np.array([sizes[j] for j in cands])
+        hits = np.isin(np.concatenate([sets[j] for j in cands]), s, assume_unique=True)
+        inter = np.add.reduceat(hits, np.concatenate(([0], np.cumsum(lens)[:-1])))
+        sims = inter / (size + lens - inter)
+        for k in np.flatnonzero(sims >= threshold).tolist():
+            yield cands[k], i, float(sims[k])
+
+
 def _examples(path: str | Path, method: Method) -> Iterator[tuple[int, str]]:
     for line_no, obj in iter_objects(path):
         if isinstance(obj, dict):
@@ -125,7 +169,6 @@ def find_duplicates(path: str | Path, *, threshold: float = 0.8, method: Method 
     open_input(path).close()
     method = method or detect_method(path)[0]
     hasher = MinHasher()
-    lsh = MinHashLSH(threshold=max(0.05, threshold - 0.1), num_perm=NUM_PERM, weights=(0.2, 0.8))
     exact_first: dict[bytes, int] = {}
     uf = _UnionFind()
     edges: list[tuple[int, int, float, bool]] = []  # (line, line, Jaccard, exact copy)
@@ -138,18 +181,31 @@ def find_duplicates(path: str | Path, *, threshold: float = 0.8, method: Method 
         if first != line_no:
             uf.union(first, line_no)
             edges.append((first, line_no, 1.0, True))
-            continue  # an exact copy adds nothing to the near-duplicate index
-        sh = hasher.shingles(text)
-        shingles[line_no] = sh
-        mh = LeanMinHash(seed=1, hashvalues=hasher.signature(sh), scheme="legacy")
-        for other in lsh.query(mh):
-            sim = jaccard(sh, shingles[other])
-            if sim >= threshold:
-                uf.union(other, line_no)
-                edges.append((other, line_no, sim, False))
-        lsh.insert(line_no, mh, check_duplication=False)
+            continue  # an exact copy adds nothing to the near-duplicate indexes
+        shingles[line_no] = hasher.shingles(text)
         if progress and n % 1000 == 0:
             progress(n, 0)
+
+    def link(a: int, b: int) -> None:
+        if uf.find(a) == uf.find(b):
+            return  # already one group: the exact Jaccard would add nothing
+        sim = jaccard(shingles[a], shingles[b])
+        if sim >= threshold:
+            uf.union(a, b)
+            edges.append((a, b, sim, False))
+
+    lsh = MinHashLSH(threshold=max(0.05, threshold - 0.1), num_perm=NUM_PERM, weights=(0.2, 0.8))
+    for line_no, sh in shingles.items():
+        if len(sh) >= LONG:
+            mh = LeanMinHash(seed=1, hashvalues=hasher.signature(sh), scheme="legacy")
+            for other in lsh.query(mh):
+                link(other, line_no)
+            lsh.insert(line_no, mh, check_duplication=False)
+    short = [line for line, sh in shingles.items() if len(sh) <= LONG / threshold]
+    for a, b, sim in _prefix_pairs([shingles[line] for line in short], threshold):
+        if uf.find(short[a]) != uf.find(short[b]):
+            uf.union(short[a], short[b])
+            edges.append((short[a], short[b], sim, False))
     by_root: dict[int, tuple[set[int], list[float], list[bool]]] = {}
     for a, b, sim, exact in edges:
         members, sims, exacts = by_root.setdefault(uf.find(a), (set(), [], []))

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from ftadvisor.data.problems import Problem
 from ftadvisor.errors import InputError
+from ftadvisor.userfiles import require_regular_file
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
@@ -21,9 +22,7 @@ _CHUNK = 1 << 20
 
 def open_input(path: str | Path) -> IO[bytes]:
     """Open a dataset for reading, with a one-line error when it cannot be."""
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder, not a JSONL file")
+    p = require_regular_file(path, "JSONL file")
     try:
         return p.open("rb")
     except FileNotFoundError as exc:

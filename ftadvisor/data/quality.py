@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from ftadvisor.data.jsonl import NotJSON, iter_objects, loads, open_input
 from ftadvisor.data.stats import Distribution
 from ftadvisor.data.text import normalise, prompt_text, split_example
 from ftadvisor.errors import InputError
+from ftadvisor.userregex import UserPattern
 
 MAX_CLASSES = 50
 IMBALANCE_RATIO = 3.0  # largest / smallest class above this is flagged
@@ -88,12 +88,7 @@ def check_quality(path: str | Path, *, method: Method | None = None, label_field
 
     open_input(path).close()
     method = method or detect_method(path)[0]
-    patterns = []
-    for r in require or []:
-        try:
-            patterns.append((r, re.compile(r)))
-        except re.error as exc:
-            raise InputError(f"--require {r!r}: not a valid regular expression: {exc}") from exc
+    patterns = [(r, UserPattern(r, "--require")) for r in require or []]
     validator = _schema_validator(json_schema) if json_schema else None
     labels: list[str | None] = []
     answers_by_prompt: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))

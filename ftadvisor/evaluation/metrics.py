@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ftadvisor.data.jsonl import NotJSON, loads
+from ftadvisor.userregex import MULTILINE, UserPattern
 
 
 class FormatRules(BaseModel):
@@ -26,6 +27,11 @@ class FormatRules(BaseModel):
 
 def normalise(text: str) -> str:
     return " ".join(text.split())
+
+
+@lru_cache(maxsize=64)
+def _pattern(pattern: str) -> UserPattern:
+    return UserPattern(pattern, "--require", flags=MULTILINE)
 
 
 def parse_json(text: str) -> Any:
@@ -53,7 +59,7 @@ def format_failures(text: str, rules: FormatRules) -> list[str]:
         if errors:
             failures.append(f"schema: {errors[0].message}")
     for pattern in rules.regex:
-        if not re.search(pattern, text, re.M):
+        if not _pattern(pattern).search(text):
             failures.append(f"regex {pattern!r}")
     for needle in rules.contains:
         if needle not in text:

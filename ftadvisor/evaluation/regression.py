@@ -4,13 +4,13 @@ plain formatting. A drop of more than 5 points against the base model is flagged
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from ftadvisor.errors import InputError
+from ftadvisor.userregex import IGNORECASE, UserPattern
 
 DROP_FLAG_POINTS = 5.0
 
@@ -55,11 +55,11 @@ def load_prompts(extra: str | Path | None = None) -> list[dict[str, str]]:
                 continue
             try:
                 item = json.loads(line)
-                re.compile(item["expect"])
-                if not isinstance(item["prompt"], str):
+                if not isinstance(item, dict) or not isinstance(item["prompt"], str):
                     raise TypeError("prompt is not a string")
-            except (json.JSONDecodeError, KeyError, TypeError, re.error) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 raise InputError(f"{path}:{n}: expected {{\"prompt\": str, \"expect\": regex}}: {exc}") from exc
+            UserPattern(str(item.get("expect")), f"{path}:{n}: expect")
             prompts.append({"kind": item.get("kind", "custom"), "prompt": item["prompt"], "expect": item["expect"]})
     return prompts
 
@@ -70,7 +70,8 @@ def run_regression(models: list[tuple[Any, str]], prompts: list[dict[str, str]],
     for backend, model in models:
         outputs = [backend.complete(model, [{"role": "user", "content": p["prompt"]}], max_tokens=max_tokens,
                                     temperature=0).text for p in prompts]
-        passed = [re.search(p["expect"], o, re.I) is not None for p, o in zip(prompts, outputs, strict=True)]
+        passed = [UserPattern(p["expect"], "expect", flags=IGNORECASE).search(o)
+                  for p, o in zip(prompts, outputs, strict=True)]
         kinds = sorted({p["kind"] for p in prompts})
         by_kind = {k: sum(ok for p, ok in zip(prompts, passed, strict=True) if p["kind"] == k)
                    / sum(1 for p in prompts if p["kind"] == k) for k in kinds}
