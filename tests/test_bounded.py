@@ -62,6 +62,22 @@ def test_prefix_filtering_finds_exactly_the_pairs_brute_force_finds(sets: list[s
     assert all(found[k] == pytest.approx(truth[k]) for k in truth)
 
 
+def test_prefix_filtering_is_exact_on_templated_lines() -> None:
+    """Brute force over 2,000 templated lines, whose 5-gram sets overlap heavily (random small sets did not
+    catch a wrong `assume_unique` in the vectorised check)."""
+    from ftadvisor.data.dedup import MinHasher
+    from ftadvisor.data.text import example_text
+
+    h = MinHasher()
+    sets = [h.shingles(example_text({"messages": [{"role": "user", "content": f"q{i}"},
+                                                  {"role": "assistant", "content": "a"}]}, "sft", system=False))
+            for i in range(2000)]
+    plain = [set(x.tolist()) for x in sets]
+    truth = {(i, j) for i in range(len(plain)) for j in range(i + 1, len(plain))
+             if len(plain[i] & plain[j]) / len(plain[i] | plain[j]) >= 0.8}
+    assert {(a, b) for a, b, _ in _prefix_pairs(sets, 0.8)} == truth
+
+
 def test_templated_lines_stay_near_linear(tmp_path: Path) -> None:
     """big:dedup:m200k: 40k templated lines took 55 s and 200k did not finish in 300 s. The full figures
     (100k and 1M lines) are in benchmarks/bench_dedup.py; here: same groups as before, and 4x the lines
@@ -77,10 +93,9 @@ def test_templated_lines_stay_near_linear(tmp_path: Path) -> None:
     t = time.perf_counter()
     report = find_duplicates(small)
     t_small = time.perf_counter() - t
-    # The review's MinHash run found 4 groups here; exact prefix filtering finds every pair (one more).
-    assert len(report.groups) == 5 and all(g.similarity >= 0.8 for g in report.groups)
+    assert len(report.groups) == 4 and report.n_removable == 4  # as the review's m5000 run found
     t = time.perf_counter()
     report = find_duplicates(large)
     t_large = time.perf_counter() - t
-    assert len(report.groups) >= 36 and report.n_removable >= 37  # the review's m20000 run found 36 and 37
+    assert len(report.groups) == 36 and report.n_removable == 37  # as the review's m20000 run found
     assert t_large < 8 * t_small + 2

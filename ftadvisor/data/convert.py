@@ -90,7 +90,17 @@ def _csv_rows(path: Path, prompt_col: str | None, response_col: str | None) -> I
         pass
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        cols = [c.strip() for c in reader.fieldnames or []]
+        try:
+            cols = [c.strip() for c in reader.fieldnames or []]
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not valid UTF-8 (byte {exc.start + 1} of its first block); save it as UTF-8"
+                             ) from exc
+        except csv.Error as exc:
+            raise InputError(f"{path}:1: the header is not valid CSV: {exc}") from exc
+        twice = sorted({c for c in cols if cols.count(c) > 1})
+        if twice:
+            raise InputError(f"{path}:1: column(s) {', '.join(map(repr, twice))} appear more than once; rename them "
+                             "so no value is dropped")
         lower = {c.lower(): c for c in cols}
 
         def pick(given: str | None, candidates: tuple[str, ...], what: str) -> str:

@@ -118,9 +118,12 @@ def jaccard(a: Any, b: Any) -> float:
 
 
 def _prefix_pairs(sets: list[Any], threshold: float) -> Iterator[tuple[int, int, float]]:
-    """``(earlier, later, Jaccard)`` for every pair of ``sets`` at or above ``threshold``, exactly: All-Pairs
-    prefix filtering (rarest 5-grams first), a size filter, then the exact Jaccard of all of a set's
-    candidates in one vectorised step."""
+    """``(i, j, Jaccard)`` with ``i < j`` for every pair of ``sets`` at or above ``threshold``, exactly.
+
+    PPJoin's prefix filtering (Xiao et al. 2008): sets are visited by increasing size, each ordered rarest
+    5-gram first; a set probes the index with its first ``n - ceil(t n) + 1`` 5-grams and is then indexed
+    under only its first ``n - ceil(2t/(1+t) n) + 1`` (every set already indexed is no larger). A size
+    filter follows, then the exact Jaccard of all of a set's candidates in one vectorised step."""
     import numpy as np
 
     if not sets:
@@ -130,24 +133,28 @@ def _prefix_pairs(sets: list[Any], threshold: float) -> Iterator[tuple[int, int,
     rank[np.lexsort((values, counts))] = np.arange(len(values))  # rarest first, ties by value
     index: dict[int, list[int]] = {}
     sizes = [len(s) for s in sets]
-    for i, s in enumerate(sets):
-        size = sizes[i]
-        low, high = threshold * size, size / threshold
-        prefix = np.sort(rank[np.searchsorted(values, s)])[:size - math.ceil(threshold * size - 1e-9) + 1]
+    mid = 2 * threshold / (1 + threshold)
+    for i in sorted(range(len(sets)), key=sizes.__getitem__):
+        s, size = sets[i], sizes[i]
+        low = threshold * size
+        ordered = np.sort(rank[np.searchsorted(values, s)]).tolist()
         found: set[int] = set()
-        for token in prefix.tolist():
-            bucket = index.setdefault(token, [])
-            found.update(j for j in bucket if low <= sizes[j] <= high)
-            bucket.append(i)
+        for token in ordered[:size - math.ceil(threshold * size - 1e-9) + 1]:
+            bucket = index.get(token)
+            if bucket:
+                found.update(j for j in bucket if sizes[j] >= low)
+        for token in ordered[:size - math.ceil(mid * size - 1e-9) + 1]:
+            index.setdefault(token, []).append(i)
         if not found:
             continue
         cands = sorted(found)
         lens = np.array([sizes[j] for j in cands])
-        hits = np.isin(np.concatenate([sets[j] for j in cands]), s, assume_unique=True)
+        hits = np.isin(np.concatenate([sets[j] for j in cands]), s)  # the candidates share 5-grams: not unique
         inter = np.add.reduceat(hits, np.concatenate(([0], np.cumsum(lens)[:-1])))
         sims = inter / (size + lens - inter)
         for k in np.flatnonzero(sims >= threshold).tolist():
-            yield cands[k], i, float(sims[k])
+            j = cands[k]
+            yield min(i, j), max(i, j), float(sims[k])
 
 
 def _examples(path: str | Path, method: Method) -> Iterator[tuple[int, str]]:

@@ -120,16 +120,27 @@ def check_quality(path: str | Path, *, method: Method | None = None, label_field
 
 def _schema_validator(path: str | Path) -> Any:
     import jsonschema
+    from referencing import Registry
+    from referencing.exceptions import NoSuchResource
 
     from ftadvisor.userfiles import read_json
 
     schema = read_json(path, "JSON schema")
+
+    def no_fetching(uri: str) -> Any:  # a $ref to another document is never fetched from the network
+        raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs class
+
     try:
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
+        validator = cls(schema, registry=Registry(retrieve=no_fetching))  # type: ignore[call-arg]
+        validator.is_valid(None)  # resolve references now, so a bad $ref is named here, once
     except jsonschema.SchemaError as exc:
         raise InputError(f"{path}: not a valid JSON schema: {exc.message}") from exc
-    return cls(schema)
+    except Exception as exc:  # referencing's errors: an unresolvable or remote $ref
+        raise InputError(f"{path}: the schema's $ref cannot be resolved without fetching it "
+                         f"({exc.__class__.__name__}); inline the referenced schema") from exc
+    return validator
 
 
 def _schema_failures(validator: Any, answer: str, line: int) -> list[RuleFailure]:
