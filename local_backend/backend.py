@@ -142,7 +142,14 @@ class LocalBackend:
         return job
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
-        return [self.get_job(d.id) for d in all_jobs(self.root)[:limit]]
+        """The newest jobs; a job whose record is damaged is left out (it alone), not the whole list."""
+        jobs = []
+        for d in all_jobs(self.root)[:limit]:
+            try:
+                jobs.append(self.get_job(d.id))
+            except InputError:
+                continue
+        return jobs
 
     def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]:
         return self._dir(job_id).events()[:limit]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ftadvisor.backends.base import Job, JobEvent
 from ftadvisor.data.jsonl import atomic_writer
+from ftadvisor.errors import InputError
 
 
 def root() -> Path:
@@ -34,7 +35,13 @@ class JobDir:
         return (self.path / "job.json").is_file()
 
     def read_job(self) -> Job:
-        return Job.model_validate_json((self.path / "job.json").read_text())
+        """The job, or one ``InputError`` naming this job's file when it is damaged (other jobs unaffected)."""
+        path = self.path / "job.json"
+        try:
+            return Job.model_validate_json(path.read_text())
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise InputError(f"{path}: this job's record is damaged ({exc.__class__.__name__}); the job cannot be "
+                             "read, other jobs are not affected") from None
 
     def write_job(self, job: Job) -> None:
         with atomic_writer(self.path / "job.json") as f:
@@ -46,7 +53,12 @@ class JobDir:
         return job
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.path / name).read_text())
+        path = self.path / name
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: this job's file is damaged or missing ({exc.__class__.__name__}); other jobs "
+                             "are not affected") from None
 
     def write_json(self, name: str, data: Any) -> None:
         with atomic_writer(self.path / name) as f:
@@ -64,7 +76,15 @@ class JobDir:
         p = self.path / "events.jsonl"
         if not p.is_file():
             return []
-        return [JobEvent.model_validate_json(line) for line in reversed(p.read_text().splitlines()) if line]
+        events = []
+        for line in reversed(p.read_text(errors="replace").splitlines()):
+            if not line.strip():
+                continue
+            try:
+                events.append(JobEvent.model_validate_json(line))
+            except ValueError:  # a torn or damaged line (a worker killed mid-write): skipped, the rest is read
+                continue
+        return events
 
     @property
     def checkpoints(self) -> Path:

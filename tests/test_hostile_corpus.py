@@ -77,3 +77,22 @@ def test_every_command_on_every_hostile_file(run_cli, tmp_path: Path, command: l
         if r.exit_code not in (0, 1, 2) or "Traceback" in r.output or crashed:
             failures.append(f"{f.name}: exit {r.exit_code}: {r.exception!r} {r.output[-300:]}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("value", ["-5", "NaN", "Infinity"])
+def test_prices_must_be_finite_and_not_negative(run_cli, tmp_path: Path, value: str) -> None:
+    """prices:negative/nan/inf printed `total: $-1.50` / `$nan` / `$inf` with exit 0."""
+    p = tmp_path / "p.json"
+    p.write_text('{"models": [{"id": "gpt-4.1-mini-2025-04-14", "training_per_1m": ' + value + "}]}")
+    r = run_cli("cost", "training", "--tokens", "100000", "--examples", "100", "-m", "gpt-4.1-mini-2025-04-14",
+                "--prices", p)
+    assert r.exit_code == 2 and "training_per_1m" in r.output and "finite" in r.output
+
+
+@pytest.mark.parametrize("options", [["--suffix", ""], ["--suffix", "x" * 65], ["--learning-rate-multiplier", "inf"],
+                                     ["--learning-rate-multiplier", "nan"]])
+def test_what_dry_run_accepts_the_real_run_accepts(run_cli, options: list[str]) -> None:
+    """http:suffix65 / suffix_empty / lr_inf: dry-run accepted them, the real run crashed after uploading."""
+    sample = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
+    r = run_cli("train", sample, "-m", "gpt-4o-mini", "--dry-run", "--org-history", "active", *options)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output

@@ -112,3 +112,26 @@ def test_jobs_wait_brings_the_ledger_up_to_date(run_cli, standin_env, _isolated_
     job = Ledger(_isolated_home / "ledger.db").job(job_id)
     assert job["status"] == "succeeded" and job["fine_tuned_model"].startswith("ft:")
     assert job["actual_cost_usd"] is not None and job["metrics"]
+
+
+def test_one_damaged_local_job_affects_only_itself(run_cli, _isolated_home: Path) -> None:
+    """local:corrupt:jobjson_list / :events: one bad job.json broke `jobs list` for every job."""
+    from ftadvisor.backends.base import Job
+    from local_backend.store import JobDir
+
+    good, bad = JobDir("ftjob-good0000000000000000000"), JobDir("ftjob-bad00000000000000000000")
+    for d in (good, bad):
+        d.path.mkdir(parents=True)
+        d.write_job(Job(id=d.id, status="succeeded", model="smollm2-135m-instruct", backend="local", created_at=1))
+        d.event("Fine-tuning started")
+    (bad.path / "job.json").write_text('{"id": "ftjob-bad", "status": ')  # truncated
+    with (good.path / "events.jsonl").open("a") as f:
+        f.write('{garbage\n')
+    good.event("The job has successfully completed")
+    listed = run_cli("jobs", "list", "--backend", "local", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [j["id"] for j in __import__("json").loads(listed.stdout)] == [good.id]
+    events = run_cli("jobs", "events", good.id, "--backend", "local")
+    assert events.exit_code == 0 and "successfully completed" in events.output and "Fine-tuning started" in events.output
+    broken = run_cli("jobs", "get", bad.id, "--backend", "local")
+    assert broken.exit_code == 2 and "damaged" in broken.output and "Traceback" not in broken.output
