@@ -4,6 +4,7 @@ and every status we watch lands in it."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -130,8 +131,9 @@ def test_one_damaged_local_job_affects_only_itself(run_cli, _isolated_home: Path
     good.event("The job has successfully completed")
     listed = run_cli("jobs", "list", "--backend", "local", "--json")
     assert listed.exit_code == 0, listed.output
-    assert [j["id"] for j in __import__("json").loads(listed.stdout)] == [good.id]
+    assert [j["id"] for j in json.loads(listed.stdout)] == [good.id]
     events = run_cli("jobs", "events", good.id, "--backend", "local")
-    assert events.exit_code == 0 and "successfully completed" in events.output and "Fine-tuning started" in events.output
+    assert events.exit_code == 0 and "successfully completed" in events.output
+    assert "Fine-tuning started" in events.output
     broken = run_cli("jobs", "get", bad.id, "--backend", "local")
     assert broken.exit_code == 2 and "damaged" in broken.output and "Traceback" not in broken.output
