@@ -49,6 +49,7 @@ MODEL_RETRY_S = 15.0
 # the 10 s lag the hostile pass observed) and create again only if the last lookup, at the end of the
 # window, succeeded and still lists nothing.
 RECONCILE_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+UPLOAD_CLOCK_SLACK_S = 60  # a file "created since the request" allows for this much clock difference
 _JOB_ID = re.compile(r'"id"\s*:\s*"(ftjob-[A-Za-z0-9_-]+)"')
 _METHODS_BY_TYPE: dict[str, Method] = {v: k for k, v in METHOD_TYPES.items()}
 M = TypeVar("M", bound=BaseModel)
@@ -203,13 +204,15 @@ class OpenAIBackend:
 
         files = self.client.with_options(max_retries=0).files
         for attempt in range(1, 4):
-            started = int(time.time()) - 5
+            started = int(time.time()) - UPLOAD_CLOCK_SLACK_S
+            accepted = False
             try:
                 with p.open("rb") as fh:
                     raw = files.with_raw_response.create(file=(p.name, fh, "application/jsonl"), purpose="fine-tune")
+                accepted = True
                 try:
                     return raw.parse()
-                except Exception:  # unreadable 2xx: the file exists
+                except Exception:  # an unreadable 2xx: the file exists, find it
                     pass
             except openai.APIStatusError as exc:
                 if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
@@ -224,6 +227,9 @@ class OpenAIBackend:
                             return f
                 except openai.OpenAIError:
                     continue
+            if accepted:
+                raise BackendError(f"uploading {p.name}: OpenAI accepted it but its answer was unreadable and the "
+                                   "file is not listed yet; try again in a minute")
             self.sleep(min(2.0 ** attempt, 30.0))
         raise BackendError(f"uploading {p.name} failed 3 times and OpenAI lists no such file; nothing was created")
 

@@ -31,6 +31,11 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """A value from the user's data, cut for a terminal line (a 50 MB answer is not a label to print)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print one ``error:`` line and exit."""
     err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)

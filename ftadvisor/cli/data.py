@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, user_errors
+from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, shorten, user_errors
 from ftadvisor.data.formats import METHODS
 from ftadvisor.tokens import ENCODINGS
 
@@ -198,11 +198,11 @@ def check(file: Path, method: str | None, label_field: str | None, require: tupl
         sys.exit(1 if bad else 0)
     if r.labels:
         lb = r.labels
-        click.echo(f"labels ({lb.source}): " + ", ".join(f"{k} {v} ({v / sum(lb.counts.values()):.0%})"
+        click.echo(f"labels ({lb.source}): " + ", ".join(f"{shorten(k)} {v} ({v / sum(lb.counts.values()):.0%})"
                                                         for k, v in lb.counts.items()))
         if lb.imbalanced:
             click.echo(f"warning: imbalanced classes: largest/smallest = {lb.imbalance_ratio:.1f}"
-                       + (f"; under half their fair share: {', '.join(lb.underrepresented)}"
+                       + (f"; under half their fair share: {', '.join(map(shorten, lb.underrepresented))}"
                           if lb.underrepresented else ""))
     else:
         click.echo("labels: answers are free text (not a small set of classes); use --label-field for JSON")
