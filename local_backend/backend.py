@@ -103,13 +103,14 @@ class LocalBackend:
 
     def create_job(self, spec: JobSpec, run_id: str | None = None, **options: Any) -> Job:
         """Create a job and start its worker; ``options`` are LocalSpec fields (lora_rank, qlora, ...)."""
-        from local_backend.modelio import base_name
+        from local_backend.modelio import base_name, check
 
         if spec.method not in ("sft", "dpo"):
             raise InputError(f"the local backend trains sft and dpo, not {spec.method}")
         problems = spec.check()
         if problems:
             raise InputError("; ".join(problems))
+        check(spec.model)  # a model that cannot be loaded is refused before a job exists
         job_id = new_id("ftjob-")
         hyper = {k: v for k, v in spec.hyperparameters.items() if not (k == "beta" and v == "auto")}
         local = LocalSpec(model=spec.model, training_file=self._file_path(spec.training_file),

@@ -58,24 +58,39 @@ def _convert_gguf(gguf: Path, out: Path) -> Path:
     return out
 
 
+def check(model: str) -> None:
+    """Refuse a model that cannot be loaded, at once and without loading anything (so no job is created for
+    it): a folder without config.json, a missing GGUF file, a hub id while HF_HUB_OFFLINE=1."""
+    if model in BUILTIN_ALIASES:
+        if not (cache_dir() / BUILTIN / "config.json").is_file():
+            _smollm2_gguf()
+        return
+    p = Path(model).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise InputError(f"{p}: not a Hugging Face model folder (no config.json)")
+        return
+    if p.suffix == ".gguf":
+        if not p.is_file():
+            raise InputError(f"{p}: no such GGUF file")
+        return
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise InputError(f"{model!r} is neither a local folder nor a GGUF file, and HF_HUB_OFFLINE=1 forbids "
+                         f"downloading it; use a local path or the built-in {BUILTIN}")
+
+
 def resolve(model: str) -> Path:
     """A folder with config.json for ``model`` (converting GGUF files once into the cache)."""
+    check(model)
     if model in BUILTIN_ALIASES:
         out = cache_dir() / BUILTIN
         return out if (out / "config.json").is_file() else _convert_gguf(_smollm2_gguf(), out)
     p = Path(model).expanduser()
     if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise InputError(f"{p}: not a Hugging Face model folder (no config.json)")
         return p
     if p.suffix == ".gguf":
-        if not p.is_file():
-            raise InputError(f"{p}: no such GGUF file")
         out = cache_dir() / p.stem
         return out if (out / "config.json").is_file() else _convert_gguf(p, out)
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise InputError(f"{model!r} is neither a local folder nor a GGUF file, and HF_HUB_OFFLINE=1 forbids "
-                         f"downloading it; use a local path or the built-in {BUILTIN}")
     return Path(model)  # a hub id: from_pretrained downloads it
 
 

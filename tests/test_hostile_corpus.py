@@ -96,3 +96,14 @@ def test_what_dry_run_accepts_the_real_run_accepts(run_cli, options: list[str]) 
     sample = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
     r = run_cli("train", sample, "-m", "gpt-4o-mini", "--dry-run", "--org-history", "active", *options)
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+
+
+def test_a_hub_id_offline_is_refused_before_a_local_job_exists(run_cli, _isolated_home: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: a hub id is "refused at once under HF_HUB_OFFLINE=1"; the review found a job created first."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    sample = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
+    r = run_cli("train", sample, "--backend", "local", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--yes")
+    assert r.exit_code == 2 and "HF_HUB_OFFLINE=1" in r.output and "Traceback" not in r.output
+    jobs = _isolated_home / "local" / "jobs"
+    assert not jobs.exists() or not any(jobs.iterdir())

@@ -51,4 +51,9 @@ cli.add_command(tokens)
 
 
 def main() -> None:
+    import signal
+    import sys
+
+    # SIGTERM ends like Ctrl-C: cleanup runs, so no half-written temporary file is left beside an output.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cli(prog_name="ftadvisor")
