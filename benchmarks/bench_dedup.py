@@ -101,9 +101,10 @@ def main() -> None:
     for n in (int(x) for x in args.templated.split(",") if x):
         path = data / f"templated-{n}.jsonl"
         make_templated(path, n)
-        code = (f"import resource, time; from ftadvisor.data.dedup import find_duplicates; t = time.perf_counter(); "
+        # Peak memory from VmHWM: ru_maxrss would carry this (parent) process's peak across fork and exec.
+        code = (f"import re, time; from ftadvisor.data.dedup import find_duplicates; t = time.perf_counter(); "
                 f"r = find_duplicates({str(path)!r}); print(time.perf_counter() - t, len(r.groups), "
-                f"resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                f"re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))")
         secs, groups, rss = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                            check=True).stdout.split()
         print(f"templated short lines: {n:,} in {float(secs):.1f} s, {int(groups):,} groups, peak "
