@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 from ftadvisor.advisor.breakeven import BreakEven, BreakEvenInput, break_even
 from ftadvisor.advisor.decision import Answers, Recommendation, advise
-from ftadvisor.advisor.lora import lora_size, read_config
+from ftadvisor.advisor.economics import Decision, EconomicsInput, compare, decide
+from ftadvisor.advisor.lora import MemorySettings, lora_size, read_config
 from ftadvisor.data.problems import Problem
 from ftadvisor.data.stats import DatasetStats, dataset_stats
 from ftadvisor.data.validate import ValidationReport, validate_file
@@ -28,8 +29,11 @@ __all__ = [
     "BreakEvenInput",
     "Catalogue",
     "DatasetStats",
+    "Decision",
+    "EconomicsInput",
     "FtAdvisorError",
     "InputError",
+    "MemorySettings",
     "ModelEntry",
     "Problem",
     "Recommendation",
@@ -38,9 +42,11 @@ __all__ = [
     "__version__",
     "advise",
     "break_even",
+    "compare",
     "count_chat_tokens",
     "count_text_tokens",
     "dataset_stats",
+    "decide",
     "encoding_name_for_model",
     "load_catalogue",
     "lora_size",
