@@ -27,11 +27,14 @@ def _damage(home: Path, how: str) -> None:
     if how == "garbage":
         db.write_bytes(os.urandom(8192))
     elif how == "truncated":
-        Ledger(db).record("x", {"a": 1})
+        ledger = Ledger(db)
+        ledger.record("x", {"a": 1})
+        ledger.close()  # the last connection checkpoints the WAL into the file
         data = db.read_bytes()
+        assert len(data) > 4096, "the ledger's pages should be in the file before it is cut"
         for extra in ("-wal", "-shm"):
             Path(str(db) + extra).unlink(missing_ok=True)
-        db.write_bytes(data[:1000])
+        db.write_bytes(data[:1000] + bytes(range(256)) * 12)  # page 1 cut short, its cells overwritten
     elif how == "folder":
         db.mkdir()
 
