@@ -260,3 +260,18 @@ def test_rag_answer_is_priced() -> None:
                               rag_tokens=1500, requests_per_day=1000), today=TODAY)
     assert d.recommendation.choice == "rag"
     assert d.recommendation.numbers["rag_usd_per_request"] == pytest.approx((2200 * 2.0 + 200 * 8.0) / 1e6)
+
+
+def test_a_compliant_smaller_model_beats_a_fine_tune_that_only_beats_the_big_one() -> None:
+    from ftadvisor.advisor.decision import SmallPrompt
+
+    hosted = FineTuneOption(kind="hosted", model="gpt-4.1-mini-2025-04-14", setup_usd=50, priced=True,
+                            break_even_days=10, lifetime_days=52, per_request_usd=0.0008)
+    small = SmallPrompt(model="gpt-4.1-mini-2025-04-14", per_request_usd=0.0006)
+    r = advise(Answers(task_type="format", labelled_examples=200, prompt_compliance=0.8, small_model_compliance=0.97,
+                       hosted=hosted, small_prompt=small))
+    assert r.choice == "prompt" and r.model == "gpt-4.1-mini-2025-04-14"
+    cheaper = hosted.model_copy(update={"per_request_usd": 0.0004})
+    r = advise(Answers(task_type="format", labelled_examples=200, prompt_compliance=0.8, small_model_compliance=0.97,
+                       hosted=cheaper, small_prompt=small))
+    assert r.choice == "fine-tune-hosted"

@@ -291,6 +291,9 @@ def advise(a: Answers) -> Recommendation:
     option = None if "not-fine-tune" in says or not enough else _where(a, says)
     quick = option is not None and option.priced and option.break_even_days is not None and \
         option.break_even_days <= QUICK_PAYBACK_DAYS
+    if small_ok and quick and option is not None and a.small_prompt is not None and \
+            option.per_request_usd is not None and option.per_request_usd >= a.small_prompt.per_request_usd:
+        quick = False  # it pays back against the big prompted model, but prompting the smaller one is cheaper
     model: str | None = None
 
     choice: Choice
