@@ -81,19 +81,13 @@ def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, l
         problems.append(Problem(line_no, "invalid_utf8", f"byte {exc.start + 1} is not valid UTF-8 "
                                 f"({raw[exc.start:exc.start + 1]!r}); save the file as UTF-8"))
         return None, problems
+    if not text.strip():
+        problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
+        return None, problems
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if not text.strip():
-            problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
-        else:
-            problems.append(Problem(line_no, "invalid_json", f"column {exc.colno}: {exc.msg}"))
-        return None, problems
-    except RecursionError:
-        problems.append(Problem(line_no, "invalid_json", "JSON nested too deeply"))
-        return None, problems
-    except ValueError as exc:  # Python refuses integers of more than 4,300 digits
-        problems.append(Problem(line_no, "invalid_json", f"a number cannot be read ({exc})"))
+        obj = loads(text)
+    except NotJSON as exc:
+        problems.append(Problem(line_no, "invalid_json", str(exc)))
         return None, problems
     if obj is None:
         problems.append(Problem(line_no, "data_type", "the line is null, not a JSON object"))
@@ -122,15 +116,19 @@ class NotJSON(ValueError):
 
 
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` that fails only with ``NotJSON`` (one readable reason), whatever the text holds."""
+    """``json.loads`` that fails only with ``NotJSON`` (one readable reason), whatever the text holds: the
+    one parser for dataset lines and for the JSON users put inside them (labels, schemas, tool arguments)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise NotJSON(f"line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        where = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
+        raise NotJSON(f"{where}: {exc.msg}") from None
     except RecursionError:
-        raise NotJSON("nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+        raise NotJSON("JSON nested too deeply") from None
+    except UnicodeDecodeError as exc:
         raise NotJSON(str(exc)) from None
+    except ValueError as exc:  # Python refuses integers of more than 4,300 digits
+        raise NotJSON(f"a number cannot be read ({exc})") from None
 
 
 def iter_objects(path: str | Path) -> Iterator[tuple[int, Any]]:
