@@ -6,9 +6,8 @@ similarity at or above the threshold; every candidate pair is checked with the e
 reported pairs have no false positives. Candidates come from two indexes, split by set size:
 - long texts (``LONG`` 5-grams or more): MinHash signatures (128 permutations, numpy) in datasketch's
   ``MinHashLSH``, tuned for recall at a slightly lower threshold;
-- short texts (up to ``LONG / threshold``): exact prefix filtering (Bayardo et al.'s All-Pairs). Each set is
-  ordered rarest 5-gram first and only its first ``size - ceil(threshold * size) + 1`` 5-grams are indexed;
-  two sets at or above the threshold must share one of them, so no pair is missed, and since the rare
+- short texts (up to ``LONG / threshold``): exact prefix filtering (PPJoin, see ``_prefix_pairs``): two sets
+  at or above the threshold must share one of their rarest 5-grams, so no pair is missed, and since the rare
   5-grams lead, the lists probed stay short. Short templated texts ("q1", "q2", ... with one answer) make
   MinHash return nearly every pair as a candidate; this keeps them linear.
 A pair of sizes a <= b can reach the threshold only if a >= threshold * b, so every such pair lies in one
@@ -31,8 +30,7 @@ from ftadvisor.data.text import example_text, normalise
 
 NUM_PERM = 128
 SHINGLE = 5  # characters
-LONG = 64  # 5-grams: sets at least this large go to MinHash LSH, smaller ones (and up to LONG / threshold) to
-# exact prefix filtering
+LONG = 64  # 5-grams: sets this large go to MinHash LSH; sets up to LONG / threshold to prefix filtering
 
 
 @dataclass
@@ -180,39 +178,36 @@ def find_duplicates(path: str | Path, *, threshold: float = 0.8, method: Method 
     uf = _UnionFind()
     edges: list[tuple[int, int, float, bool]] = []  # (line, line, Jaccard, exact copy)
     shingles: dict[int, Any] = {}
+
+    def join(a: int, b: int, sim: float, exact: bool = False) -> None:
+        """Put ``a`` and ``b`` in one group; the edge keeps the group's lowest verified similarity."""
+        if uf.find(a) != uf.find(b):
+            uf.union(a, b)
+            edges.append((a, b, sim, exact))
+
     n = 0
     for line_no, text in _examples(path, method):
         n += 1
         key = hashlib.blake2b(normalise(text).encode(), digest_size=16).digest()
         first = exact_first.setdefault(key, line_no)
         if first != line_no:
-            uf.union(first, line_no)
-            edges.append((first, line_no, 1.0, True))
+            join(first, line_no, 1.0, exact=True)
             continue  # an exact copy adds nothing to the near-duplicate indexes
         shingles[line_no] = hasher.shingles(text)
         if progress and n % 1000 == 0:
             progress(n, 0)
-
-    def link(a: int, b: int) -> None:
-        if uf.find(a) == uf.find(b):
-            return  # already one group: the exact Jaccard would add nothing
-        sim = jaccard(shingles[a], shingles[b])
-        if sim >= threshold:
-            uf.union(a, b)
-            edges.append((a, b, sim, False))
 
     lsh = MinHashLSH(threshold=max(0.05, threshold - 0.1), num_perm=NUM_PERM, weights=(0.2, 0.8))
     for line_no, sh in shingles.items():
         if len(sh) >= LONG:
             mh = LeanMinHash(seed=1, hashvalues=hasher.signature(sh), scheme="legacy")
             for other in lsh.query(mh):
-                link(other, line_no)
+                if uf.find(other) != uf.find(line_no) and (sim := jaccard(shingles[other], sh)) >= threshold:
+                    join(other, line_no, sim)
             lsh.insert(line_no, mh, check_duplication=False)
     short = [line for line, sh in shingles.items() if len(sh) <= LONG / threshold]
     for a, b, sim in _prefix_pairs([shingles[line] for line in short], threshold):
-        if uf.find(short[a]) != uf.find(short[b]):
-            uf.union(short[a], short[b])
-            edges.append((short[a], short[b], sim, False))
+        join(short[a], short[b], sim)
     by_root: dict[int, tuple[set[int], list[float], list[bool]]] = {}
     for a, b, sim, exact in edges:
         members, sims, exacts = by_root.setdefault(uf.find(a), (set(), [], []))
