@@ -54,13 +54,18 @@ def request_cost(entry: ModelEntry, kind: PriceKind, input_tokens: float, output
     return (cost + output_tokens * _price(entry, kind, "output")) / 1_000_000
 
 
+def cacheable_tokens(entry: ModelEntry, kind: PriceKind, prefix_tokens: float) -> int:
+    """Tokens of a static prefix billed at the cached price on a cache hit (0 for models with no cached price)."""
+    return 0 if getattr(entry, f"{kind}_cached_input") is None else cached_prefix_tokens(prefix_tokens)
+
+
 def expected_request_cost(entry: ModelEntry, kind: PriceKind, prefix_tokens: float, other_input: float,
                           output_tokens: float, hit_rate: float) -> float:
     """Mean USD per request when a share ``hit_rate`` of requests finds the static prefix cached (only the
     cacheable part of it, see ``caching``); models without a cached price are billed in full."""
     full = request_cost(entry, kind, prefix_tokens + other_input, output_tokens)
-    cached = cached_prefix_tokens(prefix_tokens)
-    if not cached or not hit_rate or getattr(entry, f"{kind}_cached_input") is None:
+    cached = cacheable_tokens(entry, kind, prefix_tokens)
+    if not cached or not hit_rate:
         return full
     hit = request_cost(entry, kind, prefix_tokens + other_input, output_tokens, cached_tokens=cached)
     return (1 - hit_rate) * full + hit_rate * hit
@@ -122,10 +127,9 @@ def prompt_overhead(entry: ModelEntry, *, system_prompt: str | None, few_shot: l
     counter = TokenCounter(encoding)
     tokens = sum(counter.message(m) for m in messages)
     per_request = expected_request_cost(entry, "base", tokens, 0, 0, cache_hit_rate)
-    cacheable = cached_prefix_tokens(tokens) if entry.base_cached_input is not None else 0
     return Overhead(model=model or entry.id, encoding=encoding, tokens=tokens, n_messages=len(messages),
                     price_per_1m=_price(entry, "base", "input"), cached_price_per_1m=entry.base_cached_input,
-                    cacheable_tokens=cacheable, cache_hit_rate=cache_hit_rate,
+                    cacheable_tokens=cacheable_tokens(entry, "base", tokens), cache_hit_rate=cache_hit_rate,
                     usd_per_request_uncached=request_cost(entry, "base", tokens, 0), usd_per_request=per_request,
                     requests_per_day=requests_per_day,
                     usd_per_month=None if requests_per_day is None else per_request * requests_per_day * DAYS_PER_MONTH)
