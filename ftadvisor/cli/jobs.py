@@ -145,14 +145,14 @@ def _one(name: str, doc: str):
     return command
 
 
-def _record_status(job: Any) -> None:
+def _record_status(job: Any, run_id: str | None = None) -> None:
     """Every status we see goes into the ledger (a broken ledger costs a warning, never the command)."""
     from ftadvisor.ledger import LedgerUnavailable
 
     if (db := open_ledger()) is None:
         return
     try:
-        db.save_job(job)
+        db.save_job(job, run_id=run_id)
     except LedgerUnavailable as exc:
         err.print(f"[yellow]warning:[/] {exc}; the status is not recorded")
     db.close()
@@ -186,7 +186,7 @@ def find(run_id: str, as_json: bool) -> None:
 
     job = OpenAIBackend().find_run(run_id)
     if job is not None:
-        _record_found(job, run_id)
+        _record_status(job, run_id)
     if as_json:
         print_json({"run_id": run_id, "job": job.model_dump(mode="json") if job else None})
     elif job is not None:
@@ -196,12 +196,6 @@ def find(run_id: str, as_json: bool) -> None:
         out.print(f"OpenAI lists no job for run {run_id} (its list can lag by seconds: ask again in a minute to "
                   "be sure)")
     sys.exit(0 if job is not None else 1)
-
-
-def _record_found(job: Any, run_id: str) -> None:
-    if (db := open_ledger()) is not None:
-        db.save_job(job, run_id=run_id)
-        db.close()
 
 
 def refuse_lost_runs(backend: Any, model: str, training_file: Path, ledger: Any) -> None:
