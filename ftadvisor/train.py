@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import time
 from collections.abc import Callable
@@ -191,10 +192,19 @@ def parse_metrics_csv(content: bytes) -> list[dict[str, Any]]:
 
 
 def file_sha256(path: str | Path) -> str:
+    """The training file's digest, read once per run: `train` checks lost runs with it, then records the new
+    one (a multi-GB file should not be hashed twice)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256(str(p), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:  # size and mtime: a changed file is read again
     import hashlib
 
     h = hashlib.sha256()
-    with Path(path).open("rb") as f:
+    with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
