@@ -13,11 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ftadvisor.pricing.catalogue import Catalogue, ModelEntry
+from ftadvisor.pricing.catalogue import Catalogue, ModelEntry, OrgHistory
 
-OrgHistoryAnswer = Literal["never", "inactive", "active", "unknown"]
-ORG_HISTORY_HELP = ("never = the organisation never ran a fine-tuning job; inactive = no inference on a "
-                    "fine-tuned model in the last 60 days; active = fine-tuned inference in the last 60 days")
+OrgHistoryAnswer = OrgHistory | Literal["unknown"]  # the catalogue's histories, or "we were not told"
 
 
 class Availability(BaseModel):
