@@ -310,10 +310,9 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
 
         def make(v: float, c: int) -> BreakEvenInput:
             s = s0.model_copy(update={"prompt_tokens": cols[c], "cache_hit_rate": cache.rate(v)})
-            cell = scenario_input(b0, f0, s, train_cost=inp.train_cost, data_cost=inp.data_cost, requests_per_day=v,
+            return scenario_input(b0, f0, s, train_cost=inp.train_cost, data_cost=inp.data_cost, requests_per_day=v,
                                   lifetime_days=inp.lifetime_days, hosting=hosting_per_month,
                                   own_hardware=own_hardware, today=on)
-            return cell
     else:
         col_labels = [f"x{f:g}" for f in factors]
 
