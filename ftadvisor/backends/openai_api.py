@@ -53,6 +53,7 @@ UPLOAD_CLOCK_SLACK_S = 60  # a file "created since the request" allows for this 
 _JOB_ID = re.compile(r'"id"\s*:\s*"(ftjob-[A-Za-z0-9_-]+)"')
 _METHODS_BY_TYPE: dict[str, Method] = {v: k for k, v in METHOD_TYPES.items()}
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class BackendError(ProviderError):
@@ -219,14 +220,13 @@ class OpenAIBackend:
                     raise
             except openai.APIConnectionError:
                 pass
-            for delay in self.reconcile_delays:
-                self.sleep(delay)
-                try:
-                    for f in files.list(purpose="fine-tune"):
-                        if f.filename == p.name and f.bytes == size and f.created_at >= started:
-                            return f
-                except openai.OpenAIError:
-                    continue
+            def listed(since: int = started) -> Any:  # a file of this name and size created since the request
+                return next((f for f in files.list(purpose="fine-tune")
+                             if f.filename == p.name and f.bytes == size and f.created_at >= since), None)
+
+            found, _ = self._look_for(listed)
+            if found is not None:
+                return found
             if accepted:
                 raise BackendError(f"uploading {p.name}: OpenAI accepted it but its answer was unreadable and the "
                                    "file is not listed yet; try again in a minute")
@@ -368,24 +368,32 @@ class OpenAIBackend:
             assert found is not None
             return found
 
-    def _reconcile(self, run_id: str, why: str, *, after_success: bool = False) -> Job | None:
-        """Look the run up over the reconciliation window. Returns the job, or None when the last lookup (at
-        the end of the window) listed nothing, i.e. no job was created; raises ``CreateOutcomeUnknown`` when
-        the lookups kept failing, or when the server had accepted the create (``after_success``)."""
+    def _look_for(self, lookup: Callable[[], T | None]) -> tuple[T | None, bool]:
+        """Run ``lookup`` after each pause of the reconciliation window (OpenAI's lists lag): what it found,
+        or None and whether the last lookup succeeded (a failed one proves nothing)."""
+        import openai
+
         ok = False
         for delay in self.reconcile_delays:
             self.sleep(delay)
             try:
-                found = self.find_run(run_id)
-            except FtAdvisorError:
+                found = lookup()
+            except (FtAdvisorError, openai.OpenAIError):
                 ok = False
                 continue
             if found is not None:
-                return found
+                return found, True
             ok = True
-        if after_success or not ok:
+        return None, ok
+
+    def _reconcile(self, run_id: str, why: str, *, after_success: bool = False) -> Job | None:
+        """Look the run up over the reconciliation window. Returns the job, or None when the last lookup (at
+        the end of the window) listed nothing, i.e. no job was created; raises ``CreateOutcomeUnknown`` when
+        the lookups kept failing, or when the server had accepted the create (``after_success``)."""
+        found, ok = self._look_for(lambda: self.find_run(run_id))
+        if found is None and (after_success or not ok):
             raise CreateOutcomeUnknown(run_id, why)
-        return None
+        return found
 
     def get_job(self, job_id: str) -> Job:
         with self._errors(f"reading job {job_id}"):
