@@ -162,17 +162,15 @@ def memory(shape: ModelShape, trainable: int, method: Method, m: MemorySettings)
     per_logit = (logits_dtype + FP32_UPCAST_BYTES) / LOSS_CHUNKS if m.loss == "chunked" else \
         logits_dtype + LOSS_BYTES[m.loss]
     logits = b * s * shape.vocab * per_logit
-    if m.gradient_checkpointing:
+    if not m.gradient_checkpointing:
+        activations = L * one_layer
+    else:  # layer inputs, then the larger of the loss's logits and one recomputed layer (never both at once)
         activations = L * 2 * s * b * h * scale
-        peak_extra = max(logits, one_layer)
-        shown_act, shown_logits = activations + (one_layer if one_layer >= logits else 0), \
-            logits if logits > one_layer else 0.0
-        total = weights + adapter + activations + peak_extra
-    else:
-        shown_act, shown_logits = L * one_layer, logits
-        total = weights + adapter + shown_act + logits
+        if one_layer >= logits:
+            activations, logits = activations + one_layer, 0.0
+    total = weights + adapter + activations + logits
     return MemoryBreakdown(weights=round(weights / GIB, 3), adapter_and_optimizer=round(adapter / GIB, 3),
-                           activations=round(shown_act / GIB, 3), logits=round(shown_logits / GIB, 3),
+                           activations=round(activations / GIB, 3), logits=round(logits / GIB, 3),
                            total=round(total / GIB, 3))
 
 
@@ -200,17 +198,13 @@ def _largest(fits: Callable[[int], bool], high: int) -> int:
 
 
 def fit(shape: ModelShape, trainable: int, m: MemorySettings, gpu_memory_gib: float) -> Fit:
-    seqs, batches = {}, {}
-    for method in ("full", "lora", "qlora"):
-        def fits_seq(n: int, method: Method = method) -> bool:
-            return memory(shape, trainable, method, m.model_copy(update={"seq_len": n})).total <= gpu_memory_gib
+    def largest(method: Method, field: str, high: int) -> int:
+        return _largest(lambda n: memory(shape, trainable, method, m.model_copy(update={field: n})).total
+                        <= gpu_memory_gib, high)
 
-        def fits_batch(n: int, method: Method = method) -> bool:
-            return memory(shape, trainable, method, m.model_copy(update={"batch_size": n})).total <= gpu_memory_gib
-
-        seqs[method] = _largest(fits_seq, 4_194_304)
-        batches[method] = _largest(fits_batch, 65_536)
-    return Fit(gpu_memory_gib=gpu_memory_gib, max_seq_len=seqs, max_batch_size=batches)
+    methods: tuple[Method, ...] = ("full", "lora", "qlora")
+    return Fit(gpu_memory_gib=gpu_memory_gib, max_seq_len={x: largest(x, "seq_len", 4_194_304) for x in methods},
+               max_batch_size={x: largest(x, "batch_size", 65_536) for x in methods})
 
 
 class MatrixSize(BaseModel):
