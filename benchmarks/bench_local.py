@@ -30,9 +30,12 @@ def main() -> None:
         b = LocalBackend(Path(tmp) / "store")
         b.complete("smollm2-135m-instruct", [{"role": "user", "content": "hi"}], max_tokens=1)  # convert once
         job = b.create_job(JobSpec(model="smollm2-135m-instruct", training_file=b.upload(data).id,
-                                   hyperparameters={"n_epochs": 1, "batch_size": args.batch_size}), qlora=args.qlora)
+                                   hyperparameters={"n_epochs": 1, "batch_size": args.batch_size},
+                                   options={"qlora": args.qlora}))
         done = wait(b, job.id, poll_interval=1, sleep=time.sleep)
-        usage = b.usage(job.id)
+        used = b.training_usage(done)
+        assert used is not None and used.trained_tokens and used.wall_s and used.peak_memory_mb
+        usage = used.model_dump()
         steps = [e.data for e in b.list_events(job.id, limit=10_000) if e.data]
         print(f"training ({'QLoRA 4-bit' if args.qlora else 'LoRA fp32'}, {args.examples} examples, batch "
               f"{args.batch_size}): {usage['trained_tokens'] / usage['wall_s']:.0f} tokens/s over "

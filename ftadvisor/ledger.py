@@ -278,6 +278,27 @@ class Ledger:
         return out
 
     @_guarded
+    def backend_of(self, ref: str) -> str | None:
+        """The backend that ran the job with this id or fine-tuned model name, if ftadvisor recorded it."""
+        row = self.db.execute("SELECT backend FROM jobs WHERE id = ? OR fine_tuned_model = ? ORDER BY updated_at DESC "
+                              "LIMIT 1", (ref, ref)).fetchone()
+        return str(row["backend"]) if row else None
+
+    @_guarded
+    def run_backend(self, run_id: str) -> str | None:
+        """The backend a run sent its create to (from its pending record)."""
+        row = self.db.execute("SELECT data FROM records WHERE kind = 'create_pending' AND ref = ? ORDER BY id DESC "
+                              "LIMIT 1", (run_id,)).fetchone()
+        return json.loads(row["data"]).get("backend") if row else None
+
+    @_guarded
+    def job_by_model(self, fine_tuned_model: str) -> dict[str, Any] | None:
+        """The recorded job that produced ``fine_tuned_model``."""
+        row = self.db.execute("SELECT id FROM jobs WHERE fine_tuned_model = ? ORDER BY updated_at DESC LIMIT 1",
+                              (fine_tuned_model,)).fetchone()
+        return self.job(row["id"]) if row else None
+
+    @_guarded
     def records(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql = "SELECT * FROM records" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
         return [dict(r) for r in self.db.execute(sql, (kind, limit) if kind else (limit,))]

@@ -51,7 +51,7 @@ def base_model(model: str) -> str:
     model = model.strip()
     if model.startswith("ft:"):
         model = model[3:].split(":", 1)[0]
-    return model
+    return model.split(".ft-", 1)[0]  # Azure names its fine-tunes <base>.ft-<id>
 
 
 def model_family(model: str) -> str:

@@ -7,15 +7,27 @@ import csv
 import datetime as dt
 import functools
 import io
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 
 from ftadvisor.advisor.availability import OrgHistoryAnswer, availability
-from ftadvisor.backends.base import METHOD_TYPES, Backend, FileRef, Job, JobEvent, JobSpec, Method, wait
+from ftadvisor.backends.base import (
+    METHOD_TYPES,
+    Backend,
+    BackendOptions,
+    FileRef,
+    Job,
+    JobEvent,
+    JobSpec,
+    Method,
+    ReportsUsage,
+    ResultFiles,
+    new_run_id,
+    wait,
+)
 from ftadvisor.errors import FtAdvisorError, InputError
 from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
 
@@ -38,150 +50,121 @@ class TrainPlan(BaseModel):
     billing_tokens_per_epoch: int
     n_epochs: int
     billed_tokens: int
+    exact_tokens: bool = True
     price_per_1m: float | None
     estimated_cost_usd: float | None
+    cost_basis: str = ""
+    pays_provider: bool = True
     job_cutoff: dt.date | None
     shutdown: dt.date | None
     hyperparameters: dict[str, Any]
     suffix: str | None
     seed: int | None
     warnings: list[str]
-    backend_options: dict[str, Any] = {}
+    options: dict[str, Any] = Field(default_factory=dict)  # the backend's own, as validated by its Options
 
     def spec(self, training_file_id: str, validation_file_id: str | None) -> JobSpec:
         return JobSpec(model=self.model, training_file=training_file_id, validation_file=validation_file_id,
-                       method=self.method, hyperparameters=self.hyperparameters, suffix=self.suffix, seed=self.seed)
+                       method=self.method, hyperparameters=self.hyperparameters, suffix=self.suffix, seed=self.seed,
+                       options=self.options, planned_epochs=self.n_epochs)
 
 
-def _validate(path: Path, method: Method, model: str, catalogue: Catalogue, today: dt.date) -> int:
+def _validate(path: Path, method: Method, model: str, catalogue: Catalogue, today: dt.date, *,
+              validation_file: bool = False) -> int:
     from ftadvisor.data.validate import validate_file
 
     report = validate_file(path, method=method, model=model, catalogue=catalogue, today=today)
-    if not report.valid:
-        shown = [p.format(str(path)) for p in report.blocking_errors()][:10]
-        more = report.n_errors - len(shown)
-        raise ValidationFailed("\n".join([f"{path}: {report.n_errors} errors; nothing was uploaded", *shown]
+    errors = report.blocking_errors(validation_file=validation_file)
+    if errors:
+        shown = [p.format(str(path)) for p in errors][:10]
+        more = len(errors) - len(shown)
+        raise ValidationFailed("\n".join([f"{path}: {len(errors)} errors; nothing was uploaded", *shown]
                                          + ([f"... and {more} more (ftadvisor data validate {path})"] if more else [])))
     return report.n_examples
 
 
-def plan_training(path: str | Path, *, model: str, backend: str = "openai", method: Method = "sft",
+def backend_options(backend: Backend, given: dict[str, Any] | None) -> BackendOptions:
+    """``given`` (e.g. from ``-o KEY=VALUE``) validated by the backend's own Options model, before anything
+    is sent; a mistake names the option."""
+    try:
+        return backend.Options.model_validate(given or {})
+    except ValidationError as exc:
+        fields = ", ".join(backend.Options.model_fields) or "none"
+        raise InputError("; ".join(f"-o {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                         + f" (options of --backend {backend.name}: {fields})") from None
+
+
+def plan_training(path: str | Path, *, model: str, backend: Backend | str = "openai", method: Method = "sft",
                   validation: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
                   learning_rate_multiplier: float | None = None, beta: float | None = None,
                   suffix: str | None = None, seed: int | None = None, catalogue: Catalogue | None = None,
-                  today: dt.date | None = None, local_options: dict[str, Any] | None = None,
+                  today: dt.date | None = None, options: dict[str, Any] | None = None,
                   org_history: OrgHistoryAnswer = "unknown") -> TrainPlan:
-    """Everything that happens before money is spent: checks, cost estimate, lifetime warnings, and whether
-    the organisation may still create the job (refused here, before anything is uploaded)."""
+    """Everything that happens before money is spent, on any backend: its options checked, the model priced by
+    the backend's own terms, the data validated, whether the model (and the organisation) may still create a
+    job (refused here, before anything is uploaded), and the cost."""
+    from ftadvisor.backends.registry import get_backend
     from ftadvisor.data.stats import dataset_stats
 
+    b = get_backend(backend) if isinstance(backend, str) else backend
     today = today or dt.date.today()
     catalogue = catalogue or load_catalogue()
-    if backend == "local":
-        return _plan_local(Path(path), model=model, method=method, validation=validation, epochs=epochs,
-                           batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, beta=beta,
-                           suffix=suffix, seed=seed, catalogue=catalogue, today=today, options=local_options or {})
-    entry = catalogue.find(model)
-    if entry is None:
-        raise InputError(f"model {model!r} is not in the price catalogue; see `ftadvisor prices list`")
-    if METHOD_TYPES[method] not in entry.methods:
+    opts = backend_options(b, options)
+    if method not in b.methods:
+        raise InputError(f"the {b.name} backend trains {', '.join(sorted(b.methods))}, not {method}")
+    terms = b.plan_terms(model, opts, catalogue)
+    entry = terms.entry
+    if entry is not None and METHOD_TYPES[method] not in entry.methods:
         raise InputError(f"{entry.id} cannot be trained with {method} (it supports: {', '.join(entry.methods)})")
-    if backend == "openai" and entry.provider != "openai":
-        raise InputError(f"{entry.id} is not an OpenAI model; use --backend local")
-    av = availability(entry, catalogue, today=today, org_history=org_history)
-    if av.can_create_job is False:
-        raise InputError(f"{entry.id}: {'; '.join(av.reasons)}: no job can be created, nothing was uploaded; "
-                         "fine-tune an open model locally instead (--backend local)")
+    warnings = []
+    if terms.lifetime_applies and entry is not None:
+        av = availability(entry, catalogue, today=today, org_history=org_history)
+        if av.can_create_job is False:
+            raise InputError(f"{entry.id} on {b.name}: {'; '.join(av.reasons)}: no job can be created, nothing was "
+                             "uploaded; train an open model instead (--backend together or --backend local)")
+        if av.can_create_job is None:
+            warnings.append(f"{entry.id}: {'; '.join(av.reasons)}; {b.name} will refuse the job otherwise")
+        if entry.job_cutoff and (entry.job_cutoff - today).days <= CUTOFF_WARNING_DAYS:
+            warnings.append(f"{entry.id}: no new jobs on {b.name} from {entry.job_cutoff} "
+                            f"({(entry.job_cutoff - today).days} days); the fine-tuned model stops working on "
+                            f"{entry.shutdown}, {(entry.shutdown - today).days if entry.shutdown else '?'} days from "
+                            "today")
     train_path = Path(path)
-    _validate(train_path, method, entry.id, catalogue, today)
+    _validate(train_path, method, terms.token_model, catalogue, today)
     if validation is not None:
-        _validate(Path(validation), method, entry.id, catalogue, today)
+        _validate(Path(validation), method, terms.token_model, catalogue, today, validation_file=True)
     hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
                                ("learning_rate_multiplier", learning_rate_multiplier), ("beta", beta))
              if v is not None}
-    problems = _spec_problems(entry.id, method, hyper, suffix, seed)
+    problems = _spec_problems(terms.model, method, hyper, suffix, seed)
     if problems:
         raise InputError("; ".join(problems))
-    s = dataset_stats(train_path, model=entry.id, method=method, epochs=epochs, catalogue=catalogue, today=today)
-    warnings = []
-    if av.can_create_job is None:
-        warnings.append(f"{entry.id}: {'; '.join(av.reasons)}; OpenAI will refuse the job otherwise")
-    if entry.job_cutoff and (entry.job_cutoff - today).days <= CUTOFF_WARNING_DAYS:
-        warnings.append(f"{entry.id}: no new jobs from {entry.job_cutoff} ({(entry.job_cutoff - today).days} days); "
-                        f"the fine-tuned model stops working on {entry.shutdown}, "
-                        f"{(entry.shutdown - today).days if entry.shutdown else '?'} days from today")
+    s = dataset_stats(train_path, model=terms.token_model, method=method, epochs=epochs, catalogue=catalogue,
+                      today=today, max_example_tokens=terms.max_example_tokens)
+    cost = b.estimate_cost(terms, s.billed_tokens, opts)
+    warnings += cost.warnings
     if s.n_over_limit:
         warnings.append(f"{s.n_over_limit} examples exceed {s.max_example_tokens:,} tokens and will be truncated")
-    return TrainPlan(backend=backend, model=entry.id, method=method, training_file=str(train_path),
+    return TrainPlan(backend=b.name, model=terms.model, method=method, training_file=str(train_path),
                      validation_file=str(validation) if validation else None, n_examples=s.n_examples,
                      billing_tokens_per_epoch=s.billing_tokens_per_epoch, n_epochs=s.n_epochs,
-                     billed_tokens=s.billed_tokens, price_per_1m=s.training_price_per_1m,
-                     estimated_cost_usd=s.estimated_training_cost_usd, job_cutoff=entry.job_cutoff,
-                     shutdown=entry.shutdown, hyperparameters=hyper, suffix=suffix, seed=seed, warnings=warnings)
+                     billed_tokens=s.billed_tokens, exact_tokens=terms.exact_tokens,
+                     price_per_1m=cost.price_per_1m, estimated_cost_usd=cost.usd, cost_basis=cost.basis,
+                     pays_provider=cost.pays_provider,
+                     job_cutoff=entry.job_cutoff if terms.lifetime_applies and entry else None,
+                     shutdown=entry.shutdown if terms.lifetime_applies and entry else None, hyperparameters=hyper,
+                     suffix=suffix, seed=seed, warnings=warnings, options=opts.model_dump(exclude_defaults=True))
 
 
 def _spec_problems(model: str, method: Method, hyper: dict[str, Any], suffix: str | None,
                    seed: int | None) -> list[str]:
     """Everything the job spec will be checked for when it is sent, checked now: what the plan (and
     --dry-run) accepts, the real run accepts."""
-    from pydantic import ValidationError
-
     try:
         spec = JobSpec(model=model, training_file="-", method=method, hyperparameters=hyper, suffix=suffix, seed=seed)
     except ValidationError as exc:
         return [f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
     return spec.check()
-
-
-ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whose tokenizer is not loaded here
-
-
-def _plan_local(path: Path, *, model: str, method: Method, validation: str | Path | None, epochs: int | None,
-                batch_size: int | None, learning_rate_multiplier: float | None, beta: float | None, suffix: str | None,
-                seed: int | None, catalogue: Catalogue, today: dt.date, options: dict[str, Any]) -> TrainPlan:
-    """A local LoRA job: no lifetime limit; cost from GPU-hours of the self-hosted profile, if any."""
-    from ftadvisor.data.stats import dataset_stats
-
-    if method not in ("sft", "dpo"):
-        raise InputError(f"the local backend trains sft and dpo, not {method}")
-    _validate(path, method, ESTIMATE_MODEL, catalogue, today)
-    if validation is not None:
-        from ftadvisor.data.validate import validate_file
-
-        report = validate_file(validation, method=method)
-        errors = report.blocking_errors(validation_file=True)
-        if errors:
-            raise ValidationFailed("\n".join(p.format(str(validation)) for p in errors[:10]))
-    hyper = {k: v for k, v in (("n_epochs", epochs), ("batch_size", batch_size),
-                               ("learning_rate_multiplier", learning_rate_multiplier), ("beta", beta)) if v is not None}
-    problems = _spec_problems(model, method, hyper, suffix, seed)
-    if problems:
-        raise InputError("; ".join(problems))
-    s = dataset_stats(path, model=ESTIMATE_MODEL, method=method, epochs=epochs, catalogue=catalogue, today=today,
-                      max_example_tokens=options.get("max_length", 1024))
-    entry = catalogue.find(model)
-    rate = options.get("gpu_per_hour", entry.gpu_per_hour if entry else None)
-    tps = entry.training_tokens_per_second if entry else None
-    cost = s.billed_tokens / tps / 3600 * rate if rate is not None and tps else None
-    warnings = ["token counts use o200k_base as an estimate of the model's own tokenizer"]
-    if rate is None:
-        warnings.append("no GPU price per hour: pass --gpu-per-hour to get the run's cost")
-    if rate is not None and options.get("gpu_per_hour") is None:
-        options = {**options, "gpu_per_hour": rate}
-    return TrainPlan(backend="local", model=model, method=method, training_file=str(path),
-                     validation_file=str(validation) if validation else None, n_examples=s.n_examples,
-                     billing_tokens_per_epoch=s.billing_tokens_per_epoch, n_epochs=s.n_epochs,
-                     billed_tokens=s.billed_tokens, price_per_1m=None, estimated_cost_usd=cost, job_cutoff=None,
-                     shutdown=None, hyperparameters=hyper, suffix=suffix, seed=seed, warnings=warnings,
-                     backend_options=options)
-
-
-def actual_cost(job: Job, catalogue: Catalogue) -> float | None:
-    """What the finished job cost: trained (billed) tokens x the training price."""
-    entry = catalogue.find(job.model)
-    if entry is None or job.trained_tokens is None:
-        return None
-    return entry.training_cost(job.trained_tokens)
 
 
 def parse_metrics_csv(content: bytes) -> list[dict[str, Any]]:
@@ -227,19 +210,16 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
                  upload_progress: Callable[[int, int], None] | None = None,
                  on_event: Callable[[JobEvent], None] | None = None, on_status: Callable[[Job], None] | None = None,
                  on_created: Callable[[Job], None] | None = None, wait_for_end: bool = True,
-                 poll_interval: float = 30.0, catalogue: Catalogue | None = None) -> Job:
+                 poll_interval: float = 30.0) -> Job:
     """Upload (unless ``files`` are given), create (at most once), wait until the end, and record the job,
     its cost and its metrics."""
-    from ftadvisor.backends.openai_api import new_run_id
-
     run_id = run_id or new_run_id()
     train, valid = files or upload_files(plan, backend, ledger=ledger, run_id=run_id, progress=upload_progress)
-    extra = plan.backend_options  # local LoRA options (rank, qlora, ...); the OpenAI backend takes none
     if ledger is not None:  # before the request: if its answer is lost, the run can still be found
         ledger.record("create_pending", {"run_id": run_id, "backend": backend.name, "model": plan.model,
                                          "training_file": train.id, "sha256": file_sha256(plan.training_file)},
                       ref=run_id)
-    job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id, **extra)
+    job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
     if ledger is not None:
         ledger.save_job(job, run_id=run_id, estimated_cost_usd=plan.estimated_cost_usd)
     if on_created:
@@ -253,25 +233,22 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
 
     if wait_for_end:
         job = wait(backend, job.id, poll_interval=poll_interval, on_event=on_event, on_status=status,
-                   sleep=getattr(backend, "sleep", time.sleep))
+                   sleep=backend.sleep)
     if ledger is not None and job.done:
-        record_finished(job, backend, ledger, catalogue)
+        record_finished(job, backend, ledger)
     return job
 
 
-def record_finished(job: Job, backend: Backend, ledger: Any, catalogue: Catalogue | None = None) -> None:
+def record_finished(job: Job, backend: Backend, ledger: Any) -> None:
     """Record a finished job: its final status, actual cost, usage and metrics (from ``train``, ``jobs wait``
     and re-attaching alike)."""
-    job_cost = getattr(backend, "job_cost", None)
-    cost = job_cost(job) if job_cost else actual_cost(job, catalogue or load_catalogue())
-    ledger.save_job(job, actual_cost_usd=cost)
-    usage = getattr(backend, "usage", None)
-    if usage is not None and (u := usage(job.id)):
-        ledger.record("training_usage", u, ref=job.id)
-    download = getattr(backend, "download", None)
-    if job.result_files and download is not None:
+    usage = backend.training_usage(job) if isinstance(backend, ReportsUsage) else None
+    ledger.save_job(job, actual_cost_usd=usage.cost_usd if usage else None)
+    if usage is not None:
+        ledger.record("training_usage", usage, ref=job.id)
+    if job.result_files and isinstance(backend, ResultFiles):
         try:
-            ledger.add_metrics(job.id, parse_metrics_csv(download(job.result_files[0])))
+            ledger.add_metrics(job.id, parse_metrics_csv(backend.download(job.result_files[0])))
         except (ValueError, UnicodeDecodeError, csv.Error, FtAdvisorError) as exc:  # the job itself succeeded
             ledger.record("metrics_unreadable", {"job_id": job.id, "file": job.result_files[0],
                                                  "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"},

@@ -12,13 +12,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ftadvisor.backends.base import Checkpoint, Completion, FileRef, Job, JobError, JobEvent, JobSpec, Usage
+from ftadvisor.backends.base import (
+    ACTIVE,
+    RUN_KEY,
+    AdapterFiles,
+    BackendOptions,
+    Checkpoint,
+    Completion,
+    CostEstimate,
+    ExportResult,
+    FileRef,
+    Job,
+    JobError,
+    JobEvent,
+    JobSpec,
+    PlanTerms,
+    TrainingUsage,
+    Usage,
+)
 from ftadvisor.data.jsonl import atomic_writer
 from ftadvisor.errors import InputError
+from ftadvisor.pricing.catalogue import Catalogue
+from local_backend.options import LocalOptions
 from local_backend.store import JobDir, all_jobs, new_id, root
 from local_backend.trainer import LocalSpec
 
-ACTIVE = ("validating_files", "queued", "running")
+ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whose tokenizer is not loaded here
 
 
 def _alive(pid: int) -> bool:
@@ -44,14 +63,48 @@ class LocalBackend:
     """Same calls and objects as :class:`ftadvisor.backends.openai_api.OpenAIBackend`, on this machine."""
 
     name = "local"
+    provider = "self-hosted"  # its rows in the price catalogue (GPU prices and throughputs)
+    methods = frozenset({"sft", "dpo"})
+    Options: type[BackendOptions] = LocalOptions
 
     def __init__(self, base: str | Path | None = None, *, sleep: Callable[[float], None] | None = None,
-                 poll_interval: float = 2.0, **defaults: Any) -> None:
+                 poll_interval: float = 2.0) -> None:
         self.root = Path(base) if base else root()
         self.sleep: Callable[[float], None] = sleep or (lambda s: time.sleep(s))
         self.poll_interval = poll_interval
-        self.defaults = defaults  # LocalSpec fields applied to every job (rank, qlora, gpu_per_hour, ...)
         self._engine: Any = None
+
+    @classmethod
+    def owns(cls, ref: str) -> int:
+        """2 for a job id or ``ft:`` model name of a job in this machine's store."""
+        if ref.startswith("ftjob-"):
+            return 2 if JobDir(ref, root()).exists() else 0
+        if ref.startswith("ft:"):
+            return 2 if any((d.path / "names.json").is_file() and d.read_json("names.json").get("fine_tuned_model")
+                            == ref for d in all_jobs(root())) else 0
+        return 0
+
+    # --- planning -------------------------------------------------------------------------------------------
+
+    def plan_terms(self, model: str, options: BackendOptions, catalogue: Catalogue) -> PlanTerms:
+        """Any open model trains here; a self-hosted catalogue row (if any) prices its GPU time. Token counts
+        are an o200k_base estimate (the model's own tokenizer is not loaded to plan)."""
+        assert isinstance(options, LocalOptions)
+        entry = catalogue.find(model, provider=self.provider)
+        return PlanTerms(model=model, entry=entry, token_model=ESTIMATE_MODEL, exact_tokens=False,
+                         max_example_tokens=options.max_length, lifetime_applies=False)
+
+    def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate:
+        """GPU-hours at ``gpu_per_hour`` (else the catalogue row's rate) x the row's training throughput."""
+        assert isinstance(options, LocalOptions)
+        entry = terms.entry
+        rate = options.gpu_per_hour if options.gpu_per_hour is not None else (entry.gpu_per_hour if entry else None)
+        tps = entry.training_tokens_per_second if entry else None
+        warnings = ["token counts use o200k_base as an estimate of the model's own tokenizer"]
+        if rate is None:
+            warnings.append("no GPU price per hour: pass -o gpu_per_hour=RATE to get the run's cost")
+        usd = billed_tokens / tps / 3600 * rate if rate is not None and tps else None
+        return CostEstimate(usd=usd, basis=f"GPU time at ${rate or 0:g}/hour", warnings=warnings, pays_provider=False)
 
     # --- files ----------------------------------------------------------------------------------------------
 
@@ -101,11 +154,24 @@ class LocalBackend:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         d.write_json("worker.json", {"pid": proc.pid, "started": time.time()})
 
-    def create_job(self, spec: JobSpec, run_id: str | None = None, **options: Any) -> Job:
-        """Create a job and start its worker; ``options`` are LocalSpec fields (lora_rank, qlora, ...)."""
+    def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
+        """Create a job and start its worker; ``spec.options`` are :class:`LocalOptions` (lora_rank, qlora, ...)."""
+        from pydantic import ValidationError
+
         from local_backend.modelio import base_name, check
 
-        if spec.method not in ("sft", "dpo"):
+        try:
+            options = LocalOptions.model_validate(spec.options)
+        except ValidationError as exc:
+            raise InputError("local options: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                            for e in exc.errors())) from None
+        if options.gpu_per_hour is None:  # the worker prices the run the way the plan did
+            from ftadvisor.pricing import load_catalogue
+
+            entry = load_catalogue().find(spec.model, provider=self.provider)
+            if entry is not None and entry.gpu_per_hour is not None:
+                options = options.model_copy(update={"gpu_per_hour": entry.gpu_per_hour})
+        if spec.method not in self.methods:
             raise InputError(f"the local backend trains sft and dpo, not {spec.method}")
         problems = spec.check()
         if problems:
@@ -116,7 +182,7 @@ class LocalBackend:
         local = LocalSpec(model=spec.model, training_file=self._file_path(spec.training_file),
                           validation_file=self._file_path(spec.validation_file) if spec.validation_file else None,
                           seed=spec.seed if spec.seed is not None else 0, suffix=spec.suffix, method=spec.method,
-                          **{**self.defaults, **hyper, **options})
+                          **{**options.model_dump(), **hyper})
         name = f"ft:{base_name(spec.model)}:{spec.suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
         d = JobDir(job_id, self.root)
         d.path.mkdir(parents=True)
@@ -124,7 +190,7 @@ class LocalBackend:
         job = Job(id=job_id, status="validating_files", model=base_name(spec.model), backend=self.name,
                   created_at=int(time.time()), method=spec.method, hyperparameters=dict(spec.hyperparameters),
                   training_file=spec.training_file, validation_file=spec.validation_file, seed=local.seed,
-                  metadata={**spec.metadata, **({"ftadvisor_run": run_id} if run_id else {})})
+                  metadata={**spec.metadata, **({RUN_KEY: run_id} if run_id else {})})
         d.write_job(job)
         d.write_json("names.json", {"fine_tuned_model": name})
         d.event(f"Created fine-tuning job: {job_id}")
@@ -205,17 +271,18 @@ class LocalBackend:
         self._spawn(d)
         return job
 
-    def job_cost(self, job: Job) -> float | None:
-        """Wall-time cost of a finished job at the configured $/hour (None when no price was set)."""
-        usage = self.usage(job.id)
-        return usage.get("cost_usd") if usage else None
+    def training_usage(self, job: Job) -> TrainingUsage | None:
+        """Wall time, tokens trained, peak memory and cost (at the run's $/hour) of a finished job."""
+        d = self._dir(job.id)
+        return TrainingUsage.model_validate(d.read_json("usage.json")) if (d.path / "usage.json").is_file() else None
 
-    def usage(self, job_id: str) -> dict[str, Any] | None:
-        """Wall time, tokens trained, peak memory and cost of a finished job."""
-        d = self._dir(job_id)
-        return d.read_json("usage.json") if (d.path / "usage.json").is_file() else None
+    def download_adapter(self, job_id: str, out: str | Path) -> AdapterFiles:
+        """The job's PEFT adapter, copied to ``out`` (what `ftadvisor export` writes, without the merge)."""
+        result = self.export(job_id, out)
+        return AdapterFiles(path=result.out, base_model=self._dir(job_id).read_json("spec.json")["model"],
+                            files=sorted(p.name for p in Path(result.out).iterdir()))
 
-    def export(self, job_id: str, out: str | Path, *, merge: bool = False) -> dict[str, Any]:
+    def export(self, job_id: str, out: str | Path, *, merge: bool = False) -> ExportResult:
         from local_backend.export import export
 
         return export(self._dir(job_id), out, merge=merge)
@@ -233,12 +300,13 @@ class LocalBackend:
                 return d.read_json("spec.json")["model"], d.adapter
         raise InputError(f"no local fine-tuned model {model!r} (see `ftadvisor jobs list --backend local`)")
 
-    def complete(self, model: str, messages: list[dict[str, Any]], **options: Any) -> Completion:
+    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
+                 temperature: float | None = None) -> Completion:
         """Generate with the chat template; adapters share one loaded base and switch per request."""
-        return self.complete_many(model, [messages], **options)[0]
+        return self.complete_many(model, [messages], max_tokens=max_tokens, temperature=temperature)[0]
 
-    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], **options: Any
-                      ) -> list[Completion]:
+    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], *, max_tokens: int | None = None,
+                      temperature: float | None = None) -> list[Completion]:
         """Answer several prompts in one batch (faster on a CPU or GPU than one by one). Each completion's
         latency is the batch's time divided by its size."""
         from local_backend.inference import Engine
@@ -248,8 +316,7 @@ class LocalBackend:
             self._engine = Engine(base)
         start = time.perf_counter()
         answers = self._engine.generate_batch(conversations, adapter=adapter,
-                                              max_new_tokens=int(options.get("max_tokens", 256)),
-                                              temperature=float(options.get("temperature", 0.0)))
+                                              max_new_tokens=max_tokens or 256, temperature=temperature or 0.0)
         each = (time.perf_counter() - start) / len(conversations)
         return [Completion(model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
                            latency_s=each) for text, n_prompt, n_out in answers]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
+from ftadvisor.backends.base import ExportResult
 from ftadvisor.errors import InputError
 from local_backend.store import JobDir
 
@@ -14,7 +14,7 @@ VLLM_DEFAULT_MAX_LORA_RANK = 16
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
-def export(job: JobDir, out: str | Path, *, merge: bool = False) -> dict[str, Any]:
+def export(job: JobDir, out: str | Path, *, merge: bool = False) -> ExportResult:
     """Write the adapter (or the merged model) to ``out``; returns what was written and how to serve it."""
     if not job.adapter.is_dir():
         raise InputError(f"{job.id} has no trained adapter yet (status {job.read_job().status})")
@@ -31,21 +31,24 @@ def export(job: JobDir, out: str | Path, *, merge: bool = False) -> dict[str, An
         problems.append(f"modules_to_save={config['modules_to_save']} (vLLM rejects adapters that carry full modules)")
     if config.get("use_dora"):
         problems.append("DoRA (vLLM rejects it)")
-    if problems:
+    rank = int(config["r"])
+    needed = next(r for r in VLLM_RANKS if r >= rank) if rank <= VLLM_RANKS[-1] else None
+    if needed is None:
+        problems.append(f"rank {rank} exceeds vLLM's largest max_lora_rank ({VLLM_RANKS[-1]})")
+    if problems:  # checked before anything is written
         raise InputError(f"{job.id}: cannot export for vLLM: " + "; ".join(problems) + "; use --merge")
+    assert needed is not None
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(job.adapter, tmp)
+    if out.exists():
+        out.rmdir()  # empty (checked above)
     tmp.rename(out)
-    rank = int(config["r"])
-    needed = next(r for r in VLLM_RANKS if r >= rank) if rank <= VLLM_RANKS[-1] else None
     base = _serve_name(spec["model"])
     command = f"vllm serve {base} --enable-lora --lora-modules {name}={out.resolve()}"
-    if needed is None:
-        raise InputError(f"rank {rank} exceeds vLLM's largest max_lora_rank ({VLLM_RANKS[-1]}); use --merge")
     if needed > VLLM_DEFAULT_MAX_LORA_RANK:
         command += f" --max-lora-rank {needed}"
-    return {"kind": "adapter", "out": str(out), "rank": rank, "base_model": base, "vllm": command}
+    return ExportResult(kind="adapter", out=str(out), rank=rank, base_model=base, vllm=command)
 
 
 def _serve_name(model: str) -> str:
@@ -54,7 +57,7 @@ def _serve_name(model: str) -> str:
     return "HuggingFaceTB/SmolLM2-135M-Instruct" if model in BUILTIN_ALIASES else str(resolve(model))
 
 
-def _merge(job: JobDir, model: str, out: Path) -> dict[str, Any]:
+def _merge(job: JobDir, model: str, out: Path) -> ExportResult:
     """Merge into the original 16-bit base (never into 4-bit weights) and save it as safetensors."""
     import torch
     from peft import PeftModel
@@ -69,5 +72,7 @@ def _merge(job: JobDir, model: str, out: Path) -> dict[str, Any]:
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp)
     AutoTokenizer.from_pretrained(path).save_pretrained(tmp)
+    if out.exists():
+        out.rmdir()
     tmp.rename(out)
-    return {"kind": "merged", "out": str(out), "dtype": "bfloat16", "vllm": f"vllm serve {out.resolve()}"}
+    return ExportResult(kind="merged", out=str(out), dtype="bfloat16", vllm=f"vllm serve {out.resolve()}")

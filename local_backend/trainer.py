@@ -15,18 +15,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ftadvisor.pricing.training import default_epochs
 from local_backend.chatdata import IGNORE, Encoded, encode_chat, encode_preference
+from local_backend.options import LocalOptions
 from local_backend.store import JobDir
 
 BASE_LR = 2e-4
 KEEP_CHECKPOINTS = 3
 
 
-class LocalSpec(BaseModel):
-    """What a local job trains; ``auto`` values are resolved in the worker, like OpenAI's."""
+class LocalSpec(LocalOptions):
+    """What a local job trains: its options plus the job's data and hyperparameters; ``auto`` values are
+    resolved in the worker, like OpenAI's."""
 
     model: str
     training_file: str
@@ -35,19 +37,9 @@ class LocalSpec(BaseModel):
     n_epochs: int | str = "auto"
     batch_size: int | str = "auto"
     learning_rate_multiplier: float | str = "auto"
-    lora_rank: int = Field(default=16, ge=1)
-    lora_alpha: int = 32
-    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
-    target_modules: list[str] | str = "all-linear"
-    qlora: bool = False
     beta: float = Field(default=0.1, gt=0, le=2)
-    max_length: int = Field(default=1024, ge=8)
     seed: int = 0
     suffix: str | None = None
-    checkpoint_every: int = Field(default=25, ge=1)
-    eval_every: int = Field(default=25, ge=1)
-    gpu_per_hour: float | None = None
-    num_processes: int = Field(default=1, ge=1)
 
 
 def auto_batch_size(n: int) -> int:

@@ -118,12 +118,12 @@ def _wait_for_step(backend: LocalBackend, job_id: str, step: int, timeout: float
 def test_pause_resume_and_a_killed_worker_end_exactly_like_an_uninterrupted_run(
         tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
     f = backend.upload(dataset(tmp_path / "train.jsonl", 16))
-    spec = JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 8, "batch_size": 1}, seed=5)
-    options = {"checkpoint_every": 4, "lora_dropout": 0.1}
-    straight = backend.create_job(spec, **options)
+    spec = JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 8, "batch_size": 1}, seed=5,
+                   options={"checkpoint_every": 4, "lora_dropout": 0.1})
+    straight = backend.create_job(spec)
     assert wait(backend, straight.id, poll_interval=0.2, sleep=time.sleep).status == "succeeded"
 
-    job = backend.create_job(spec, **options)
+    job = backend.create_job(spec)
     _wait_for_step(backend, job.id, 10)
     assert backend.pause(job.id).status == "paused"
     backend.resume(job.id)
@@ -199,7 +199,7 @@ def test_dpo_starts_at_ln2_and_learns_the_preference(tiny: Path, backend: LocalB
 def test_two_cpu_processes_end_with_the_same_adapter(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
     f = backend.upload(dataset(tmp_path / "train.jsonl", 16))
     job = backend.create_job(JobSpec(model=str(tiny), training_file=f.id,
-                                     hyperparameters={"n_epochs": 2, "batch_size": 2}), num_processes=2)
+                                     hyperparameters={"n_epochs": 2, "batch_size": 2}, options={"num_processes": 2}))
     done = wait(backend, job.id, poll_interval=0.5, sleep=time.sleep)
     assert done.status == "succeeded", (done.error, (backend.root / "jobs" / job.id / "worker.log").read_text()[-2000:])
     folder = backend.root / "jobs" / job.id

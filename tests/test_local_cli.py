@@ -23,7 +23,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_chat_export_on_the_local_backend(tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path) -> None:
     data = dataset(tmp_path / "train.jsonl", 12)
     r = run_cli("train", data, "--backend", "local", "--model", tiny, "--epochs", "2", "--batch-size", "2",
-                "--lora-rank", "4", "--gpu-per-hour", "1.5", "--suffix", "tickets", "--poll", "1", "--json")
+                "-o", "lora_rank=4", "-o", "gpu_per_hour=1.5", "--suffix", "tickets", "--poll", "1", "--json")
     assert r.exit_code == 0, r.output
     job = json.loads(r.stdout)
     assert job["status"] == "succeeded" and job["fine_tuned_model"].startswith("ft:model:tickets:")
@@ -68,8 +68,8 @@ def test_qlora_trains_on_a_4bit_base(tiny: Path, tmp_path: Path) -> None:
 
     b = LocalBackend(tmp_path / "store")
     f = b.upload(dataset(tmp_path / "train.jsonl", 12))
-    job = b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2, "batch_size": 4}),
-                       qlora=True)
+    job = b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2, "batch_size": 4},
+                               options={"qlora": True}))
     done = wait(b, job.id, poll_interval=0.3, sleep=time.sleep)
     assert done.status == "succeeded", done.error
     events = [e.message for e in b.list_events(job.id, limit=1000)]
@@ -79,8 +79,19 @@ def test_qlora_trains_on_a_4bit_base(tiny: Path, tmp_path: Path) -> None:
 
 
 def test_local_options_are_refused_for_openai(run_cli, tmp_path: Path) -> None:
-    r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--model", "gpt-4o-mini", "--lora-rank", "8", "--dry-run")
-    assert r.exit_code == 2 and "--backend local" in r.output
+    r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--model", "gpt-4o-mini", "-o", "lora_rank=8", "--dry-run")
+    assert r.exit_code == 2 and "-o lora_rank: Extra inputs are not permitted" in r.output
+    assert "options of --backend openai: none" in r.output and "Traceback" not in r.output
+
+
+def test_a_mistyped_local_option_is_named_before_anything_runs(run_cli, tmp_path: Path) -> None:
+    r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--backend", "local", "--model", "smollm2-135m-instruct",
+                "-o", "lora_rank=zero", "--dry-run")
+    assert r.exit_code == 2 and "-o lora_rank: Input should be a valid integer" in r.output
+    ok = run_cli("train", dataset(tmp_path / "t.jsonl"), "--backend", "local", "--model", "smollm2-135m-instruct",
+                 "-o", "lora_rank=8", "-o", "target_modules=q_proj,v_proj", "--dry-run", "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["options"] == {"lora_rank": 8, "target_modules": ["q_proj", "v_proj"]}
 
 
 def test_eval_runs_a_local_model(tiny: Path, run_cli, tmp_path: Path) -> None:

@@ -262,10 +262,11 @@ def test_key_never_appears_in_errors_or_logs(httpx2_mock, backend: OpenAIBackend
     assert TEST_KEY not in caplog.text
 
 
-def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_is_a_clear_error_at_the_first_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
+    backend = OpenAIBackend()  # planning and --dry-run need no key: it is read at the first call
     with pytest.raises(InputError, match="OPENAI_API_KEY"):
-        OpenAIBackend()
+        backend.list_jobs()
 
 
 def test_api_base_is_the_default() -> None:

@@ -160,10 +160,10 @@ def training_estimate(entry: ModelEntry, *, billing_tokens_per_epoch: int | None
     notes: list[str] = []
     if hours is not None and entry.training_per_hour is None:
         raise InputError(f"--hours applies to models billed per hour of training (RFT); {entry.id} is billed "
-                         + ("in GPU-hours from its throughput" if entry.provider == "self-hosted" else "per token"))
+                         + ("in GPU-hours from its throughput" if entry.self_hosted else "per token"))
     n_epochs = epochs or (default_epochs(n_examples) if n_examples else None)
     billed = billing_tokens_per_epoch * n_epochs if billing_tokens_per_epoch is not None and n_epochs else None
-    if entry.provider == "self-hosted":
+    if entry.self_hosted:
         rate = gpu_per_hour if gpu_per_hour is not None else entry.gpu_per_hour
         tps = tokens_per_second or entry.training_tokens_per_second
         if billed is None or not tps or rate is None:

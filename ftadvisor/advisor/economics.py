@@ -134,13 +134,13 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
                                    requests_per_day=rpd, hosting=fleet.usd_per_month if fleet else 0.0,
                                    retraining_per_month=retraining if rpd else 0.0, today=today)
             be = break_even(be_in)
-        per_request = be_in.ft_cost if be_in is not None and entry.provider != "self-hosted" else None
+        per_request = be_in.ft_cost if be_in is not None and not entry.self_hosted else None
         options.append(OptionCost(
             kind=kind, model=entry.id, training=t, setup_usd=t.total_usd, per_request_usd=per_request, fleet=fleet,
             retrains_per_year=retrains, retraining_per_month=retraining, inputs=be_in, break_even=be,
             lifetime_days=remaining_life_days(entry, today),
             availability=availability(entry, cat, today=today, org_history=inp.org_history)
-            if entry.provider != "self-hosted" else None))
+            if not entry.self_hosted else None))
     if retrains:
         assumptions.append(f"behaviour changes {inp.behaviour_changes}: {retrains} retraining run(s) a year, "
                            "training compute only (new examples extra)")

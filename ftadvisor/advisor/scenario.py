@@ -37,7 +37,7 @@ def prompt_request_cost(base: ModelEntry, s: Scenario) -> float:
 
 def ft_request_cost(ft: ModelEntry, s: Scenario) -> float:
     """Per-request cost of the fine-tuned model; self-hosted models pay for their GPUs instead (a fleet)."""
-    if ft.provider == "self-hosted":
+    if ft.self_hosted:
         return 0.0
     return expected_request_cost(ft, "ft", s.ft_prompt_tokens, s.input_tokens, s.output_tokens, s.cache_hit_rate)
 
@@ -60,7 +60,7 @@ def serving_fleet(ft: ModelEntry, s: Scenario, requests_per_day: float | None, *
                   peak_to_average: float = PEAK_TO_AVERAGE, own_hardware: bool = False) -> Fleet | None:
     """replicas = ceil(peak tokens/s / one replica's serving throughput), at least one; GPUs = replicas x
     GPUs per replica, each paid per hour all month (0 on hardware you already run). None for hosted APIs."""
-    if ft.provider != "self-hosted":
+    if not ft.self_hosted:
         return None
     per_request = s.input_tokens + s.ft_prompt_tokens + s.output_tokens
     peak = (requests_per_day or 0) * per_request / 86_400 * peak_to_average

@@ -1,10 +1,14 @@
-"""Fine-tuning backends behind one interface that mirrors OpenAI's objects."""
+"""Fine-tuning backends behind one provider-neutral interface (see ``base``), found through entry points
+(see ``registry``)."""
 
 from __future__ import annotations
 
 from ftadvisor.backends.base import (
+    ACTIVE,
+    RUN_KEY,
     TERMINAL,
     Backend,
+    BackendOptions,
     Checkpoint,
     Completion,
     FileRef,
@@ -12,25 +16,12 @@ from ftadvisor.backends.base import (
     JobEvent,
     JobSpec,
     Usage,
+    capabilities,
+    new_run_id,
     wait,
 )
+from ftadvisor.backends.registry import backend_class, get_backend, infer_backend, names
 
-__all__ = ["TERMINAL", "Backend", "Checkpoint", "Completion", "FileRef", "Job", "JobEvent", "JobSpec", "Usage",
-           "get_backend", "wait"]
-
-
-def get_backend(name: str, **options: object) -> Backend:
-    """The backend registered under ``name`` ("openai"; "local" arrives with the local_backend package)."""
-    from ftadvisor.errors import InputError
-
-    if name == "openai":
-        from ftadvisor.backends.openai_api import OpenAIBackend
-
-        return OpenAIBackend(**options)  # type: ignore[arg-type]
-    if name == "local":
-        try:
-            from local_backend import LocalBackend
-        except ImportError as exc:
-            raise InputError(f"the local backend needs the `local` extra (torch, transformers, peft): {exc}") from exc
-        return LocalBackend(**options)  # type: ignore[arg-type]
-    raise InputError(f"unknown backend {name!r}: available: openai, local")
+__all__ = ["ACTIVE", "RUN_KEY", "TERMINAL", "Backend", "BackendOptions", "Checkpoint", "Completion", "FileRef", "Job",
+           "JobEvent", "JobSpec", "Usage", "backend_class", "capabilities", "get_backend", "infer_backend", "names",
+           "new_run_id", "wait"]

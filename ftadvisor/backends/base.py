@@ -1,17 +1,37 @@
-"""The one interface both backends keep, with objects shaped like OpenAI's, and the shared ``wait`` loop."""
+"""The provider-neutral boundary: the objects every backend returns (shaped like OpenAI's, the lingua franca),
+the small core protocol every backend keeps, the optional capabilities some declare (callers check them with
+``isinstance``, never ``getattr``), typed per-backend options, and the shared ``wait`` loop.
+
+A backend is a class registered in the ``ftadvisor.backends`` entry-point group (see ``registry``). Its core:
+upload, create, get, list, events, cancel, complete, plus the two planning hooks ``plan_terms`` and
+``estimate_cost`` that let ``train`` price a job on any provider without credentials.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
+import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ftadvisor.data.formats import Method
 
+if TYPE_CHECKING:
+    from ftadvisor.pricing.catalogue import Catalogue
+
+T = TypeVar("T")
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE = frozenset({"validating_files", "queued", "running"})  # a worker or the provider is on it
+RUN_KEY = "ftadvisor_run"  # job metadata key that carries the run id (at-most-once creation)
+
+
+def new_run_id() -> str:
+    return "run-" + uuid.uuid4().hex[:16]
 METHOD_TYPES: dict[Method, str] = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
 # Ranges from OpenAI's API (CreateFineTuningJobRequest): checked before anything is sent.
@@ -59,6 +79,8 @@ class JobSpec(BaseModel):
     seed: int | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     grader: dict[str, Any] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)  # the backend's own Options, validated by it
+    planned_epochs: int | None = None  # what the plan priced, for providers with no "auto" epochs
 
     def check(self) -> list[str]:
         """Problems with the spec, in OpenAI's terms (empty when it can be sent)."""
@@ -140,21 +162,215 @@ class Completion(BaseModel):
     latency_s: float
 
 
-class Backend(Protocol):
-    """Every backend: OpenAI's fine-tuning lifecycle (upload, create, poll, use)."""
+class BackendOptions(BaseModel):
+    """A backend's own settings for a job (LoRA rank, a deployment name, ...): typed, unknown keys refused,
+    each field's description shown in ``ftadvisor backends`` and ``train --help``."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoOptions(BackendOptions):
+    """This backend takes no options of its own."""
+
+
+class TrainingUsage(BaseModel):
+    """What a finished job used, as the backend measured or billed it."""
+
+    wall_s: float | None = None
+    trained_tokens: int | None = None
+    peak_memory_mb: float | None = None
+    cost_usd: float | None = None
+
+
+class PlanTerms(BaseModel):
+    """How a backend trains ``model``: the catalogue row that prices it, the model whose tokenizer counts its
+    tokens (exactly, or as an estimate), the longest example kept, and whether the provider's lifetime and
+    organisation rules apply."""
+
+    model: str
+    entry: Any = None  # ModelEntry | None (Any: pydantic cannot see the TYPE_CHECKING import)
+    token_model: str
+    exact_tokens: bool
+    max_example_tokens: int | None = None
+    lifetime_applies: bool = True
+
+
+class CostEstimate(BaseModel):
+    usd: float | None
+    basis: str
+    price_per_1m: float | None = None  # when billed per token
+    pays_provider: bool = True  # False on your own hardware: nothing is charged by anyone for the job
+    warnings: list[str] = Field(default_factory=list)
+
+
+class PriceEstimate(BaseModel):
+    """The provider's own quote for a job before it is created (Together's estimate-price)."""
+
+    total_usd: float | None
+    train_tokens: float | None = None
+    eval_tokens: float | None = None
+    allowed_to_proceed: bool | None = None
+    user_limit_usd: float | None = None
+    unavailable_reason: str | None = None
+
+
+class Deployment(BaseModel):
     name: str
+    model: str
+    status: str
+    hourly_usd: float | None = None
+    note: str | None = None
 
-    def upload(self, path: str, progress: Callable[[int, int], None] | None = None) -> FileRef: ...
+
+class AdapterFiles(BaseModel):
+    """A LoRA adapter on disk in PEFT's layout (adapter_config.json + adapter_model.safetensors)."""
+
+    path: str
+    base_model: str | None = None
+    files: list[str] = Field(default_factory=list)
+
+
+class ExportResult(BaseModel):
+    """What ``export`` wrote and how to serve it."""
+
+    kind: str  # adapter | merged
+    out: str
+    vllm: str
+    rank: int | None = None
+    base_model: str | None = None
+    dtype: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every provider does. Implementations also carry class attributes: ``name`` (the registry key),
+    ``Options`` (a :class:`BackendOptions` subclass) and ``methods`` (the training methods it runs)."""
+
+    name: ClassVar[str]
+    provider: ClassVar[str]  # its rows in the price catalogue
+    methods: ClassVar[frozenset[str]]
+    Options: ClassVar[type[BackendOptions]]
+    sleep: Callable[[float], None]
+
+    def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None) -> FileRef: ...
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job: ...
     def get_job(self, job_id: str) -> Job: ...
     def list_jobs(self, limit: int = 20) -> list[Job]: ...
     def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]: ...
-    def list_checkpoints(self, job_id: str) -> list[Checkpoint]: ...
     def cancel(self, job_id: str) -> Job: ...
+    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
+                 temperature: float | None = None) -> Completion: ...
+    def plan_terms(self, model: str, options: BackendOptions, catalogue: Catalogue) -> PlanTerms: ...
+    def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate: ...
+
+
+# --- optional capabilities: declared by implementing the methods, checked with isinstance ---------------------
+
+@runtime_checkable
+class Pausable(Protocol):
     def pause(self, job_id: str) -> Job: ...
     def resume(self, job_id: str) -> Job: ...
-    def complete(self, model: str, messages: list[dict[str, Any]], **options: Any) -> Completion: ...
+
+
+@runtime_checkable
+class Checkpointed(Protocol):
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]: ...
+
+
+@runtime_checkable
+class FindsRuns(Protocol):
+    """Can tell which job a run created (the at-most-once lookup after a create whose answer was lost)."""
+
+    def find_run(self, run_id: str) -> Job | None: ...
+
+
+@runtime_checkable
+class ResultFiles(Protocol):
+    def download(self, file_id: str) -> bytes: ...
+
+
+@runtime_checkable
+class ReportsUsage(Protocol):
+    def training_usage(self, job: Job) -> TrainingUsage | None: ...
+
+
+@runtime_checkable
+class ModelLifetime(Protocol):
+    def model_shutdown(self, model: str) -> dt.date | None: ...
+
+
+@runtime_checkable
+class EstimatesPrice(Protocol):
+    def estimate_price(self, spec: JobSpec) -> PriceEstimate: ...
+
+
+@runtime_checkable
+class DownloadsAdapter(Protocol):
+    def download_adapter(self, job_id: str, out: str | Path) -> AdapterFiles: ...
+
+
+@runtime_checkable
+class Exports(Protocol):
+    def export(self, job_id: str, out: str | Path, *, merge: bool = False) -> ExportResult: ...
+
+
+@runtime_checkable
+class Deploys(Protocol):
+    def deploy(self, fine_tuned_model: str, deployment: str | None = None) -> Deployment: ...
+
+
+@runtime_checkable
+class BatchCompletes(Protocol):
+    """Answers many prompts in one batch (a local model: one model in memory, batched generation)."""
+
+    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], *, max_tokens: int | None = None,
+                      temperature: float | None = None) -> list[Completion]: ...
+
+
+CAPABILITIES: dict[str, type] = {
+    "pause/resume": Pausable, "checkpoints": Checkpointed, "find lost runs": FindsRuns,
+    "result files": ResultFiles, "usage": ReportsUsage, "model lifetime": ModelLifetime,
+    "price estimate": EstimatesPrice, "download adapter": DownloadsAdapter, "export": Exports, "deploy": Deploys,
+    "batched inference": BatchCompletes,
+}
+
+
+def capabilities(backend: object) -> list[str]:
+    """The optional capabilities ``backend`` (a class or an instance) declares."""
+    if isinstance(backend, type):
+        return [label for label, proto in CAPABILITIES.items() if issubclass(backend, proto)]
+    return [label for label, proto in CAPABILITIES.items() if isinstance(backend, proto)]
+
+
+def hosted_cost(terms: PlanTerms, billed_tokens: int, provider: str) -> CostEstimate:
+    """Per-token training price from the catalogue row (OpenAI, Azure, Together bill this way)."""
+    entry = terms.entry
+    usd = entry.training_cost(billed_tokens) if entry is not None else None
+    if usd is None:
+        return CostEstimate(usd=None, basis="no training price in the catalogue",
+                            warnings=[f"{terms.model}: the catalogue has no {provider} training price; the cost is "
+                                      "unknown"])
+    return CostEstimate(usd=usd, basis=f"${entry.training_per_1m:g} per 1M tokens ({provider})",
+                        price_per_1m=entry.training_per_1m)
+
+
+def look_for(lookup: Callable[[], T | None], delays: tuple[float, ...], sleep: Callable[[float], None],
+             failures: tuple[type[BaseException], ...]) -> tuple[T | None, bool]:
+    """Run ``lookup`` after each pause in ``delays`` (a provider's job list lags behind its creates) until it
+    finds something: returns it, or None and whether the last lookup succeeded (a failed one proves nothing).
+    The at-most-once creates of every hosted backend reconcile through this."""
+    ok = False
+    for delay in delays:
+        sleep(delay)
+        try:
+            found = lookup()
+        except failures:
+            ok = False
+            continue
+        if found is not None:
+            return found, True
+        ok = True
+    return None, ok
 
 
 MAX_POLL_FAILURES = 10

@@ -16,7 +16,6 @@ import math
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,20 +25,30 @@ from pydantic import BaseModel
 
 from ftadvisor.backends.base import (
     METHOD_TYPES,
+    RUN_KEY,
+    BackendOptions,
     Checkpoint,
     Completion,
+    CostEstimate,
     FileRef,
     Job,
     JobError,
     JobEvent,
     JobSpec,
     Method,
+    NoOptions,
+    PlanTerms,
+    TrainingUsage,
     Usage,
+    hosted_cost,
+    look_for,
+    new_run_id,
 )
 from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
+from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
 from ftadvisor.secrets import redact
 
-RUN_KEY = "ftadvisor_run"
+__all__ = ["RECONCILE_DELAYS_S", "RUN_KEY", "BackendError", "CreateOutcomeUnknown", "OpenAIBackend", "new_run_id"]
 PARTS_THRESHOLD = 100 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 MAX_RETRY_AFTER = 120.0
@@ -51,6 +60,8 @@ MODEL_RETRY_S = 15.0
 RECONCILE_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 UPLOAD_CLOCK_SLACK_S = 60  # a file "created since the request" allows for this much clock difference
 _JOB_ID = re.compile(r'"id"\s*:\s*"(ftjob-[A-Za-z0-9_-]+)"')
+_OWN_JOB = re.compile(r"ftjob-[A-Za-z0-9]+")
+_AZURE_JOB = re.compile(r"ftjob-[0-9a-f]{32}")  # Azure's shape: not ours
 _METHODS_BY_TYPE: dict[str, Method] = {v: k for k, v in METHOD_TYPES.items()}
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -70,10 +81,6 @@ class CreateOutcomeUnknown(FtAdvisorError):
                          f"{run_id}` before training again (a job found there is recorded and can be watched)",
                          exit_code=exit_code)
         self.run_id = run_id
-
-
-def new_run_id() -> str:
-    return "run-" + uuid.uuid4().hex[:16]
 
 
 def retry_after(exc: Any) -> float | None:
@@ -97,22 +104,21 @@ class OpenAIBackend:
     """OpenAI's fine-tuning API: upload, create, poll, use."""
 
     name = "openai"
+    provider = "openai"  # its rows in the price catalogue
+    methods = frozenset({"sft", "dpo", "rft"})
+    Options: type[BackendOptions] = NoOptions
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, organization: str | None = None,
                  project: str | None = None, *, timeout: float = 60.0, max_retries: int = 2,
                  sleep: Callable[[float], None] | None = None, create_attempts: int = 4,
                  model_wait_s: float = 300.0, poll_interval: float = 5.0,
                  reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS_S) -> None:
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise InputError("no OpenAI API key: set OPENAI_API_KEY (it is never printed or stored)")
-        from openai import OpenAI
-
-        self._key = key
-        self.client = OpenAI(api_key=key, base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-                             organization=organization or os.environ.get("OPENAI_ORG_ID"),
-                             project=project or os.environ.get("OPENAI_PROJECT_ID"),
-                             timeout=timeout, max_retries=max_retries)
+        self._key = api_key or os.environ.get("OPENAI_API_KEY") or ""
+        self._client_args: dict[str, Any] = {
+            "base_url": base_url or os.environ.get("OPENAI_BASE_URL"),
+            "organization": organization or os.environ.get("OPENAI_ORG_ID"),
+            "project": project or os.environ.get("OPENAI_PROJECT_ID"), "timeout": timeout, "max_retries": max_retries}
+        self._client: Any = None
         self.sleep: Callable[[float], None] = sleep or (lambda seconds: time.sleep(seconds))
         self.create_attempts = create_attempts
         self.reconcile_delays = reconcile_delays
@@ -120,6 +126,51 @@ class OpenAIBackend:
         self.poll_interval = poll_interval
         self.parts_threshold = PARTS_THRESHOLD
         self.part_size = PART_SIZE
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, made at the first call (planning and --dry-run need no key)."""
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        if not self._key:
+            raise InputError("no OpenAI API key: set OPENAI_API_KEY (it is never printed or stored)")
+        from openai import OpenAI
+
+        return OpenAI(api_key=self._key, **self._client_args)
+
+    @classmethod
+    def owns(cls, ref: str) -> int:
+        """1 for OpenAI-shaped job ids and ``ft:`` model names (a local job may share the shape: it claims 2)."""
+        if _AZURE_JOB.fullmatch(ref):
+            return 0
+        return 1 if _OWN_JOB.fullmatch(ref) or ref.startswith("ft:") else 0
+
+    # --- planning -------------------------------------------------------------------------------------------
+
+    def plan_terms(self, model: str, options: BackendOptions, catalogue: Catalogue) -> PlanTerms:
+        entry = catalogue.find(model, provider=self.provider)
+        if entry is None:
+            other = catalogue.find(model)
+            hint = f" ({other.id} is a {other.provider} model: use --backend " \
+                   f"{'local' if other.provider == 'self-hosted' else other.provider})" if other else ""
+            raise InputError(f"model {model!r} is not in the price catalogue for {self.name}{hint}; see "
+                             f"`ftadvisor prices list --provider {self.provider}`")
+        return PlanTerms(model=entry.id, entry=entry, token_model=entry.id, exact_tokens=True,
+                         max_example_tokens=entry.max_example_tokens)
+
+    def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate:
+        return hosted_cost(terms, billed_tokens, self.name)
+
+    def training_usage(self, job: Job) -> TrainingUsage | None:
+        """Billed tokens x the catalogue's training price (OpenAI bills trained tokens)."""
+        if job.trained_tokens is None:
+            return None
+        entry = load_catalogue().find(job.model, provider=self.provider)
+        return TrainingUsage(trained_tokens=job.trained_tokens,
+                             cost_usd=entry.training_cost(job.trained_tokens) if entry else None)
 
     # --- errors ---------------------------------------------------------------------------------------------
 
@@ -369,22 +420,10 @@ class OpenAIBackend:
             return found
 
     def _look_for(self, lookup: Callable[[], T | None]) -> tuple[T | None, bool]:
-        """Run ``lookup`` after each pause of the reconciliation window (OpenAI's lists lag): what it found,
-        or None and whether the last lookup succeeded (a failed one proves nothing)."""
+        """``look_for`` over this backend's reconciliation window (OpenAI's lists lag)."""
         import openai
 
-        ok = False
-        for delay in self.reconcile_delays:
-            self.sleep(delay)
-            try:
-                found = lookup()
-            except (FtAdvisorError, openai.OpenAIError):
-                ok = False
-                continue
-            if found is not None:
-                return found, True
-            ok = True
-        return None, ok
+        return look_for(lookup, self.reconcile_delays, self.sleep, (FtAdvisorError, openai.OpenAIError))
 
     def _reconcile(self, run_id: str, why: str, *, after_success: bool = False) -> Job | None:
         """Look the run up over the reconciliation window. Returns the job, or None when the last lookup (at
@@ -446,7 +485,11 @@ class OpenAIBackend:
 
     # --- use --------------------------------------------------------------------------------------------------
 
-    def complete(self, model: str, messages: list[dict[str, Any]], **options: Any) -> Completion:
+    def _sampling(self, max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
+        return {k: v for k, v in (("max_tokens", max_tokens), ("temperature", temperature)) if v is not None}
+
+    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
+                 temperature: float | None = None) -> Completion:
         """One chat completion. A model that does not exist yet (just after a job succeeded) is retried for
         ``model_wait_s`` seconds."""
         import openai
@@ -462,7 +505,8 @@ class OpenAIBackend:
                                   stop=stop_after_attempt(attempts), sleep=self.sleep, reraise=True):
                 with tried:
                     start = time.perf_counter()
-                    r = self.client.chat.completions.create(model=model, messages=cast(Any, messages), **options)
+                    r = self.client.chat.completions.create(model=model, messages=cast(Any, messages),
+                                                            **self._sampling(max_tokens, temperature))
         latency = time.perf_counter() - start
         try:
             u = r.usage

@@ -6,16 +6,18 @@ import click
 
 from ftadvisor import __version__
 from ftadvisor.cli.advise import advise
+from ftadvisor.cli.backends import backends
 from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
 from ftadvisor.cli.evaluate import eval_
-from ftadvisor.cli.jobs import chat, export, jobs, train
+from ftadvisor.cli.jobs import chat, export, jobs
 from ftadvisor.cli.ledger import ledger
 from ftadvisor.cli.lora import lora
 from ftadvisor.cli.prices import prices
 from ftadvisor.cli.report import report
 from ftadvisor.cli.tokens import tokens
+from ftadvisor.cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +37,7 @@ def cli() -> None:
 
 
 cli.add_command(advise)
+cli.add_command(backends)
 cli.add_command(cost)
 cli.add_command(data)
 cli.add_command(ledger)

@@ -41,7 +41,7 @@ def _ft_flags(entry, cat, on, org_history: Any) -> dict[str, object]:
     """Mark a model to fine-tune that is retired, past its job cut-off or closed to this organisation."""
     from ftadvisor.advisor.availability import availability
 
-    if entry.provider == "self-hosted":
+    if entry.self_hosted:
         return {"retired": False, "past_job_cutoff": False, "can_create_job": True}
     av = availability(entry, cat, today=on, org_history=org_history)
     if (w := av.warning()) is not None:
@@ -151,7 +151,7 @@ def training(dataset: Path | None, model: str, tokens: int | None, examples: int
     if dataset is not None:
         if tokens or examples:
             raise click.UsageError("give a dataset or --tokens/--examples, not both")
-        count_model = model if entry.provider != "self-hosted" else "gpt-4o-mini"
+        count_model = model if not entry.self_hosted else "gpt-4o-mini"
         tokens, examples = _dataset_tokens(dataset, count_model)
     flags = _ft_flags(entry, cat, on, org_history)
     assumed = cost_per_example is None and examples is not None
@@ -273,7 +273,7 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
             if train_cost is None or (dataset is not None and data_cost is None):
                 if dataset is None:
                     raise click.UsageError("give --train-cost or --dataset")
-                count_model = ft.id if ft.provider != "self-hosted" else base.id
+                count_model = ft.id if not ft.self_hosted else base.id
                 per_epoch, n = _dataset_tokens(dataset, count_model)
                 per_example = DATA_COST_PER_EXAMPLE if cost_per_example is None else cost_per_example
                 t = training_estimate(ft, billing_tokens_per_epoch=per_epoch, n_examples=n, epochs=epochs,
@@ -342,7 +342,7 @@ def breakeven(train_cost: float | None, prompt_cost: float | None, ft_cost: floa
     out.print(f"prompting: ${inp.prompt_cost:.6f}/request; fine-tune: ${inp.ft_cost:.6f}/request"
               + (f" + ${inp.hosting_per_month:,.2f}/month hosting" if inp.hosting_per_month else "")
               + f"; fixed: ${r.fixed_cost_usd:,.2f} (training ${inp.train_cost:,.2f} + data ${inp.data_cost:,.2f})")
-    if scenario is not None and ft is not None and ft.provider == "self-hosted" and hosting_per_month is None:
+    if scenario is not None and ft is not None and ft.self_hosted and hosting_per_month is None:
         from ftadvisor.advisor.scenario import serving_fleet
 
         fleet = serving_fleet(ft, scenario, rpd, own_hardware=own_hardware)

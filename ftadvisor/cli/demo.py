@@ -142,7 +142,7 @@ def _advice(legal: Path, train: Path) -> Any:
 
 def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tuple[str, str]:
     from ftadvisor.backends import get_backend
-    from ftadvisor.cli.jobs import show_event, show_status
+    from ftadvisor.cli.watching import show_event, show_status
     from ftadvisor.ledger import Ledger
     from ftadvisor.train import plan_training, run_training
 
@@ -156,7 +156,7 @@ def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tupl
     plan = plan_training(train, model=model, backend=backend, validation=None if quick else validation,
                          epochs=1 if local else None, batch_size=(2 if quick else 4) if local else None,
                          learning_rate_multiplier=5.0 if local else None, suffix="legal", seed=7,
-                         local_options={"lora_rank": 16, "max_length": 512} if local else None)
+                         options={"lora_rank": 16, "max_length": 512} if local else None)
     cost = "free on this machine" if backend == "local" else f"about ${plan.estimated_cost_usd or 0:.2f}"
     out.print(f"{plan.n_examples} examples, {cost}; the first run converts the model once (about 30 s)")
     job = run_training(plan, get_backend(backend), ledger=Ledger(), poll_interval=3 if backend == "local" else 30,

@@ -16,14 +16,16 @@ def eval_() -> None:
 
 
 def _pairs(models: tuple[str, ...], default: str) -> list[tuple[Any, str]]:
-    """(backend, model) for each ``[local:|openai:]model``; one backend object per kind."""
-    from ftadvisor.backends import get_backend
+    """(backend, model) for each ``[BACKEND:]model`` (e.g. ``together:meta-llama/...``); one backend object per
+    kind. ``ft:`` names are OpenAI's model syntax, not a backend prefix."""
+    from ftadvisor.backends import get_backend, names
 
     backends: dict[str, Any] = {}
     pairs = []
+    known = names()
     for m in models:
         name, _, rest = m.partition(":")
-        which, model = (name, rest) if name in ("local", "openai") and rest else (default, m)
+        which, model = (name, rest) if name in known and rest else (default, m)
         if which not in backends:
             backends[which] = get_backend(which)
         pairs.append((backends[which], model))
@@ -32,10 +34,11 @@ def _pairs(models: tuple[str, ...], default: str) -> list[tuple[Any, str]]:
 
 model_option = click.option(
     "--model", "-m", "models", multiple=True, required=True,
-    help="Model to evaluate; repeat to compare (the first is the baseline); prefix local: or openai: to pick its "
-         "backend. Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
-backend_option = click.option("--backend", type=click.Choice(["openai", "local"]), default="openai",
-                              show_default=True, help="Backend for models without a prefix. Example: --backend local")
+    help="Model to evaluate; repeat to compare (the first is the baseline); prefix a backend (local:, openai:, "
+         "azure:, together:) to pick its backend. "
+         "Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
+backend_option = click.option("--backend", default="openai", show_default=True, metavar="NAME",
+                              help="Backend for models without a prefix. Example: --backend local")
 
 
 def _pct(v: float | None) -> str:
@@ -148,7 +151,7 @@ def regression(models: tuple[str, ...], backend: str, extra: Path | None, no_log
               "Example: --judge-model gpt-4.1-2025-04-14")
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric text (default: a 1-5 scale for correctness "
               "and format). Example: --rubric rubric.txt")
-@click.option("--judge-backend", type=click.Choice(["openai", "local"]), default="openai", show_default=True,
+@click.option("--judge-backend", default="openai", metavar="NAME", show_default=True,
               help="Backend of the judge when not prefixed. Example: --judge-backend local")
 @click.option("--no-log", is_flag=True, help="Do not record the verdicts in the ledger. Example: --no-log")
 @json_option

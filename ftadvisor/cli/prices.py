@@ -58,7 +58,7 @@ def list_(as_of, prices_file: Path | None, as_json: bool) -> None:
               title=f"prices as of {cat.as_of} ({cat.currency} per 1M tokens)")
     for m in cat.models:
         train = f"{_usd(m.training_per_hour)}/h" if m.training_per_hour is not None else _usd(m.training_per_1m)
-        if m.provider == "self-hosted":
+        if m.self_hosted:
             train = f"GPU {_usd(m.gpu_per_hour)}/h"
         retired = " (retired)" if m.is_retired(on) else " (no new jobs)" if not m.accepts_jobs(on) else ""
         t.add_row(m.id + retired, train, "/".join(_usd(x) for x in (m.ft_input, m.ft_cached_input, m.ft_output)),

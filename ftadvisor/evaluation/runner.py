@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ftadvisor.backends.base import Backend, BatchCompletes, Usage
 from ftadvisor.data.jsonl import iter_objects
 from ftadvisor.data.quality import answer_label, label_balance
 from ftadvisor.data.text import split_example
@@ -94,15 +95,17 @@ def load_cases(path: str | Path) -> list[tuple[int, list[dict[str, Any]], str]]:
     return cases
 
 
-def _cost(model: str, usage: Any) -> float | None:
+def _cost(backend: Backend, model: str, usage: Usage) -> float | None:
+    """What one answer cost at the backend's catalogue prices (None on own hardware or for unknown models)."""
     from ftadvisor.advisor.costs import request_cost
     from ftadvisor.pricing import load_catalogue
+    from ftadvisor.tokens import base_model
 
-    entry = load_catalogue().find(model)
-    if entry is None or entry.provider != "openai":
+    entry = load_catalogue().find(model, provider=backend.provider)
+    if entry is None or entry.self_hosted:
         return None
     try:
-        return request_cost(entry, "ft" if model.startswith("ft:") else "base", usage.prompt_tokens,
+        return request_cost(entry, "ft" if base_model(model) != model else "base", usage.prompt_tokens,
                             usage.completion_tokens, cached_tokens=usage.cached_tokens)
     except FtAdvisorError:
         return None
@@ -145,7 +148,7 @@ def summarise(model: str, backend: str, rows: list[ExampleResult], classify: boo
         total_cost_usd=sum(costs) if len(costs) == n else None)
 
 
-def run_eval(models: list[tuple[Any, str]], data: str | Path, *, rules: FormatRules | None = None,
+def run_eval(models: list[tuple[Backend, str]], data: str | Path, *, rules: FormatRules | None = None,
              label_field: str | None = None, max_tokens: int = 512, concurrency: int = 4,
              progress: Callable[[int, int], None] | None = None) -> EvalRun:
     """Ask every (backend, model) every prompt of ``data`` at temperature 0 and score the answers."""
@@ -158,7 +161,7 @@ def run_eval(models: list[tuple[Any, str]], data: str | Path, *, rules: FormatRu
     total, done = len(cases) * len(models), 0
     for backend, model in models:
 
-        def ask(case: tuple[int, list[dict[str, Any]], str], backend: Any = backend, model: str = model
+        def ask(case: tuple[int, list[dict[str, Any]], str], backend: Backend = backend, model: str = model
                 ) -> ExampleResult:
             line, prompt, reference = case
             start = time.perf_counter()
@@ -168,15 +171,15 @@ def run_eval(models: list[tuple[Any, str]], data: str | Path, *, rules: FormatRu
                 return score(model, line, "", reference, rules=rules, label_field=label_field, classify=classify,
                              latency=time.perf_counter() - start, error=str(exc))
             return score(model, line, c.text, reference, rules=rules, label_field=label_field, classify=classify,
-                         latency=c.latency_s, usage=c.usage, cost=_cost(model, c.usage))
+                         latency=c.latency_s, usage=c.usage, cost=_cost(backend, model, c.usage))
 
         rows: list[ExampleResult] = []
-        many = getattr(backend, "complete_many", None)
-        if many is not None:  # a local model answers in batches, one model in memory
+        if isinstance(backend, BatchCompletes):  # a local model answers in batches, one model in memory
             for start in range(0, len(cases), LOCAL_BATCH):
                 chunk = cases[start:start + LOCAL_BATCH]
                 try:
-                    answers = many(model, [prompt for _, prompt, _ in chunk], max_tokens=max_tokens, temperature=0)
+                    answers = backend.complete_many(model, [prompt for _, prompt, _ in chunk], max_tokens=max_tokens,
+                                                    temperature=0)
                 except FtAdvisorError as exc:
                     rows += [score(model, line, "", ref, rules=rules, label_field=label_field, classify=classify,
                                    error=str(exc)) for line, _, ref in chunk]

@@ -38,6 +38,7 @@ class ModelEntry(BaseModel):
     base_cached_input: float | None = None
     base_output: float | None = None
     gpu_per_hour: float | None = None  # per GPU
+    hosting_per_hour: float | None = None  # a deployed fine-tune billed by the hour, used or not (Azure)
     serving_gpus: int = Field(default=1, ge=1)  # GPUs per serving replica (70B-class models need several)
     serving_tokens_per_second: float | None = None  # per replica, input + output tokens
     training_gpus: int = Field(default=1, ge=1)
@@ -52,13 +53,18 @@ class ModelEntry(BaseModel):
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("training_per_1m", "training_per_hour", "ft_input", "ft_cached_input", "ft_output",
-                     "base_input", "base_cached_input", "base_output", "gpu_per_hour", "serving_tokens_per_second",
-                     "training_tokens_per_second", "training_overhead_hours")
+                     "base_input", "base_cached_input", "base_output", "gpu_per_hour", "hosting_per_hour",
+                     "serving_tokens_per_second", "training_tokens_per_second", "training_overhead_hours")
     @classmethod
     def _finite_non_negative(cls, v: float | None) -> float | None:
         if v is not None and (not math.isfinite(v) or v < 0):
             raise ValueError(f"must be a finite number >= 0, got {v}")
         return v
+
+    @property
+    def self_hosted(self) -> bool:
+        """Priced in GPU-hours on rented or owned hardware, not per token by a provider."""
+        return self.provider == "self-hosted"
 
     def is_retired(self, today: dt.date | None = None) -> bool:
         return self.shutdown is not None and (today or dt.date.today()) >= self.shutdown
@@ -103,18 +109,24 @@ class Catalogue(BaseModel):
         """The wind-down stages of ``provider`` in force on ``today``."""
         return [r for r in self.job_rules if r.provider == provider and r.since <= today]
 
-    def find(self, model: str) -> ModelEntry | None:
+    def find(self, model: str, provider: str | None = None) -> ModelEntry | None:
         """The entry for a model id, alias, ``ft:`` id or undated family name; None when unknown. An exact id
-        or alias wins over the model's family (gpt-3.5-turbo-0613 is not the gpt-3.5-turbo-0125 row)."""
+        or alias wins over the model's family (gpt-3.5-turbo-0613 is not the gpt-3.5-turbo-0125 row). With
+        ``provider``, only that provider's rows (Azure sells the same model ids as OpenAI, at its own prices
+        and on its own schedule)."""
+        rows = [e for e in self.models if provider is None or e.provider == provider]
         for key in (model, base_model(model), model_family(model)):
-            for entry in self.models:
+            for entry in rows:
                 if entry.id == key or key in entry.aliases:
                     return entry
         family = model_family(model)
-        for entry in self.models:
+        for entry in rows:
             if model_family(entry.id) == family:
                 return entry
         return None
+
+    def providers(self) -> list[str]:
+        return sorted({e.provider for e in self.models})
 
     def age_days(self, today: dt.date | None = None) -> int:
         return ((today or dt.date.today()) - self.as_of).days
