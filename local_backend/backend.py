@@ -290,7 +290,16 @@ class LocalBackend:
     # --- use --------------------------------------------------------------------------------------------------
 
     def find_model(self, model: str) -> tuple[str, Path | None]:
-        """(base model, adapter folder or None) for a base name/path or an ``ft:`` model of a local job."""
+        """(base model, adapter folder or None) for a base name/path, an ``ft:`` model of a local job, or a
+        PEFT adapter folder (e.g. one downloaded from Together: `jobs download-adapter`)."""
+        folder = Path(model)
+        if (folder / "adapter_config.json").is_file():
+            import json
+
+            base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            if not base:
+                raise InputError(f"{folder}/adapter_config.json names no base_model_name_or_path")
+            return str(base), folder
         if not model.startswith("ft:"):
             return model, None
         for d in all_jobs(self.root):

@@ -1,4 +1,5 @@
-"""A local stand-in for OpenAI's files and fine-tuning API, for fault injection over real HTTP.
+"""A local stand-in for OpenAI's files and fine-tuning API (and Azure OpenAI's, which is the same API under
+``/openai`` with Azure's ids, names, statuses and deployments), for fault injection over real HTTP.
 
 Its bodies are the recorded responses in fixtures/openai/ (the SDK parses them with its own types); its
 faults are the hostile pass's scenarios: a create that is processed and then answered with a dropped
@@ -41,11 +42,15 @@ class Faults:
     poll: str = "none"  # none | truncated (the first 2 retrieves) | events_500 (every events call)
     chat: str = "ok"  # ok | empty (no choices) | html
     metrics: str = "ok"  # ok | binary (the results file is not a CSV)
+    outcome: str = "succeeded"  # how every job ends: succeeded | failed
 
 
 @dataclass
 class State:
     faults: Faults
+    flavor: str = "openai"  # openai | azure
+    cancelled: set[str] = field(default_factory=set)
+    deployments: dict[str, int] = field(default_factory=dict)  # name -> GETs seen (Creating, then Succeeded)
     creates_received: int = 0
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: dict[str, float] = field(default_factory=dict)
@@ -57,6 +62,22 @@ class State:
 
 
 def _handler(state: State) -> type[BaseHTTPRequestHandler]:
+    azure = state.flavor == "azure"
+    prefix = "/openai" if azure else "/v1"
+
+    def fixture(name: str) -> Any:
+        """Azure's recording where the shapes differ (ids, names, statuses), OpenAI's where they do not."""
+        azure_name = {"job_validating_files": "job_pending"}.get(name, name)
+        if azure and (FIXTURES / "azure" / f"{azure_name}.json").is_file():
+            return json.loads((FIXTURES / "azure" / f"{azure_name}.json").read_text())
+        return load(name)
+
+    def new_job_id() -> str:
+        return "ftjob-" + (uuid.uuid4().hex if azure else uuid.uuid4().hex[:24])
+
+    def fine_tuned_name(model: str, suffix: str, job_id: str) -> str:
+        return f"{model}.ft-{job_id[6:]}-{suffix}" if azure else f"ft:{model}:{suffix}::{job_id[-8:]}"
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -72,16 +93,53 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _key(self) -> str:
-            return self.headers.get("Authorization", "").removeprefix("Bearer ")
+            return self.headers.get("api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+        def _path(self) -> str | None:
+            """The path under the API's prefix; None (answered 400) when Azure's api-version is missing."""
+            url = urlparse(self.path)
+            if azure and url.path.startswith("/openai") and "api-version" not in parse_qs(url.query):
+                self._send(400, {"error": {"code": "BadRequest", "message": "api-version is required"}})
+                return None
+            return url.path.replace(prefix, "/v1", 1) if url.path.startswith(prefix) else url.path
+
+        def do_PUT(self) -> None:
+            """Azure Resource Manager: create a deployment."""
+            path, raw = urlparse(self.path).path, self._body()
+            if "/deployments/" in path and path.startswith("/subscriptions/"):
+                body = json.loads(raw)
+                name = path.rsplit("/", 1)[1]
+                state.deployments[name] = 0
+                dep = fixture("deployment_creating")
+                dep.update(name=name, properties={**dep["properties"], "model": body["properties"]["model"]})
+                return self._send(201, dep)
+            self._send(404, load("error_404"))
 
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def do_POST(self) -> None:
-            path = urlparse(self.path).path
+            path = self._path()
             raw = self._body()
+            if path is None:
+                return None
+            if path.startswith("/v1/deployments/") and path.endswith("/chat/completions"):
+                name = path.split("/")[3]
+                if name not in state.deployments:
+                    return self._send(404, {"error": {"code": "DeploymentNotFound",
+                                                      "message": f"no deployment {name}"}})
+                path = "/v1/chat/completions"
+            if path.startswith("/v1/fine_tuning/jobs/") and path.endswith("/cancel"):
+                job_id = path.split("/")[4]
+                if job_id not in state.jobs:
+                    return self._send(404, load("error_404"))
+                state.cancelled.add(job_id)
+                done = fixture("job_cancelled")
+                done.update(id=job_id, model=state.jobs[job_id]["model"],
+                            training_file=state.jobs[job_id]["training_file"], metadata=state.jobs[job_id]["metadata"])
+                return self._send(200, done)
             if path == "/v1/files":
-                f = load("file_processed")
+                f = fixture("file_processed")
                 boundary = self.headers.get("Content-Type", "").split("boundary=")[-1].encode()
                 part = next(x for x in raw.split(b"--" + boundary) if b'filename="' in x)
                 size = len(part.split(b"\r\n\r\n", 1)[1][:-2])
@@ -101,7 +159,7 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/chat/completions":
                 if state.faults.chat == "html":
                     return self._send(200, b"<html>oops</html>", "text/html")
-                answer = load("chat_completion")
+                answer = fixture("chat_completion")
                 if state.faults.chat == "empty":
                     answer["choices"] = []
                 return self._send(200, answer)
@@ -120,8 +178,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                     self.end_headers()
                     self.wfile.write(body)
                     return None
-                job = load("job_validating_files")
-                job.update(id="ftjob-" + uuid.uuid4().hex[:24], model=params["model"],
+                job = fixture("job_validating_files")
+                job.update(id=new_job_id(), model=params["model"],
                            training_file=params["training_file"], metadata=params.get("metadata"),
                            suffix=params.get("suffix"))
                 state.jobs[job["id"]] = job
@@ -143,6 +201,17 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
+            if url.path.startswith("/subscriptions/") and "/deployments/" in url.path:
+                name = url.path.rsplit("/", 1)[1]
+                if name not in state.deployments:
+                    return self._send(404, load("error_404"))
+                state.deployments[name] += 1
+                return self._send(200, fixture("deployment_succeeded" if state.deployments[name] > 1
+                                               else "deployment_creating") | {"name": name})
+            path = self._path()
+            if path is None:
+                return None
+            url = url._replace(path=path)
             parts = url.path.strip("/").split("/")
             if url.path == "/v1/fine_tuning/jobs":
                 return self._list(parse_qs(url.query))
@@ -154,17 +223,23 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 if job is None:
                     return self._send(404, load("error_404"))
                 state.retrieves += 1
-                done = load("job_succeeded")
                 suffix = self._key() if state.faults.echo_key else "standin"
+                if job["id"] in state.cancelled:
+                    done = fixture("job_cancelled")
+                elif state.faults.outcome == "failed":
+                    done = fixture("job_failed")
+                else:
+                    done = fixture("job_succeeded")
+                    done["fine_tuned_model"] = fine_tuned_name(job["model"], suffix, job["id"])
                 done.update(id=job["id"], model=job["model"], training_file=job["training_file"],
-                            metadata=job["metadata"], fine_tuned_model=f"ft:{job['model']}:{suffix}::{job['id'][-8:]}")
+                            metadata=job["metadata"])
                 if state.faults.poll == "truncated" and state.retrieves <= 2:
                     return self._send(200, json.dumps(done).encode()[:40])
                 return self._send(200, done)
             if parts[:3] == ["v1", "fine_tuning", "jobs"] and parts[4:] == ["events"]:
                 if state.faults.poll == "events_500":
                     return self._send(500, load("error_500"))
-                events = load("events_page")
+                events = fixture("events_page")
                 if state.faults.echo_key:
                     events["data"][0]["message"] = f"Request authenticated with {self._key()}"
                 return self._send(200, events)
@@ -199,12 +274,14 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class StandIn:
-    """``with StandIn(Faults(...)) as s:`` serves on 127.0.0.1; ``s.url`` is the base URL for the SDK."""
+    """``with StandIn(Faults(...)) as s:`` serves on 127.0.0.1; ``s.url`` is the base URL for the SDK
+    (``s.root`` for Azure's endpoint and its Resource Manager)."""
 
-    def __init__(self, faults: Faults | None = None) -> None:
-        self.state = State(faults or Faults())
+    def __init__(self, faults: Faults | None = None, flavor: str = "openai") -> None:
+        self.state = State(faults or Faults(), flavor=flavor)
         self.server = _QuietServer(("127.0.0.1", 0), _handler(self.state))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.root}/v1"
 
     def __enter__(self) -> StandIn:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

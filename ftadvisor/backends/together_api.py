@@ -185,6 +185,10 @@ class TogetherBackend:
         size = p.stat().st_size
         with self._errors(f"uploading {p.name}"):
             f = self.client.files.upload(file=p, purpose="fine-tune", check=False)
+        if f.processing_status in ("FAILED", "INVALID_FORMAT"):
+            report = f.validation_report
+            raise InputError(redact(f"Together rejected {p.name} ({f.processing_status}): "
+                                    f"{(report.error if report else None) or 'no details'}", self._key))
         if progress:
             progress(size, size)
         return self._clean(FileRef(id=f.id, filename=f.filename or p.name, bytes=f.bytes or size, purpose="fine-tune",
