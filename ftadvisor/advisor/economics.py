@@ -28,6 +28,7 @@ from ftadvisor.advisor.decision import Answers, Change, FineTuneOption, Recommen
 from ftadvisor.advisor.scenario import (
     Fleet,
     Scenario,
+    deployment_hosting,
     prompt_request_cost,
     remaining_life_days,
     scenario_input,
@@ -131,7 +132,8 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
         be_in = be = None
         if base is not None and s is not None:
             be_in = scenario_input(base, entry, s, train_cost=t.training_usd, data_cost=t.data_usd,
-                                   requests_per_day=rpd, hosting=fleet.usd_per_month if fleet else 0.0,
+                                   requests_per_day=rpd,
+                                   hosting=fleet.usd_per_month if fleet else deployment_hosting(entry),
                                    retraining_per_month=retraining if rpd else 0.0, today=today)
             be = break_even(be_in)
         per_request = be_in.ft_cost if be_in is not None and not entry.self_hosted else None

@@ -78,6 +78,11 @@ def serving_fleet(ft: ModelEntry, s: Scenario, requests_per_day: float | None, *
                  basis=basis)
 
 
+def deployment_hosting(ft: ModelEntry) -> float:
+    """Monthly fee of a deployed hosted fine-tune billed by the hour whether used or not (Azure), else 0."""
+    return (ft.hosting_per_hour or 0.0) * HOURS_PER_MONTH
+
+
 def remaining_life_days(ft: ModelEntry, today: dt.date | None = None) -> float | None:
     """Days until the fine-tuned model's base shuts down (0 if already); None when no date is known."""
     if ft.shutdown is None:
@@ -92,7 +97,7 @@ def scenario_input(base: ModelEntry, ft: ModelEntry, s: Scenario, *, train_cost:
     """Break-even inputs for prompting ``base`` with the long prompt vs the fine-tuned ``ft``."""
     if hosting is None:
         fleet = serving_fleet(ft, s, requests_per_day, own_hardware=own_hardware)
-        hosting = fleet.usd_per_month if fleet else 0.0
+        hosting = fleet.usd_per_month if fleet else deployment_hosting(ft)
     return BreakEvenInput(
         train_cost=train_cost, data_cost=data_cost, prompt_cost=prompt_request_cost(base, s),
         ft_cost=ft_request_cost(ft, s), hosting_per_month=hosting, retraining_per_month=retraining_per_month,

@@ -36,33 +36,43 @@ def prices() -> None:
 
 
 @prices.command("list")
+@click.option("--provider", help="Only this provider's rows: openai, azure, together or self-hosted. "
+              "Example: --provider azure")
 @as_of_option
 @prices_option
 @json_option
 @user_errors
-def list_(as_of, prices_file: Path | None, as_json: bool) -> None:
-    """List every model with training and inference prices (USD per 1M tokens) and its dates.
+def list_(provider: str | None, as_of, prices_file: Path | None, as_json: bool) -> None:
+    """List every model with training and inference prices (USD per 1M tokens), hosting and its dates.
 
     \b
     Example:
-      ftadvisor prices list --json
+      ftadvisor prices list --provider together --json
     """
+    from ftadvisor.errors import InputError
+
     on = today(as_of)
     cat = load(prices_file, on)
+    if provider is not None:
+        if provider not in cat.providers():
+            raise InputError(f"--provider {provider}: the catalogue has {', '.join(cat.providers())}")
+        cat = cat.model_copy(update={"models": [m for m in cat.models if m.provider == provider]})
     if as_json:
         print_json(cat)
         return
     from rich.table import Table
 
-    t = Table("model", "train", "ft in/cached/out", "base in/cached/out", "job cut-off", "shutdown",
-              title=f"prices as of {cat.as_of} ({cat.currency} per 1M tokens)")
+    t = Table("model", "provider", "train", "ft in/cached/out", "base in/cached/out", "hosting", "job cut-off",
+              "shutdown", title=f"prices as of {cat.as_of} ({cat.currency} per 1M tokens)")
     for m in cat.models:
         train = f"{_usd(m.training_per_hour)}/h" if m.training_per_hour is not None else _usd(m.training_per_1m)
         if m.self_hosted:
             train = f"GPU {_usd(m.gpu_per_hour)}/h"
         retired = " (retired)" if m.is_retired(on) else " (no new jobs)" if not m.accepts_jobs(on) else ""
-        t.add_row(m.id + retired, train, "/".join(_usd(x) for x in (m.ft_input, m.ft_cached_input, m.ft_output)),
+        t.add_row(m.id + retired, m.provider, train,
+                  "/".join(_usd(x) for x in (m.ft_input, m.ft_cached_input, m.ft_output)),
                   "/".join(_usd(x) for x in (m.base_input, m.base_cached_input, m.base_output)),
+                  f"{_usd(m.hosting_per_hour)}/h" if m.hosting_per_hour is not None else "-",
                   str(m.job_cutoff or "-"), str(m.shutdown or "-"))
     out.print(t)
 
