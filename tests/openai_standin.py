@@ -51,6 +51,9 @@ class State:
     flavor: str = "openai"  # openai | azure
     cancelled: set[str] = field(default_factory=set)
     deployments: dict[str, int] = field(default_factory=dict)  # name -> GETs seen (Creating, then Succeeded)
+    finished: dict[str, dict[str, Any]] = field(default_factory=dict)  # jobs that ended before the test
+    contents: dict[str, bytes] = field(default_factory=dict)  # file id -> what was uploaded
+    answers: dict[str, str] = field(default_factory=dict)  # last user message -> the model's answer
     creates_received: int = 0
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: dict[str, float] = field(default_factory=dict)
@@ -160,6 +163,11 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 if state.faults.chat == "html":
                     return self._send(200, b"<html>oops</html>", "text/html")
                 answer = fixture("chat_completion")
+                asked = json.loads(raw)
+                said = next((m["content"] for m in reversed(asked["messages"]) if m["role"] == "user"), "")
+                if said in state.answers:  # a scripted model (the README's migration example)
+                    answer["choices"][0]["message"]["content"] = state.answers[said]
+                    answer["model"] = asked["model"]
                 if state.faults.chat == "empty":
                     answer["choices"] = []
                 return self._send(200, answer)
@@ -218,6 +226,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             if url.path == "/v1/files":
                 return self._send(200, {"object": "list", "data": list(state.files.values())[::-1],
                                         "has_more": False})
+            if parts[:3] == ["v1", "fine_tuning", "jobs"] and len(parts) == 4 and parts[3] in state.finished:
+                return self._send(200, state.finished[parts[3]])
             if parts[:3] == ["v1", "fine_tuning", "jobs"] and len(parts) == 4:
                 job = state.jobs.get(parts[3])
                 if job is None:
@@ -245,6 +255,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, events)
             if parts[:2] == ["v1", "files"] and len(parts) == 3 and parts[2] in state.files:
                 return self._send(200, state.files[parts[2]])
+            if parts[:2] == ["v1", "files"] and parts[3:] == ["content"] and parts[2] in state.contents:
+                return self._send(200, state.contents[parts[2]], "application/octet-stream")
             if parts[:2] == ["v1", "files"] and parts[3:] == ["content"]:
                 if state.faults.metrics == "binary":
                     return self._send(200, bytes(range(256)) * 4, "application/octet-stream")
@@ -261,7 +273,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 visible = [j for i, j in state.jobs.items()
                            if now - state.created_at[i] >= state.faults.list_lag_s
                            and (wanted is None or (j.get("metadata") or {}).get("ftadvisor_run") == wanted)]
-            return self._send(200, {"object": "list", "data": visible[::-1], "has_more": False})
+            return self._send(200, {"object": "list", "data": visible[::-1] + list(state.finished.values()),
+                                    "has_more": False})
 
     return Handler
 
@@ -290,6 +303,11 @@ class StandIn:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def seed_finished(self, job: dict[str, Any], files: dict[str, bytes]) -> None:
+        """A job that succeeded before the test began, and the files it trained on."""
+        self.state.finished[job["id"]] = job
+        self.state.contents.update(files)
 
     @property
     def jobs_created(self) -> int:

@@ -14,6 +14,7 @@ from ftadvisor.cli.evaluate import eval_
 from ftadvisor.cli.jobs import chat, export, jobs
 from ftadvisor.cli.ledger import ledger
 from ftadvisor.cli.lora import lora
+from ftadvisor.cli.migrate import migrate
 from ftadvisor.cli.prices import prices
 from ftadvisor.cli.report import report
 from ftadvisor.cli.tokens import tokens
@@ -42,6 +43,7 @@ cli.add_command(cost)
 cli.add_command(data)
 cli.add_command(ledger)
 cli.add_command(lora)
+cli.add_command(migrate)
 cli.add_command(prices)
 cli.add_command(report)
 cli.add_command(demo)

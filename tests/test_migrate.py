@@ -1,0 +1,86 @@
+"""`ftadvisor migrate` end to end: a hosted OpenAI fine-tune (recorded responses over real HTTP) is carried
+over to the local backend (a tiny model trained for real), and both answer the same held-out examples."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from ftadvisor.ledger import Ledger
+from tests.conftest import STANDIN_KEY
+from tests.openai_fixtures import load
+from tests.openai_standin import StandIn
+from tests.test_local_backend import dataset
+
+FT = "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from local_backend.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """OpenAI with one finished fine-tune (2 epochs, batch 2, seed 7) and the files it trained on."""
+    job = load("job_succeeded")
+    job.update(fine_tuned_model=FT, training_file="file-MigTrain01", validation_file="file-MigValid01", seed=7,
+               hyperparameters={"n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0},
+               method={"type": "supervised", "supervised": {"hyperparameters": {
+                   "n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0}}})
+    files = {"file-MigTrain01": dataset(tmp_path / "t.jsonl", 12).read_bytes(),
+             "file-MigValid01": dataset(tmp_path / "v.jsonl", 4).read_bytes()}
+    with StandIn() as s:
+        s.seed_finished(job, files)
+        monkeypatch.setenv("OPENAI_API_KEY", STANDIN_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", s.url)
+        monkeypatch.setenv("FTADVISOR_LOCAL_DIR", str(tmp_path / "store"))
+        yield s
+
+
+def test_migrate_to_local_trains_evaluates_prices_and_reports(hosted, tiny: Path, run_cli, tmp_path: Path,
+                                                              _isolated_home: Path) -> None:
+    dry = run_cli("migrate", FT, "--to", "local", "--base", tiny, "-o", "max_length=64", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    assert plan["source"]["job"]["id"] == "ftjob-abc123DEF456ghi789" and plan["n_test"] == 4
+    assert plan["training"]["hyperparameters"] == {"n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0}
+    assert plan["training"]["seed"] == 7 and plan["training"]["backend"] == "local"
+    assert not (tmp_path / "store" / "jobs").exists()  # a dry run trains nothing
+
+    r = run_cli("migrate", FT, "--to", "local", "--base", tiny, "-o", "max_length=64", "--require-json",
+                "--out", tmp_path / "report", "--poll", "1", "--json", "--yes")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["hosted_model"] == FT and got["new_model"].startswith("ft:model:tickets:")
+    assert got["job"]["status"] == "succeeded"
+    p = got["parity"]["format_compliance"]
+    assert p["hosted"] == 1.0 and p["new"] == 0.0  # the stand-in answers JSON; a random tiny model does not
+    assert p["ci"]["high"] < 0 and p["ci"]["level"] == 0.95
+    assert {"rouge_l", "exact_match"} <= set(got["parity"])
+    assert got["cost_per_month_usd"]["hosted"] > 0 and got["cost_per_month_usd"]["new"] is None
+    assert got["hosted_days_left"] == (dt.date(2027, 1, 14) - dt.date.today()).days
+    assert Path(got["report"]).is_file() and (tmp_path / "report" / "metrics.csv").is_file()
+
+    db = Ledger(_isolated_home / "ledger.db")
+    recorded = json.loads(db.records("migration")[0]["data"])
+    assert recorded["new_model"] == got["new_model"] and recorded["eval_id"]
+    assert db.eval_run(recorded["eval_id"]) is not None
+    new_job = db.job(got["job"]["id"])
+    assert new_job["backend"] == "local" and json.loads(new_job["hyperparameters"])["n_epochs"] == 2
+
+
+def test_migrate_refuses_files_that_no_longer_validate(hosted, run_cli) -> None:
+    hosted.state.contents["file-MigTrain01"] = b'{"messages": [}\n' * 12
+    r = run_cli("migrate", FT, "--to", "local", "--dry-run")
+    assert r.exit_code == 1 and "train.jsonl:1" in r.output and "file-MigTrain01" in r.output
+
+
+def test_migrate_names_an_unknown_fine_tune(hosted, run_cli) -> None:
+    r = run_cli("migrate", "ft:gpt-4o-mini-2024-07-18:acme:other:Zz9", "--to", "local", "--dry-run")
+    assert r.exit_code == 2 and "openai lists no job that made ft:gpt-4o-mini-2024-07-18:acme:other:Zz9" in r.output
