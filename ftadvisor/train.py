@@ -120,8 +120,10 @@ def plan_training(path: str | Path, *, model: str, backend: Backend | str = "ope
     if terms.lifetime_applies and entry is not None:
         av = availability(entry, catalogue, today=today, org_history=org_history)
         if av.can_create_job is False:
-            raise InputError(f"{entry.id} on {b.name}: {'; '.join(av.reasons)}: no job can be created, nothing was "
-                             "uploaded; train an open model instead (--backend together or --backend local)")
+            dated = f" (dates checked {entry.as_of}: if {b.name} has moved them, override the row in prices.json)" \
+                if entry.as_of else ""
+            raise InputError(f"{entry.id} on {b.name}: {'; '.join(av.reasons)}{dated}: no job can be created, nothing "
+                             "was uploaded; train an open model instead (--backend together or --backend local)")
         if av.can_create_job is None:
             warnings.append(f"{entry.id}: {'; '.join(av.reasons)}; {b.name} will refuse the job otherwise")
         if entry.job_cutoff and (entry.job_cutoff - today).days <= CUTOFF_WARNING_DAYS:

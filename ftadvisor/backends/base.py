@@ -350,7 +350,7 @@ def hosted_cost(terms: PlanTerms, billed_tokens: int, provider: str) -> CostEsti
         return CostEstimate(usd=None, basis="no training price in the catalogue",
                             warnings=[f"{terms.model}: the catalogue has no {provider} training price; the cost is "
                                       "unknown"])
-    return CostEstimate(usd=usd, basis=f"${entry.training_per_1m:g} per 1M tokens ({provider})",
+    return CostEstimate(usd=usd, basis=f"{provider}'s ${entry.training_per_1m:g} per 1M tokens",
                         price_per_1m=entry.training_per_1m)
 
 
