@@ -199,3 +199,18 @@ def test_dry_run_needs_no_key_on_any_hosted_backend(run_cli, monkeypatch, tmp_pa
         r = run_cli("train", data, "--backend", backend, "--model", model, "--dry-run", "--json")
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["backend"] == backend
+
+
+def test_together_dpo_sends_the_method_and_beta(tmp_path: Path) -> None:
+    rows = [{"input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+             "preferred_output": [{"role": "assistant", "content": "good"}],
+             "non_preferred_output": [{"role": "assistant", "content": "bad"}]} for i in range(10)]
+    data = tmp_path / "prefs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with TogetherStandIn() as s:
+        b = get_backend("together", api_key=TOGETHER_KEY, base_url=s.url, sleep=lambda x: None)
+        b.create_job(JobSpec(model=LLAMA, training_file=b.upload(data).id, method="dpo",
+                             hyperparameters={"beta": 0.2, "n_epochs": 1}))
+        sent = next(iter(s.state.jobs.values()))["params"]
+        assert sent["training_method"]["method"] == "dpo" and sent["training_method"]["dpo_beta"] == 0.2
+        assert sent["n_epochs"] == 1 and "train_on_inputs" not in sent["training_method"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import BaseModel
 
 from ftadvisor.cli.common import err, out, user_errors
 
@@ -24,6 +25,26 @@ COST_PER_EXAMPLE = 3.0  # an assumption for the demo: a trainee solicitor's time
 DISCLAIMER = "This response does not constitute legal advice."
 
 
+class Road(BaseModel):
+    """How the demo fine-tunes on one backend."""
+
+    backend: str
+    model: str
+    key: str | None  # the environment variable it needs, checked before anything runs
+    hyper: dict[str, Any]  # epochs, batch size, learning-rate multiplier (empty: the provider's auto)
+    options: dict[str, Any]
+    poll_s: float
+
+
+# One epoch at 5x the base LoRA learning rate is enough for a 135M model to learn this format (measured: 48
+# examples in batches of 2 reach 4/4 compliance on held-out questions); the hosted job keeps OpenAI's auto.
+ROADS = {
+    "local": Road(backend="local", model=LOCAL_MODEL, key=None, options={"lora_rank": 16, "max_length": 512},
+                  hyper={"epochs": 1, "batch_size": 4, "learning_rate_multiplier": 5.0}, poll_s=3),
+    "openai": Road(backend="openai", model=HOSTED_FT, key="OPENAI_API_KEY", options={}, hyper={}, poll_s=30),
+}
+
+
 def _step(n: int, title: str) -> None:
     out.rule(f"[bold]{n}. {title}[/]", align="left")
 
@@ -31,7 +52,7 @@ def _step(n: int, title: str) -> None:
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("ftadvisor-demo"),
               show_default=True, help="Folder for the demo's outputs and report. Example: --out /tmp/demo")
-@click.option("--backend", type=click.Choice(["local", "openai"]), default="local", show_default=True,
+@click.option("--backend", type=click.Choice(list(ROADS)), default="local", show_default=True,
               help="Where to fine-tune: local (SmolLM2 on this machine, free) or openai (needs OPENAI_API_KEY and "
                    "spends money). Example: --backend local")
 @click.option("--quick", is_flag=True, help="A smaller run (48 training and 6 test examples): under 5 minutes on "
@@ -146,20 +167,16 @@ def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tupl
     from ftadvisor.ledger import Ledger
     from ftadvisor.train import plan_training, run_training
 
-    model = LOCAL_MODEL if backend == "local" else HOSTED_FT
-    _step(3, f"fine-tune {model} ({backend})")
-    if backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
-        raise click.UsageError("--backend openai needs OPENAI_API_KEY; the default --backend local needs none")
-    local = backend == "local"
-    # One epoch at 5x the base LoRA learning rate is enough for a 135M model to learn this format (measured:
-    # 48 examples in batches of 2 reach 4/4 compliance on held-out questions); hosted jobs keep OpenAI's auto.
-    plan = plan_training(train, model=model, backend=backend, validation=None if quick else validation,
-                         epochs=1 if local else None, batch_size=(2 if quick else 4) if local else None,
-                         learning_rate_multiplier=5.0 if local else None, suffix="legal", seed=7,
-                         options={"lora_rank": 16, "max_length": 512} if local else None)
-    cost = "free on this machine" if backend == "local" else f"about ${plan.estimated_cost_usd or 0:.2f}"
+    road = ROADS[backend]
+    _step(3, f"fine-tune {road.model} ({backend})")
+    if road.key and not os.environ.get(road.key):
+        raise click.UsageError(f"--backend {backend} needs {road.key}; the default --backend local needs none")
+    hyper = road.hyper | ({"batch_size": 2} if quick and "batch_size" in road.hyper else {})
+    plan = plan_training(train, model=road.model, backend=backend, validation=None if quick else validation,
+                         suffix="legal", seed=7, options=road.options, **hyper)
+    cost = "free on this machine" if not plan.pays_provider else f"about ${plan.estimated_cost_usd or 0:.2f}"
     out.print(f"{plan.n_examples} examples, {cost}; the first run converts the model once (about 30 s)")
-    job = run_training(plan, get_backend(backend), ledger=Ledger(), poll_interval=3 if backend == "local" else 30,
+    job = run_training(plan, get_backend(backend), ledger=Ledger(), poll_interval=road.poll_s,
                        on_event=show_event, on_status=show_status)
     if job.status != "succeeded":
         raise click.ClickException(f"the fine-tune ended {job.status}: {job.error}")
@@ -175,7 +192,7 @@ def _evaluate(test: Path, backend: str, ft_model: str, quick: bool) -> str:
 
     _step(4, "evaluate base vs fine-tuned on the held-out split")
     b = get_backend(backend)
-    base = LOCAL_MODEL if backend == "local" else HOSTED_FT
+    base = ROADS[backend].model
     rules = FormatRules(regex=[r"^1\. "], contains=[DISCLAIMER])
     with byte_progress("answering") as progress:
         run = run_eval([(b, base), (b, ft_model)], test, rules=rules, max_tokens=128 if quick else 160,
