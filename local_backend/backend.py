@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +39,9 @@ from local_backend.options import LocalOptions
 from local_backend.store import JobDir, all_jobs, new_id, root
 from local_backend.trainer import LocalSpec
 
+_FILE_ID = re.compile(r"file-[0-9a-f]{24}")
+_JOB_ID = re.compile(r"ftjob-[0-9a-f]{24}")
+RESULT_FILES = ("metrics.csv",)
 ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whose tokenizer is not loaded here
 
 
@@ -78,7 +83,7 @@ class LocalBackend:
     def owns(cls, ref: str) -> int:
         """2 for a job id or ``ft:`` model name of a job in this machine's store."""
         if ref.startswith("ftjob-"):
-            return 2 if JobDir(ref, root()).exists() else 0
+            return 2 if _JOB_ID.fullmatch(ref) and JobDir(ref, root()).exists() else 0
         if ref.startswith("ft:"):
             return 2 if any((d.path / "names.json").is_file() and d.read_json("names.json").get("fine_tuned_model")
                             == ref for d in all_jobs(root())) else 0
@@ -108,7 +113,9 @@ class LocalBackend:
 
     # --- files ----------------------------------------------------------------------------------------------
 
-    def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None) -> FileRef:
+    def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None, *,
+               filename: str | None = None) -> FileRef:
+        """Copy a file into the store (``filename``: the name to keep, when ``path`` is a temporary copy)."""
         src = Path(path)
         if not src.is_file():
             raise InputError(f"{src}: no such file")
@@ -116,15 +123,55 @@ class LocalBackend:
         dest = self.root / "files" / f"{file_id}.jsonl"
         with atomic_writer(dest, "wb") as f, src.open("rb") as s:
             shutil.copyfileobj(s, f)
-        (self.root / "files" / f"{file_id}.name").write_text(src.name)
         size = dest.stat().st_size
+        ref = FileRef(id=file_id, filename=filename or src.name, bytes=size, status="processed",
+                      created_at=int(time.time()))
+        self._write_file_ref(ref)
         if progress:
             progress(size, size)
-        return FileRef(id=file_id, filename=src.name, bytes=size, status="processed", created_at=int(time.time()))
+        return ref
 
-    def _file_path(self, file_id: str) -> str:
+    def _write_file_ref(self, ref: FileRef, details: str | None = None) -> None:
+        with atomic_writer(self.root / "files" / f"{ref.id}.json") as f:
+            f.write(json.dumps({**ref.model_dump(), "status_details": details}))
+
+    def file_ref(self, file_id: str) -> tuple[FileRef, str | None]:
+        """An uploaded file's object and status details."""
+        meta = self.root / "files" / f"{file_id}.json"
+        self.file_path(file_id)
+        if meta.is_file():
+            data = json.loads(meta.read_text())
+            return FileRef.model_validate({k: v for k, v in data.items() if k != "status_details"}), \
+                data.get("status_details")
+        legacy = self.root / "files" / f"{file_id}.name"  # stored before file records existed
+        p = Path(self.file_path(file_id))
+        return FileRef(id=file_id, filename=legacy.read_text() if legacy.is_file() else p.name,
+                       bytes=p.stat().st_size, status="processed", created_at=int(p.stat().st_mtime)), None
+
+    def mark_file(self, file_id: str, status: str, details: str | None) -> FileRef:
+        """Record the outcome of checking a file (``processed`` or ``error`` with the problems)."""
+        ref = self.file_ref(file_id)[0].model_copy(update={"status": status})
+        self._write_file_ref(ref, details)
+        return ref
+
+    def list_files(self) -> list[FileRef]:
+        """Uploaded files, newest first."""
+        folder = self.root / "files"
+        ids = [p.stem for p in folder.glob("file-*.jsonl")] if folder.is_dir() else []
+        refs = [self.file_ref(i)[0] for i in ids]
+        return sorted(refs, key=lambda r: r.created_at or 0, reverse=True)
+
+    def delete_file(self, file_id: str) -> None:
+        self.file_path(file_id)
+        for suffix in (".jsonl", ".json", ".name"):
+            (self.root / "files" / f"{file_id}{suffix}").unlink(missing_ok=True)
+
+    def file_content(self, file_id: str) -> bytes:
+        return Path(self.file_path(file_id)).read_bytes()
+
+    def file_path(self, file_id: str) -> str:
         p = self.root / "files" / f"{file_id}.jsonl"
-        if not p.is_file():
+        if not _FILE_ID.fullmatch(file_id) or not p.is_file():  # ids are opaque: none names a path
             raise InputError(f"no uploaded file {file_id!r} in {self.root / 'files'}")
         return str(p)
 
@@ -132,7 +179,7 @@ class LocalBackend:
         """A job's result file (``<job id>:metrics.csv``)."""
         job_id, _, name = file_id.partition(":")
         p = self._dir(job_id).path / name
-        if not p.is_file():
+        if name not in RESULT_FILES or not p.is_file():
             raise InputError(f"no result file {file_id!r}")
         return p.read_bytes()
 
@@ -140,7 +187,7 @@ class LocalBackend:
 
     def _dir(self, job_id: str) -> JobDir:
         d = JobDir(job_id, self.root)
-        if not d.exists():
+        if not _JOB_ID.fullmatch(job_id) or not d.exists():
             raise InputError(f"no local job {job_id!r} (see `ftadvisor jobs list --backend local`)")
         return d
 
@@ -179,8 +226,8 @@ class LocalBackend:
         check(spec.model)  # a model that cannot be loaded is refused before a job exists
         job_id = new_id("ftjob-")
         hyper = {k: v for k, v in spec.hyperparameters.items() if not (k == "beta" and v == "auto")}
-        local = LocalSpec(model=spec.model, training_file=self._file_path(spec.training_file),
-                          validation_file=self._file_path(spec.validation_file) if spec.validation_file else None,
+        local = LocalSpec(model=spec.model, training_file=self.file_path(spec.training_file),
+                          validation_file=self.file_path(spec.validation_file) if spec.validation_file else None,
                           seed=spec.seed if spec.seed is not None else 0, suffix=spec.suffix, method=spec.method,
                           **{**options.model_dump(), **hyper})
         name = f"ft:{base_name(spec.model)}:{spec.suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"

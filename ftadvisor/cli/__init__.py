@@ -17,6 +17,7 @@ from ftadvisor.cli.lora import lora
 from ftadvisor.cli.migrate import migrate
 from ftadvisor.cli.prices import prices
 from ftadvisor.cli.report import report
+from ftadvisor.cli.serve import serve
 from ftadvisor.cli.tokens import tokens
 from ftadvisor.cli.train import train
 
@@ -46,6 +47,7 @@ cli.add_command(lora)
 cli.add_command(migrate)
 cli.add_command(prices)
 cli.add_command(report)
+cli.add_command(serve)
 cli.add_command(demo)
 cli.add_command(eval_)
 cli.add_command(jobs)

@@ -1,0 +1,175 @@
+"""`ftadvisor serve` with the official `openai` client: the article's script unchanged but for base_url, key and
+model; every response parsed by the SDK's own types; errors in OpenAI's envelope; ftadvisor's own OpenAI
+backend driving the server. A real uvicorn server on 127.0.0.1 and a tiny model trained for real."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+pytest.importorskip("starlette")
+import uvicorn
+
+from ftadvisor.backends import JobSpec, wait
+from ftadvisor.backends.openai_api import OpenAIBackend
+from ftadvisor.server.app import ServerConfig, create_app
+from tests.test_local_backend import SYSTEM, dataset
+
+KEY = "sk-serve-test-0123456789abcdef"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from local_backend.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tiny: Path, tmp_path: Path) -> Iterator[str]:
+    from local_backend import LocalBackend
+
+    app = create_app(ServerConfig(keys=[KEY], models={"tiny": str(tiny)}, max_upload_bytes=64 * 1024),
+                     LocalBackend(tmp_path / "store", poll_interval=0.2))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def client(url: str, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url, api_key=key, max_retries=0)
+
+
+def test_the_articles_script_runs_against_the_server(server: str, tmp_path: Path) -> None:
+    """Seed 004's "Path 1: OpenAI Fine-Tuning API", with only base_url, api_key and the model name changed."""
+    seed = (ROOT.parent / "shared" / "seeds" / "004_69c5cd649cdf8dcc.txt")
+    if not seed.is_file():
+        pytest.skip("the seed articles are not beside the repository")
+    text = seed.read_text()
+    script = text[text.index("from openai import OpenAI"):text.index("Path 2: Hugging Face")].strip()
+    changed = (script.replace("client = OpenAI()", f"client = OpenAI(base_url={server!r}, api_key={KEY!r})")
+               .replace('model="gpt-4o-mini-2024-07-18"', 'model="tiny"'))
+    assert changed.count("\n") == script.count("\n") and changed != script
+    dataset(tmp_path / "training.jsonl", 12)
+    (tmp_path / "article.py").write_text(changed + "\n")
+    r = subprocess.run([sys.executable, "article.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Uploaded file: file-" in r.stdout and "Job started: ftjob-" in r.stdout
+    assert "Status: succeeded" in r.stdout
+
+
+def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Path) -> None:
+    c = client(server)
+    f = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
+    assert f.status == "processed" and f.filename == "t.jsonl" and f.bytes > 0
+    assert [x.id for x in c.files.list()] == [f.id]
+    job = c.fine_tuning.jobs.create(training_file=f.id, model="tiny", suffix="served", seed=3,
+                                    method={"type": "supervised", "supervised": {"hyperparameters": {
+                                        "n_epochs": 2, "batch_size": 4}}}, metadata={"team": "legal"})
+    assert job.status == "validating_files" and job.metadata == {"team": "legal"}
+    assert [j.id for j in c.fine_tuning.jobs.list(metadata={"team": "legal"})] == [job.id]
+    assert list(c.fine_tuning.jobs.list(metadata={"team": "other"})) == []
+    while (job := c.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed"):
+        time.sleep(0.3)
+    assert job.status == "succeeded" and job.fine_tuned_model and job.trained_tokens
+    assert job.method.supervised.hyperparameters.n_epochs == 2
+    events = c.fine_tuning.jobs.list_events(job.id, limit=5)
+    assert len(events.data) == 5 and events.has_more and events.data[0].created_at >= events.data[-1].created_at
+    ckpts = c.fine_tuning.jobs.checkpoints.list(job.id)
+    assert ckpts.data and ckpts.data[0].fine_tuning_job_id == job.id
+    assert job.fine_tuned_model in {m.id for m in c.models.list()}
+    assert c.models.retrieve(job.fine_tuned_model).owned_by
+    metrics = c.files.content(job.result_files[0]).read().decode()
+    assert metrics.startswith("step,train_loss")
+
+    messages = [SYSTEM, {"role": "user", "content": "Ticket 1"}]
+    answer = c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=6)
+    assert answer.choices[0].message.role == "assistant" and 0 < answer.usage.completion_tokens <= 6
+    assert answer.usage.prompt_tokens_details.cached_tokens == 0
+    chunks = list(c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=6,
+                                            stream=True, stream_options={"include_usage": True}))
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert streamed == answer.choices[0].message.content  # temperature 0: the same answer, streamed
+    assert chunks[-1].usage.completion_tokens == answer.usage.completion_tokens
+    assert c.files.delete(f.id).deleted and list(c.files.list()) == []
+
+
+def test_errors_come_in_openais_envelope(server: str, tmp_path: Path) -> None:
+    c = client(server)
+    with pytest.raises(openai.AuthenticationError) as auth:
+        client(server, key="sk-wrong").models.list()
+    assert auth.value.body["code"] == "invalid_api_key"
+    with pytest.raises(openai.NotFoundError) as missing:
+        c.fine_tuning.jobs.retrieve("ftjob-000000000000000000000000")
+    assert missing.value.body["param"] == "fine_tuning_job_id"
+    with pytest.raises(openai.NotFoundError):
+        c.files.retrieve("../../etc/passwd")  # an id is never a path
+    with pytest.raises(openai.NotFoundError) as model:
+        c.fine_tuning.jobs.create(training_file="file-000000000000000000000000", model="gpt-4o-mini")
+    assert model.value.body["code"] == "model_not_found"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": "nope"}\n' * 12)
+    broken = c.files.create(file=bad.open("rb"), purpose="fine-tune")
+    assert broken.status == "error" and "bad.jsonl:1" in broken.status_details
+    with pytest.raises(openai.BadRequestError) as invalid:
+        c.fine_tuning.jobs.create(training_file=broken.id, model="tiny")
+    assert invalid.value.body["param"] == "training_file"
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * (65 * 1024))
+    with pytest.raises(openai.APIStatusError) as too_big:
+        c.files.create(file=big.open("rb"), purpose="fine-tune")
+    assert too_big.value.status_code == 413
+    ok = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
+    job = c.fine_tuning.jobs.create(training_file=ok.id, model="tiny", hyperparameters={"n_epochs": 1})
+    while c.fine_tuning.jobs.retrieve(job.id).status not in ("succeeded", "failed"):
+        time.sleep(0.3)
+    with pytest.raises(openai.ConflictError):
+        c.fine_tuning.jobs.cancel(job.id)  # a finished job cannot be cancelled
+
+
+def test_ftadvisors_own_openai_backend_drives_the_server(server: str, tmp_path: Path) -> None:
+    b = OpenAIBackend(api_key=KEY, base_url=server, sleep=lambda s: time.sleep(0.2), reconcile_delays=(0.0,))
+    f = b.upload(dataset(tmp_path / "t.jsonl", 12))
+    job = b.create_job(JobSpec(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 2}),
+                       run_id="run-0123456789abcdef")
+    assert b.find_run("run-0123456789abcdef").id == job.id  # at-most-once creation works here too
+    done = wait(b, job.id, poll_interval=0.2, sleep=time.sleep)
+    assert done.status == "succeeded" and done.backend == "openai"
+    answer = b.complete(done.fine_tuned_model, [SYSTEM, {"role": "user", "content": "Ticket 2"}], max_tokens=4)
+    assert 0 < answer.usage.completion_tokens <= 4
+    second = b.create_job(JobSpec(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 30}))
+    assert b.cancel(second.id).status == "cancelled"
+
+
+def test_serve_refuses_a_public_address_without_a_key(run_cli) -> None:
+    r = run_cli("serve", "--host", "0.0.0.0")
+    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0 without a key" in r.output
+
+
+def test_metrics_csv_is_served_only_for_its_own_name(server: str) -> None:
+    c = client(server)
+    with pytest.raises(openai.NotFoundError):
+        c.files.content("ftjob-000000000000000000000000:../../job.json")
