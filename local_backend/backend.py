@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,11 +74,15 @@ class LocalBackend:
     Options: type[BackendOptions] = LocalOptions
 
     def __init__(self, base: str | Path | None = None, *, sleep: Callable[[float], None] | None = None,
-                 poll_interval: float = 2.0) -> None:
+                 poll_interval: float = 2.0, max_running: int | None = None) -> None:
+        """``max_running``: train at most this many jobs at once and queue the rest on disk (``ftadvisor serve``
+        runs one per device); None starts every job at once (the CLI's own jobs)."""
         self.root = Path(base) if base else root()
         self.sleep: Callable[[float], None] = sleep or (lambda s: time.sleep(s))
         self.poll_interval = poll_interval
+        self.max_running = max_running
         self._engine: Any = None
+        self._queue_lock = threading.Lock()
 
     @classmethod
     def owns(cls, ref: str) -> int:
@@ -201,6 +206,63 @@ class LocalBackend:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         d.write_json("worker.json", {"pid": proc.pid, "started": time.time()})
 
+    # --- the queue: a waiting job is a job folder with a ``queued`` marker, so it survives restarts ----------
+
+    def _start(self, d: JobDir) -> None:
+        """Start the job now, or queue it when ``max_running`` workers are busy."""
+        if self.max_running is None:
+            self._spawn(d)
+            return
+        (d.path / "queued").write_text(str(time.time()))
+        d.update(status="queued")
+        ahead = len(self._waiting()) - 1
+        d.event(f"Queued: {ahead} job(s) ahead" if ahead > 0 else "Queued")
+        self.schedule()
+
+    def _waiting(self) -> list[JobDir]:
+        jobs = [d for d in all_jobs(self.root) if (d.path / "queued").is_file()]
+        return sorted(jobs, key=lambda d: float((d.path / "queued").read_text() or 0))
+
+    def _busy(self) -> int:
+        count = 0
+        for d in all_jobs(self.root):
+            worker = d.path / "worker.json"
+            if worker.is_file() and not (d.path / "queued").is_file():
+                try:
+                    if d.read_job().status in ACTIVE and _alive(int(d.read_json("worker.json")["pid"])):
+                        count += 1
+                except InputError:
+                    continue
+        return count
+
+    def schedule(self) -> list[str]:
+        """Start waiting jobs, oldest first, while fewer than ``max_running`` train; returns the ids started."""
+        started: list[str] = []
+        if self.max_running is None:
+            return started
+        with self._queue_lock:
+            free = self.max_running - self._busy()
+            for d in self._waiting()[:max(free, 0)]:
+                (d.path / "queued").unlink(missing_ok=True)
+                self._spawn(d)
+                started.append(d.id)
+        return started
+
+    def recover(self) -> list[str]:
+        """After a restart (or a crash of the machine): every job whose worker died mid-run goes back to the queue
+        and continues from its last checkpoint; queued jobs stay queued. Returns the ids resumed."""
+        resumed = []
+        for d in all_jobs(self.root):
+            try:
+                job = self.get_job(d.id)
+            except InputError:
+                continue
+            if job.status == "failed" and job.error and job.error.code == "worker_died":
+                self.resume(d.id)
+                resumed.append(d.id)
+        self.schedule()
+        return resumed
+
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
         """Create a job and start its worker; ``spec.options`` are :class:`LocalOptions` (lora_rank, qlora, ...)."""
         from pydantic import ValidationError
@@ -241,14 +303,15 @@ class LocalBackend:
         d.write_job(job)
         d.write_json("names.json", {"fine_tuned_model": name})
         d.event(f"Created fine-tuning job: {job_id}")
-        self._spawn(d)
+        self._start(d)
         return job
 
     def get_job(self, job_id: str) -> Job:
         d = self._dir(job_id)
         job = d.read_job()
         worker = d.path / "worker.json"
-        if job.status in ACTIVE and worker.is_file() and not _alive(d.read_json("worker.json")["pid"]):
+        waiting = (d.path / "queued").is_file()  # a queued job's old worker.json (before a resume) is not its worker
+        if job.status in ACTIVE and worker.is_file() and not waiting and not _alive(d.read_json("worker.json")["pid"]):
             job = d.update(status="failed", error=JobError(
                 code="worker_died", param=None,
                 message=f"the training worker stopped without finishing; continue from the last checkpoint with "
@@ -283,6 +346,10 @@ class LocalBackend:
 
     def _signal(self, job_id: str, action: str, final: str) -> Job:
         d = self._dir(job_id)
+        if (d.path / "queued").is_file():  # waiting, no worker yet: it leaves the queue
+            (d.path / "queued").unlink(missing_ok=True)
+            d.event(f"Job {final} while queued")
+            return d.update(status=final)
         job = self.get_job(job_id)
         if job.status not in ACTIVE:
             if action == "cancel" and job.status in ("paused", "failed"):
@@ -315,7 +382,7 @@ class LocalBackend:
         (d.path / "control").unlink(missing_ok=True)
         job = d.update(status="queued", error=None)
         d.event("Resuming from the last checkpoint")
-        self._spawn(d)
+        self._start(d)
         return job
 
     def training_usage(self, job: Job) -> TrainingUsage | None:

@@ -4,6 +4,7 @@ backend driving the server. A real uvicorn server on 127.0.0.1 and a tiny model 
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -40,12 +41,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Served(str):
+    """The server's base URL, carrying its app (for the batcher's counters)."""
+
+    app: object
+
+
 @pytest.fixture
-def server(tiny: Path, tmp_path: Path) -> Iterator[str]:
+def server(tiny: Path, tmp_path: Path) -> Iterator[Served]:
     from local_backend import LocalBackend
 
     app = create_app(ServerConfig(keys=[KEY], models={"tiny": str(tiny)}, max_upload_bytes=64 * 1024),
-                     LocalBackend(tmp_path / "store", poll_interval=0.2))
+                     LocalBackend(tmp_path / "store", poll_interval=0.2, max_running=1))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -54,7 +61,9 @@ def server(tiny: Path, tmp_path: Path) -> Iterator[str]:
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
+    url = Served(f"http://127.0.0.1:{port}/v1")
+    url.app = app
+    yield url
     srv.should_exit = True
     thread.join(10)
 
@@ -173,3 +182,114 @@ def test_metrics_csv_is_served_only_for_its_own_name(server: str) -> None:
     c = client(server)
     with pytest.raises(openai.NotFoundError):
         c.files.content("ftjob-000000000000000000000000:../../job.json")
+
+
+def test_each_key_sees_only_its_own_files_jobs_and_fine_tunes(tiny: Path, tmp_path: Path) -> None:
+    from local_backend import LocalBackend
+
+    app = create_app(ServerConfig(keys=[KEY, "sk-other-team-0123456789"], models={"tiny": str(tiny)}),
+                     LocalBackend(tmp_path / "store", max_running=1))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}/v1"
+    mine, theirs = client(url), client(url, "sk-other-team-0123456789")
+    f = mine.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
+    job = mine.fine_tuning.jobs.create(training_file=f.id, model="tiny", hyperparameters={"n_epochs": 1})
+    assert list(theirs.files.list()) == [] and list(theirs.fine_tuning.jobs.list()) == []
+    with pytest.raises(openai.NotFoundError):
+        theirs.fine_tuning.jobs.retrieve(job.id)
+    with pytest.raises(openai.NotFoundError):
+        theirs.files.content(f.id)
+    with pytest.raises(openai.BadRequestError):  # nor train on another key's file
+        theirs.fine_tuning.jobs.create(training_file=f.id, model="tiny")
+    while (job := mine.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed"):
+        time.sleep(0.3)
+    assert job.fine_tuned_model in {m.id for m in mine.models.list()}
+    assert job.fine_tuned_model not in {m.id for m in theirs.models.list()}
+    with pytest.raises(openai.NotFoundError):
+        theirs.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": "hi"}])
+    srv.should_exit = True
+
+
+def test_jobs_wait_in_the_queue_one_at_a_time(server: str, tmp_path: Path) -> None:
+    c = client(server)
+    f = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
+    first = c.fine_tuning.jobs.create(training_file=f.id, model="tiny", hyperparameters={"n_epochs": 3})
+    second = c.fine_tuning.jobs.create(training_file=f.id, model="tiny", hyperparameters={"n_epochs": 1})
+    assert c.fine_tuning.jobs.retrieve(second.id).status == "queued"
+    seen_together = False
+    while (a := c.fine_tuning.jobs.retrieve(first.id)).status not in ("succeeded", "failed"):
+        b = c.fine_tuning.jobs.retrieve(second.id)
+        seen_together |= a.status == "running" and b.status == "running"
+        time.sleep(0.2)
+    while (b := c.fine_tuning.jobs.retrieve(second.id)).status not in ("succeeded", "failed"):
+        time.sleep(0.2)
+    assert a.status == b.status == "succeeded" and not seen_together
+    assert (b.created_at or 0) >= (a.created_at or 0)
+
+
+def test_sixteen_clients_lose_no_chat_and_are_batched(server: Served) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def five_chats(i: int) -> list[int]:
+        c = client(server)
+        return [c.chat.completions.create(model="tiny", max_tokens=4, messages=[
+            {"role": "user", "content": f"client {i} question {k}"}]).usage.completion_tokens for k in range(5)]
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = [n for row in pool.map(five_chats, range(16)) for n in row]
+    assert len(answers) == 80 and all(0 < n <= 4 for n in answers)
+    stats = server.app.state.batcher.stats  # type: ignore[attr-defined]
+    assert stats.requests == 80 and stats.batches < 40 and stats.largest > 4  # generated together, not one by one
+
+
+def test_a_killed_server_and_worker_lose_nothing(tiny: Path, tmp_path: Path) -> None:
+    """kill -9 the server and the job's worker mid-training (a crash): the restarted server lists the same files
+    and jobs, resumes the job from its last checkpoint, and it succeeds."""
+    import os
+    import signal
+
+    home = tmp_path / "home"
+    env = {**os.environ, "FTADVISOR_HOME": str(home)}
+    port = _free_port()
+    cmd = [str(ROOT / ".venv" / "bin" / "ftadvisor"), "serve", "--port", str(port), "--api-key", KEY, "--model",
+           f"tiny={tiny}"]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(300):
+            try:
+                client(f"http://127.0.0.1:{port}/v1").models.list()
+                return proc
+            except openai.APIConnectionError:
+                time.sleep(0.1)
+        raise AssertionError(proc.stderr.read().decode() if proc.stderr else "server did not start")
+
+    server = start()
+    c = client(f"http://127.0.0.1:{port}/v1")
+    f = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
+    job = c.fine_tuning.jobs.create(training_file=f.id, model="tiny",
+                                    hyperparameters={"n_epochs": 10, "batch_size": 1})
+    folder = home / "local" / "jobs" / job.id
+    while not any((folder / "checkpoints").glob("step-*")) if (folder / "checkpoints").is_dir() else True:
+        time.sleep(0.2)
+    worker = int(json.loads((folder / "worker.json").read_text())["pid"])
+    server.send_signal(signal.SIGKILL)
+    os.kill(worker, signal.SIGKILL)
+    server.wait(10)
+
+    server = start()
+    try:
+        assert [x.id for x in c.files.list()] == [f.id]
+        while (done := c.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed", "cancelled"):
+            time.sleep(0.3)
+        assert done.status == "succeeded", done.error
+        messages = [e.message for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]
+        assert "Resuming from the last checkpoint" in messages
+        assert done.fine_tuned_model in {m.id for m in c.models.list()}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)

@@ -8,12 +8,14 @@ only ids of its own shape, so nothing a client sends becomes a path.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import hmac
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,27 @@ class ServerConfig:
     keys: list[str] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # name -> path or built-in alias
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_batch: int = 16  # chat requests generated together; 1 serves them one by one
+    schedule_every_s: float = 1.0
+
+
+class Owners:
+    """Which key made each file and job (a digest of it, never the key): each key sees only its own. One small
+    file per object, written once, so concurrent requests never contend."""
+
+    def __init__(self, root: Path, enabled: bool) -> None:
+        self.dir, self.enabled = root / "server" / "owners", enabled
+
+    def claim(self, object_id: str, owner: str) -> None:
+        if self.enabled:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / object_id).write_text(owner)
+
+    def owns(self, object_id: str, owner: str) -> bool:
+        if not self.enabled:
+            return True
+        path = self.dir / object_id
+        return path.is_file() and hmac.compare_digest(path.read_text(), owner)
 
 
 def _bearer_ok(request: Request, keys: list[str]) -> bool:
@@ -57,10 +80,32 @@ def _bearer_ok(request: Request, keys: list[str]) -> bool:
     return ok
 
 
+def _owner(request: Request) -> str:
+    key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def create_app(config: ServerConfig, backend: Any) -> Starlette:
-    """The app over ``backend`` (a LocalBackend)."""
+    """The app over ``backend`` (a LocalBackend with ``max_running`` set: jobs wait in its on-disk queue). At
+    start-up, jobs whose worker died (a crash, a reboot) are queued again from their last checkpoint; a
+    background thread starts queued jobs as the device frees up."""
+    from ftadvisor.server.batching import Batcher
+
     models = {BUILTIN_MODEL: BUILTIN_MODEL, **config.models}
-    generate_lock = threading.Lock()
+    owners = Owners(backend.root, enabled=bool(config.keys))
+    batcher = Batcher(lambda model, convs, max_tokens, temperature: backend.complete_many(
+        model, convs, max_tokens=max_tokens, temperature=temperature), max_batch=config.max_batch)
+    backend.recover()
+    stop = threading.Event()
+
+    def scheduler() -> None:
+        while not stop.wait(config.schedule_every_s):
+            try:
+                backend.schedule()
+            except FtAdvisorError:  # a damaged job folder must not stop the queue
+                continue
+
+    threading.Thread(target=scheduler, daemon=True, name="ftadvisor-scheduler").start()
 
     def guarded(handler: Callable[..., Any]) -> Callable[[Request], Any]:
         """Auth, then the handler; every failure becomes OpenAI's error envelope."""
@@ -122,6 +167,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
             if body.get("purpose") != "fine-tune":
                 raise HTTPError(400, "this server stores files for purpose 'fine-tune' only", param="purpose")
             ref = backend.upload(path, filename=body["filename"])
+            owners.claim(ref.id, _owner(request))
         finally:
             path.unlink(missing_ok=True)
         report = validate_file(backend.file_path(ref.id))
@@ -132,21 +178,26 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         return shapes.file_object(ref)
 
     def list_files(request: Request, body: None) -> dict[str, Any]:
-        return shapes.page([shapes.file_object(r) for r in backend.list_files()])
+        me = _owner(request)
+        return shapes.page([shapes.file_object(r) for r in backend.list_files() if owners.owns(r.id, me)])
 
-    def _file(file_id: str) -> tuple[Any, str | None]:
+    def _file(file_id: str, request: Request) -> tuple[Any, str | None]:
         try:
+            if not owners.owns(file_id.partition(":")[0], _owner(request)):
+                raise FtAdvisorError("not yours")
             return backend.file_ref(file_id)
         except FtAdvisorError:
             raise HTTPError(404, f"No such File object: {file_id}", param="id", code="file_not_found") from None
 
     def get_file(request: Request, body: None) -> dict[str, Any]:
-        ref, details = _file(request.path_params["file_id"])
+        ref, details = _file(request.path_params["file_id"], request)
         return shapes.file_object(ref, details)
 
     def file_content(request: Request, body: None) -> Response:
         file_id = request.path_params["file_id"]
         try:
+            if not owners.owns(file_id.partition(":")[0], _owner(request)):  # a result file is its job's
+                raise FtAdvisorError("not yours")
             data = backend.download(file_id) if ":" in file_id else backend.file_content(file_id)
         except FtAdvisorError:
             raise HTTPError(404, f"No such File object: {file_id}", param="id", code="file_not_found") from None
@@ -154,7 +205,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
 
     def delete_file(request: Request, body: None) -> dict[str, Any]:
         file_id = request.path_params["file_id"]
-        _file(file_id)
+        _file(file_id, request)
         backend.delete_file(file_id)
         return {"id": file_id, "object": "file", "deleted": True}
 
@@ -167,7 +218,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
                                  f"trains: {', '.join(models)})", param="model", code="model_not_found")
         for param in ("training_file", "validation_file"):
             if body.get(param) is not None:
-                _file_exists(str(body[param]), param)
+                _file_exists(str(body[param]), param, request)
         if body.get("training_file") is None:
             raise HTTPError(400, "training_file is required", param="training_file")
         method = body.get("method") or {"type": "supervised"}
@@ -185,10 +236,13 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         except ValueError as exc:
             raise HTTPError(400, f"invalid job: {exc}") from None
         job = backend.create_job(spec, run_id=metadata.get(RUN_KEY))
+        owners.claim(job.id, _owner(request))
         return shapes.job_object(job)
 
-    def _file_exists(file_id: str, param: str) -> None:
+    def _file_exists(file_id: str, param: str, request: Request) -> None:
         try:
+            if not owners.owns(file_id, _owner(request)):
+                raise FtAdvisorError("not yours")
             ref, _ = backend.file_ref(file_id)
         except FtAdvisorError:
             raise HTTPError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file") from None
@@ -196,8 +250,10 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
             raise HTTPError(400, f"{param} {file_id} failed validation; see its status_details", param=param,
                             code="invalid_file")
 
-    def _job(job_id: str) -> Any:
+    def _job(job_id: str, request: Request) -> Any:
         try:
+            if not owners.owns(job_id, _owner(request)):
+                raise FtAdvisorError("not yours")
             return backend.get_job(job_id)
         except FtAdvisorError:
             raise HTTPError(404, f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id",
@@ -207,16 +263,18 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         q = request.query_params
         limit = _limit(q.get("limit"), 20)
         wanted = {k[len("metadata["):-1]: v for k, v in q.multi_items() if k.startswith("metadata[")}
-        jobs = [j for j in backend.list_jobs(10_000) if all(j.metadata.get(k) == v for k, v in wanted.items())]
+        me = _owner(request)
+        jobs = [j for j in backend.list_jobs(10_000) if all(j.metadata.get(k) == v for k, v in wanted.items())
+                and owners.owns(j.id, me)]
         return _paged([shapes.job_object(j) for j in jobs], q.get("after"), limit)
 
     def get_job(request: Request, body: None) -> dict[str, Any]:
-        return shapes.job_object(_job(request.path_params["job_id"]))
+        return shapes.job_object(_job(request.path_params["job_id"], request))
 
     def change(action: Callable[[str], Any]) -> Callable[[Request, Any], dict[str, Any]]:
         def handler(request: Request, body: Any) -> dict[str, Any]:
             job_id = request.path_params["job_id"]
-            _job(job_id)
+            _job(job_id, request)
             try:
                 job = action(job_id)
             except FtAdvisorError as exc:
@@ -227,34 +285,36 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
 
     def events(request: Request, body: None) -> dict[str, Any]:
         job_id = request.path_params["job_id"]
-        _job(job_id)
+        _job(job_id, request)
         q = request.query_params
         items = [shapes.event_object(e) for e in backend.list_events(job_id, limit=100_000)]
         return _paged(items, q.get("after"), _limit(q.get("limit"), 20))
 
     def checkpoints(request: Request, body: None) -> dict[str, Any]:
         job_id = request.path_params["job_id"]
-        _job(job_id)
+        _job(job_id, request)
         q = request.query_params
         items = [shapes.checkpoint_object(c, job_id) for c in backend.list_checkpoints(job_id)]
         return _paged(items, q.get("after"), _limit(q.get("limit"), 10))
 
     # --- models and chat ------------------------------------------------------------------------------------
 
-    def _fine_tunes() -> list[Any]:
-        return [j for j in backend.list_jobs(10_000) if j.status == "succeeded" and j.fine_tuned_model]
+    def _fine_tunes(request: Request) -> list[Any]:
+        me = _owner(request)
+        return [j for j in backend.list_jobs(10_000) if j.status == "succeeded" and j.fine_tuned_model
+                and owners.owns(j.id, me)]
 
     def list_models(request: Request, body: None) -> dict[str, Any]:
         bases = [shapes.model_object(n, 0, "ftadvisor") for n in models]
         tuned = [shapes.model_object(j.fine_tuned_model, j.finished_at or 0, shapes.ORGANIZATION)
-                 for j in _fine_tunes()]
+                 for j in _fine_tunes(request)]
         return {"object": "list", "data": bases + tuned}
 
     def get_model(request: Request, body: None) -> dict[str, Any]:
         model = request.path_params["model"]
         if model in models:
             return shapes.model_object(model, 0, "ftadvisor")
-        job = next((j for j in _fine_tunes() if j.fine_tuned_model == model), None)
+        job = next((j for j in _fine_tunes(request) if j.fine_tuned_model == model), None)
         if job is None:
             raise HTTPError(404, f"The model {model!r} does not exist", param="model", code="model_not_found")
         return shapes.model_object(model, job.finished_at or 0, shapes.ORGANIZATION)
@@ -267,18 +327,17 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         if not isinstance(model, str):
             raise HTTPError(400, "model is required", param="model")
         target = models.get(model, model)
-        if not model.startswith("ft:") and model not in models:
+        if model not in models and not any(j.fine_tuned_model == model for j in _fine_tunes(request)):
             raise HTTPError(404, f"The model {model!r} does not exist", param="model", code="model_not_found")
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 256
         if not isinstance(max_tokens, int) or max_tokens < 1:
             raise HTTPError(400, "max_tokens must be a positive integer", param="max_tokens")
         temperature = body.get("temperature")
-        with generate_lock:
-            try:
-                c = backend.complete(target, [{"role": m.get("role"), "content": m.get("content") or ""}
-                                              for m in messages], max_tokens=max_tokens, temperature=temperature)
-            except FtAdvisorError as exc:
-                raise HTTPError(404, str(exc), param="model", code="model_not_found") from None
+        try:
+            c = batcher.submit(target, [{"role": m.get("role"), "content": m.get("content") or ""}
+                                        for m in messages], max_tokens, temperature)
+        except FtAdvisorError as exc:
+            raise HTTPError(404, str(exc), param="model", code="model_not_found") from None
         finish = "length" if c.usage.completion_tokens >= max_tokens else "stop"
         stop = body.get("stop")
         for s in ([stop] if isinstance(stop, str) else stop or []):
@@ -314,7 +373,14 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         Route("/v1/models/{model:path}", guarded(get_model), methods=["GET"]),
         Route("/v1/chat/completions", guarded(chat), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        stop.set()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.batcher = batcher
+    return app
 
 
 def _limit(value: str | None, default: int) -> int:
