@@ -418,10 +418,26 @@ class LocalBackend:
             return model, None
         for d in all_jobs(self.root):
             if (d.path / "names.json").is_file() and d.read_json("names.json")["fine_tuned_model"] == model:
+                if (d.path / "deleted").is_file():
+                    raise InputError(f"{model} was deleted")
                 if not d.adapter.is_dir():
                     raise InputError(f"{model} has not finished training (job {d.id})")
                 return d.read_json("spec.json")["model"], d.adapter
         raise InputError(f"no local fine-tuned model {model!r} (see `ftadvisor jobs list --backend local`)")
+
+    def delete_fine_tune(self, model: str) -> None:
+        """Delete a fine-tuned model: its adapter is removed; the job and its history stay."""
+        for d in all_jobs(self.root):
+            if (d.path / "names.json").is_file() and d.read_json("names.json")["fine_tuned_model"] == model:
+                shutil.rmtree(d.adapter, ignore_errors=True)
+                (d.path / "deleted").write_text(str(time.time()))
+                if self._engine is not None:
+                    self._engine = None  # the adapter may be loaded: drop it with the engine
+                return
+        raise InputError(f"no local fine-tuned model {model!r}")
+
+    def is_deleted(self, job_id: str) -> bool:
+        return (self._dir(job_id).path / "deleted").is_file()
 
     def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
                  temperature: float | None = None) -> Completion:

@@ -124,6 +124,10 @@ def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Pa
     assert streamed == answer.choices[0].message.content  # temperature 0: the same answer, streamed
     assert chunks[-1].usage.completion_tokens == answer.usage.completion_tokens
     assert c.files.delete(f.id).deleted and list(c.files.list()) == []
+    assert c.models.delete(job.fine_tuned_model).deleted
+    assert job.fine_tuned_model not in {m.id for m in c.models.list()}
+    with pytest.raises(openai.NotFoundError):
+        c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=2)
 
 
 def test_errors_come_in_openais_envelope(server: str, tmp_path: Path) -> None:

@@ -302,7 +302,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
     def _fine_tunes(request: Request) -> list[Any]:
         me = _owner(request)
         return [j for j in backend.list_jobs(10_000) if j.status == "succeeded" and j.fine_tuned_model
-                and owners.owns(j.id, me)]
+                and owners.owns(j.id, me) and not backend.is_deleted(j.id)]
 
     def list_models(request: Request, body: None) -> dict[str, Any]:
         bases = [shapes.model_object(n, 0, "ftadvisor") for n in models]
@@ -318,6 +318,15 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         if job is None:
             raise HTTPError(404, f"The model {model!r} does not exist", param="model", code="model_not_found")
         return shapes.model_object(model, job.finished_at or 0, shapes.ORGANIZATION)
+
+    def delete_model(request: Request, body: None) -> dict[str, Any]:
+        model = request.path_params["model"]
+        if not any(j.fine_tuned_model == model for j in _fine_tunes(request)):
+            raise HTTPError(404, f"The model {model!r} does not exist or is not a fine-tune you own", param="model",
+                            code="model_not_found")
+        with batcher.lock:
+            backend.delete_fine_tune(model)
+        return {"id": model, "object": "model", "deleted": True}
 
     def chat(request: Request, body: dict[str, Any]) -> Response | dict[str, Any]:
         model = body.get("model")
@@ -371,6 +380,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         Route("/v1/fine_tuning/jobs/{job_id}/checkpoints", guarded(checkpoints), methods=["GET"]),
         Route("/v1/models", guarded(list_models), methods=["GET"]),
         Route("/v1/models/{model:path}", guarded(get_model), methods=["GET"]),
+        Route("/v1/models/{model:path}", guarded(delete_model), methods=["DELETE"]),
         Route("/v1/chat/completions", guarded(chat), methods=["POST"]),
     ]
     @contextlib.asynccontextmanager

@@ -44,6 +44,7 @@ class Batcher:
     def __init__(self, generate: Generate, *, window_s: float = 0.02, max_batch: int = 16) -> None:
         self.generate, self.window_s, self.max_batch = generate, window_s, max_batch
         self.stats = BatchStats()
+        self.lock = threading.Lock()  # held while a batch generates: take it to change what is loaded
         self._queue: queue.Queue[_Request] = queue.Queue()
         threading.Thread(target=self._loop, daemon=True, name="ftadvisor-batcher").start()
 
@@ -77,7 +78,8 @@ class Batcher:
                 self.stats.batches += 1
                 self.stats.largest = max(self.stats.largest, len(group))
                 try:
-                    answers = self.generate(model, [r.messages for r in group], max_tokens, temperature)
+                    with self.lock:
+                        answers = self.generate(model, [r.messages for r in group], max_tokens, temperature)
                 except BaseException as exc:  # each caller gets the failure, the loop goes on
                     for r in group:
                         r.done.set_exception(exc)
