@@ -243,11 +243,11 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         try:
             if not owners.owns(file_id, _owner(request)):
                 raise FtAdvisorError("not yours")
-            ref, _ = backend.file_ref(file_id)
+            ref, details = backend.file_ref(file_id)
         except FtAdvisorError:
             raise HTTPError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file") from None
         if ref.status == "error":
-            raise HTTPError(400, f"{param} {file_id} failed validation; see its status_details", param=param,
+            raise HTTPError(400, f"{param} {file_id} failed validation: {details}", param=param,
                             code="invalid_file")
 
     def _job(job_id: str, request: Request) -> Any:
