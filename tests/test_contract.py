@@ -1,6 +1,7 @@
 """One contract, every backend: the same scenarios run against openai, azure and together (their official SDKs
-over real HTTP to local stand-ins serving recorded responses in each provider's shapes) and local (real
-training of a tiny model). A new provider proves itself by passing this file.
+over real HTTP to local stand-ins serving recorded responses in each provider's shapes), local (real training
+of a tiny model), and ftadvisor's OpenAI backend driving `ftadvisor serve` (the OpenAI API over real local
+training). A new provider proves itself by passing this file.
 
 Scenarios: upload, create, events, succeed, chat with the fine-tune, usage and cost recorded in the ledger; a
 failed job; a cancelled job; and, for backends that declare it, downloading the adapter and serving it locally.
@@ -31,7 +32,7 @@ from tests.together_standin import TogetherStandIn, TogetherState
 
 pytest.importorskip("together")
 
-BACKENDS = ["openai", "azure", "together", "local"]
+BACKENDS = ["openai", "azure", "together", "local", "openai-on-serve"]
 PLAN_DAY = dt.date(2026, 9, 1)  # before Azure's training retirement of gpt-4.1 (2026-10-14 in the catalogue)
 TOGETHER_KEY = "tgp_standin_0123456789abcdef"
 AZURE_KEY = "azkey-standin-0123456789abcdef"
@@ -46,6 +47,7 @@ class Harness:
     key: str
     fail_next: Any  # () -> None: the next job fails
     bad_data: Path  # what the backend is given when a job must fail
+    poll: float = 0.0  # seconds between status polls (real training takes real time)
 
     def spec(self, file_id: str) -> JobSpec:
         return JobSpec(model=self.model, training_file=file_id, suffix="contract",
@@ -118,12 +120,50 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
             backend = get_backend(name, **quick, reconcile_delays=(0.0,))
             yield Harness(name, backend, "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", {"lora_rank": 8},
                           TOGETHER_KEY, lambda: setattr(state, "outcome", "error"), bad)
-    else:
+    elif name == "local":
         tiny = request.getfixturevalue("tiny")
         monkeypatch.setenv("FTADVISOR_LOCAL_DIR", str(tmp_path / "store"))
         backend = get_backend("local", poll_interval=0.2, sleep=time.sleep)
         yield Harness(name, backend, str(tiny), {"lora_rank": 4, "gpu_per_hour": 1.5, "max_length": 64},
-                      "", lambda: None, bad)
+                      "", lambda: None, bad, poll=0.2)
+    else:
+        yield from _served(request.getfixturevalue("tiny"), tmp_path, request.getfixturevalue("_isolated_home"))
+
+
+def _served(tiny: Path, tmp_path: Path, home: Path) -> Iterator[Harness]:
+    """ftadvisor's OpenAI backend against `ftadvisor serve` over a tiny model. The served model is priced by a
+    prices.json row, as a user would price their own hardware; a job fails in the worker when a preference
+    file (valid on upload) is trained as SFT."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from ftadvisor.server.app import ServerConfig, create_app
+    from local_backend import LocalBackend
+
+    (home / "prices.json").write_text(json.dumps({"models": [{
+        "id": "tiny", "provider": "openai", "encoding": "o200k_base", "methods": ["supervised", "dpo"],
+        "training_per_1m": 1.0, "ft_input": 0.1, "ft_output": 0.2}]}))
+    key = "sk-served-contract-0123456789"
+    app = create_app(ServerConfig(keys=[key], models={"tiny": str(tiny)}),
+                     LocalBackend(tmp_path / "served", poll_interval=0.2, max_running=1))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    preference = tmp_path / "prefs.jsonl"
+    preference.write_text("".join(json.dumps({
+        "input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+        "preferred_output": [{"role": "assistant", "content": "good"}],
+        "non_preferred_output": [{"role": "assistant", "content": "bad"}]}) + "\n" for i in range(12)))
+    backend = get_backend("openai", api_key=key, base_url=f"http://127.0.0.1:{port}/v1",
+                          sleep=lambda s: time.sleep(min(s, 0.2)), reconcile_delays=(0.0,))
+    yield Harness("openai", backend, "tiny", {}, key, lambda: None, preference, poll=0.2)
+    srv.should_exit = True
 
 
 def test_train_to_success_then_chat_and_record_usage_and_cost(harness: Harness, tmp_path: Path,
@@ -136,7 +176,7 @@ def test_train_to_success_then_chat_and_record_usage_and_cost(harness: Harness, 
     ledger = Ledger(_isolated_home / "ledger.db")
     events: list[JobEvent] = []
     statuses: list[str] = []
-    job = run_training(plan, b, ledger=ledger, poll_interval=0.2 if harness.name == "local" else 0,
+    job = run_training(plan, b, ledger=ledger, poll_interval=harness.poll,
                        on_event=events.append, on_status=lambda j: statuses.append(j.status))
     assert job.status == "succeeded", job.error
     assert job.backend == harness.name and job.fine_tuned_model and job.trained_tokens
@@ -163,7 +203,7 @@ def test_a_failed_job_ends_failed_with_its_reason(harness: Harness) -> None:
     b = harness.backend
     harness.fail_next()
     job = b.create_job(harness.spec(b.upload(harness.bad_data).id))
-    done = wait(b, job.id, poll_interval=0.2 if harness.name == "local" else 0, sleep=time.sleep)
+    done = wait(b, job.id, poll_interval=harness.poll, sleep=time.sleep)
     assert done.status == "failed" and done.error is not None and done.error.message
     assert done.fine_tuned_model is None
 
@@ -191,7 +231,7 @@ def test_a_downloaded_adapter_is_served_by_the_local_backend(harness: Harness, t
     if harness.name == "local":
         pytest.skip("local adapters are on this machine already (export covers them)")
     job = b.create_job(harness.spec(b.upload(dataset(tmp_path / "train.jsonl")).id))
-    assert wait(b, job.id, poll_interval=0, sleep=time.sleep).status == "succeeded"
+    assert wait(b, job.id, poll_interval=harness.poll, sleep=time.sleep).status == "succeeded"
     out = tmp_path / "downloaded"
     files = b.download_adapter(job.id, out)
     assert {"adapter_config.json", "adapter_model.safetensors"} <= set(files.files)

@@ -93,6 +93,12 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
 
     models = {BUILTIN_MODEL: BUILTIN_MODEL, **config.models}
     owners = Owners(backend.root, enabled=bool(config.keys))
+    asked = backend.root / "server" / "models"  # job id -> the model name the client asked for
+
+    def view(job: Any) -> dict[str, Any]:
+        """The job as OpenAI shows it, with the base model under the name the client used."""
+        name = asked / job.id
+        return shapes.job_object(job.model_copy(update={"model": name.read_text()}) if name.is_file() else job)
     batcher = Batcher(lambda model, convs, max_tokens, temperature: backend.complete_many(
         model, convs, max_tokens=max_tokens, temperature=temperature), max_batch=config.max_batch)
     backend.recover()
@@ -237,7 +243,9 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
             raise HTTPError(400, f"invalid job: {exc}") from None
         job = backend.create_job(spec, run_id=metadata.get(RUN_KEY))
         owners.claim(job.id, _owner(request))
-        return shapes.job_object(job)
+        asked.mkdir(parents=True, exist_ok=True)
+        (asked / job.id).write_text(name)
+        return view(job)
 
     def _file_exists(file_id: str, param: str, request: Request) -> None:
         try:
@@ -266,10 +274,10 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         me = _owner(request)
         jobs = [j for j in backend.list_jobs(10_000) if all(j.metadata.get(k) == v for k, v in wanted.items())
                 and owners.owns(j.id, me)]
-        return _paged([shapes.job_object(j) for j in jobs], q.get("after"), limit)
+        return _paged([view(j) for j in jobs], q.get("after"), limit)
 
     def get_job(request: Request, body: None) -> dict[str, Any]:
-        return shapes.job_object(_job(request.path_params["job_id"], request))
+        return view(_job(request.path_params["job_id"], request))
 
     def change(action: Callable[[str], Any]) -> Callable[[Request, Any], dict[str, Any]]:
         def handler(request: Request, body: Any) -> dict[str, Any]:
@@ -279,7 +287,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
                 job = action(job_id)
             except FtAdvisorError as exc:
                 raise HTTPError(409, str(exc), code="invalid_state") from None
-            return shapes.job_object(job)
+            return view(job)
 
         return handler
 
