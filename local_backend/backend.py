@@ -11,9 +11,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ftadvisor.backends.base import (
     ACTIVE,
@@ -74,13 +74,16 @@ class LocalBackend:
     Options: type[BackendOptions] = LocalOptions
 
     def __init__(self, base: str | Path | None = None, *, sleep: Callable[[float], None] | None = None,
-                 poll_interval: float = 2.0, max_running: int | None = None) -> None:
-        """``max_running``: train at most this many jobs at once and queue the rest on disk (``ftadvisor serve``
-        runs one per device); None starts every job at once (the CLI's own jobs)."""
+                 poll_interval: float = 2.0, max_running: int | Literal["per-device"] | None = None,
+                 devices: list[str] | None = None) -> None:
+        """``max_running``: train at most this many jobs at once and queue the rest on disk; "per-device" runs
+        one job per device (``ftadvisor serve``'s default), each worker seeing only its own GPU; None starts
+        every job at once (the CLI's own jobs). ``devices`` overrides detection (``cuda:0``..., or ``cpu``)."""
         self.root = Path(base) if base else root()
         self.sleep: Callable[[float], None] = sleep or (lambda s: time.sleep(s))
         self.poll_interval = poll_interval
-        self.max_running = max_running
+        self._devices = devices
+        self.max_running = len(self.devices()) if max_running == "per-device" else max_running
         self._engine: Any = None
         self._queue_lock = threading.Lock()
 
@@ -196,15 +199,31 @@ class LocalBackend:
             raise InputError(f"no local job {job_id!r} (see `ftadvisor jobs list --backend local`)")
         return d
 
+    def devices(self) -> list[str]:
+        """The devices jobs run on: each CUDA GPU, else the CPU (torch is imported only to count GPUs)."""
+        if self._devices is None:
+            import torch
+
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            self._devices = [f"cuda:{i}" for i in range(n)] or ["cpu"]
+        return self._devices
+
     def _spawn(self, d: JobDir) -> None:
-        """Start the worker detached; several processes go through torchrun (gloo on CPU, nccl on GPUs)."""
+        """Start the worker detached; several processes go through torchrun (gloo on CPU, nccl on GPUs). Under a
+        per-device queue a one-process job gets a free GPU of its own (``CUDA_VISIBLE_DEVICES``)."""
         log = (d.path / "worker.log").open("ab")
         n = int(d.read_json("spec.json").get("num_processes", 1))
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"] if n > 1 \
             else [sys.executable]
+        env, device = dict(os.environ), None
+        if self.max_running is not None and n == 1 and self._devices is not None:
+            taken = {w.get("device") for w in self._busy_workers()}
+            device = next((x for x in self._devices if x not in taken), None)
+            if device and device.startswith("cuda:"):
+                env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
         proc = subprocess.Popen([*launcher, "-m", "local_backend.worker", str(d.path)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        d.write_json("worker.json", {"pid": proc.pid, "started": time.time()})
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        d.write_json("worker.json", {"pid": proc.pid, "started": time.time(), "device": device})
 
     # --- the queue: a waiting job is a job folder with a ``queued`` marker, so it survives restarts ----------
 
@@ -219,21 +238,26 @@ class LocalBackend:
         d.event(f"Queued: {ahead} job(s) ahead" if ahead > 0 else "Queued")
         self.schedule()
 
+    def queued(self) -> int:
+        """How many jobs wait in the queue."""
+        return len(self._waiting())
+
     def _waiting(self) -> list[JobDir]:
         jobs = [d for d in all_jobs(self.root) if (d.path / "queued").is_file()]
         return sorted(jobs, key=lambda d: float((d.path / "queued").read_text() or 0))
 
-    def _busy(self) -> int:
-        count = 0
+    def _busy_workers(self) -> list[dict[str, Any]]:
+        """worker.json of every job whose worker is training now."""
+        busy = []
         for d in all_jobs(self.root):
-            worker = d.path / "worker.json"
-            if worker.is_file() and not (d.path / "queued").is_file():
+            if (d.path / "worker.json").is_file() and not (d.path / "queued").is_file():
                 try:
-                    if d.read_job().status in ACTIVE and _alive(int(d.read_json("worker.json")["pid"])):
-                        count += 1
+                    worker = d.read_json("worker.json")
+                    if d.read_job().status in ACTIVE and _alive(int(worker["pid"])):
+                        busy.append(worker)
                 except InputError:
                     continue
-        return count
+        return busy
 
     def schedule(self) -> list[str]:
         """Start waiting jobs, oldest first, while fewer than ``max_running`` train; returns the ids started."""
@@ -241,7 +265,7 @@ class LocalBackend:
         if self.max_running is None:
             return started
         with self._queue_lock:
-            free = self.max_running - self._busy()
+            free = self.max_running - len(self._busy_workers())
             for d in self._waiting()[:max(free, 0)]:
                 (d.path / "queued").unlink(missing_ok=True)
                 self._spawn(d)
@@ -444,18 +468,37 @@ class LocalBackend:
         """Generate with the chat template; adapters share one loaded base and switch per request."""
         return self.complete_many(model, [messages], max_tokens=max_tokens, temperature=temperature)[0]
 
-    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], *, max_tokens: int | None = None,
-                      temperature: float | None = None) -> list[Completion]:
-        """Answer several prompts in one batch (faster on a CPU or GPU than one by one). Each completion's
-        latency is the batch's time divided by its size."""
+    def _engine_for(self, base: str) -> Any:
         from local_backend.inference import Engine
 
-        base, adapter = self.find_model(model)
         if self._engine is None or self._engine.base != base:
             self._engine = Engine(base)
+        return self._engine
+
+    def stream(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
+               temperature: float | None = None, seed: int | None = None) -> Iterator[str | Completion]:
+        """The answer's text as it is generated, then the whole :class:`Completion` (``ftadvisor serve``'s
+        streamed chat)."""
+        base, adapter = self.find_model(model)
         start = time.perf_counter()
-        answers = self._engine.generate_batch(conversations, adapter=adapter,
-                                              max_new_tokens=max_tokens or 256, temperature=temperature or 0.0)
+        for item in self._engine_for(base).stream(messages, adapter=adapter, max_new_tokens=max_tokens or 256,
+                                                  temperature=temperature or 0.0, seed=seed):
+            if isinstance(item, str):
+                yield item
+            else:
+                text, n_prompt, n_out = item
+                yield Completion(model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
+                                 latency_s=time.perf_counter() - start)
+
+    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], *, max_tokens: int | None = None,
+                      temperature: float | None = None, seed: int | None = None) -> list[Completion]:
+        """Answer several prompts in one batch (faster on a CPU or GPU than one by one). Each completion's
+        latency is the batch's time divided by its size."""
+        base, adapter = self.find_model(model)
+        engine = self._engine_for(base)
+        start = time.perf_counter()
+        answers = engine.generate_batch(conversations, adapter=adapter, max_new_tokens=max_tokens or 256,
+                                        temperature=temperature or 0.0, seed=seed)
         each = (time.perf_counter() - start) / len(conversations)
         return [Completion(model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
                            latency_s=each) for text, n_prompt, n_out in answers]

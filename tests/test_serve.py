@@ -51,7 +51,7 @@ class Served(str):
 def server(tiny: Path, tmp_path: Path) -> Iterator[Served]:
     from local_backend import LocalBackend
 
-    app = create_app(ServerConfig(keys=[KEY], models={"tiny": str(tiny)}, max_upload_bytes=64 * 1024),
+    app = create_app(ServerConfig(keys=[KEY], models={"tiny": str(tiny)}, max_upload_bytes=64 * 1024, max_queued=2),
                      LocalBackend(tmp_path / "store", poll_interval=0.2, max_running=1))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -123,6 +123,19 @@ def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Pa
     streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert streamed == answer.choices[0].message.content  # temperature 0: the same answer, streamed
     assert chunks[-1].usage.completion_tokens == answer.usage.completion_tokens
+    if len(streamed.split()) > 2:  # text is handed over word by word as it is generated, not at the end
+        assert sum(1 for ch in chunks if ch.choices and ch.choices[0].delta.content) > 1
+    sampled = [c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=8,
+                                         temperature=1.0, seed=s).choices[0].message.content for s in (5, 5, 6)]
+    assert sampled[0] == sampled[1]  # the same seed samples the same answer
+    text = answer.choices[0].message.content
+    if len(text.strip()) > 4:
+        stop = text.strip()[2:4]
+        cut = c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=6, stop=[stop])
+        assert stop not in cut.choices[0].message.content and cut.choices[0].finish_reason == "stop"
+        streamed_cut = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+            model=job.fine_tuned_model, messages=messages, max_tokens=6, stop=[stop], stream=True) if ch.choices)
+        assert streamed_cut == cut.choices[0].message.content
     assert c.files.delete(f.id).deleted and list(c.files.list()) == []
     assert c.models.delete(job.fine_tuned_model).deleted
     assert job.fine_tuned_model not in {m.id for m in c.models.list()}
@@ -235,6 +248,18 @@ def test_jobs_wait_in_the_queue_one_at_a_time(server: str, tmp_path: Path) -> No
     assert (b.created_at or 0) >= (a.created_at or 0)
 
 
+def test_a_full_queue_answers_429(server: str, tmp_path: Path) -> None:
+    c = client(server)
+    f = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
+    running = c.fine_tuning.jobs.create(training_file=f.id, model="tiny", hyperparameters={"n_epochs": 30})
+    waiting = [c.fine_tuning.jobs.create(training_file=f.id, model="tiny") for _ in range(2)]
+    with pytest.raises(openai.RateLimitError) as full:
+        c.fine_tuning.jobs.create(training_file=f.id, model="tiny")
+    assert full.value.body["code"] == "queue_full"
+    for job in [running, *waiting]:
+        assert c.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+
+
 def test_sixteen_clients_lose_no_chat_and_are_batched(server: Served) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -297,3 +322,20 @@ def test_a_killed_server_and_worker_lose_nothing(tiny: Path, tmp_path: Path) -> 
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
+
+
+def test_the_queue_runs_one_job_per_device_each_on_its_own_gpu(tiny: Path, tmp_path: Path) -> None:
+    """Two (declared) GPUs: two jobs train at once, each worker told its own device; a third waits."""
+    from local_backend import LocalBackend
+
+    b = LocalBackend(tmp_path / "store", max_running="per-device", devices=["cuda:0", "cuda:1"])
+    f = b.upload(dataset(tmp_path / "t.jsonl", 12))
+    jobs = [b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2}))
+            for _ in range(3)]
+    assert [b.get_job(j.id).status for j in jobs][2] == "queued"
+    devices = sorted(json.loads((b.root / "jobs" / j.id / "worker.json").read_text())["device"] for j in jobs[:2])
+    assert devices == ["cuda:0", "cuda:1"] and not (b.root / "jobs" / jobs[2].id / "worker.json").exists()
+    for j in jobs[:2]:
+        wait(b, j.id, poll_interval=0.2, sleep=time.sleep)
+    assert b.schedule() == [jobs[2].id]
+    assert wait(b, jobs[2].id, poll_interval=0.2, sleep=time.sleep).status == "succeeded"

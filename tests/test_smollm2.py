@@ -41,3 +41,6 @@ def test_builtin_model_converts_trains_and_answers(tmp_path_factory: pytest.Temp
     answer = b.complete(done.fine_tuned_model, messages, max_tokens=24)
     assert answer.usage.prompt_tokens > 40 and 0 < answer.usage.completion_tokens <= 24
     assert answer.text
+    pieces = list(b.stream(done.fine_tuned_model, messages, max_tokens=24))  # what `serve` streams
+    texts = [x for x in pieces if isinstance(x, str)]
+    assert len(texts) > 1 and "".join(texts).strip() == answer.text and pieces[-1].text == answer.text

@@ -30,13 +30,15 @@ def _loopback(host: str) -> bool:
 @click.option("--model", "models", multiple=True, metavar="NAME=PATH", help="A base model clients may train and "
               "call, by name; repeatable (smollm2-135m-instruct is always there). Example: --model "
               "llama8b=/models/Llama-3.1-8B-Instruct")
-@click.option("--max-running", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Jobs trained at once; the others wait in a queue on disk. Example: --max-running 2")
+@click.option("--max-running", type=click.IntRange(min=1), help="Jobs trained at once; the others wait in a queue "
+              "on disk (default: one per GPU, each on its own, or one on a CPU). Example: --max-running 2")
+@click.option("--max-queued", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Jobs that may wait; more are refused with 429. Example: --max-queued 10")
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=512, show_default=True,
               help="Largest file accepted. Example: --max-upload-mb 100")
 @user_errors
 def serve(host: str, port: int, api_keys: tuple[str, ...], keys_file: str | None, models: tuple[str, ...],
-          max_running: int, max_upload_mb: int) -> None:
+          max_running: int | None, max_queued: int, max_upload_mb: int) -> None:
     """Serve local fine-tuning and inference over OpenAI's API: code written for OpenAI keeps working with
     `base_url="http://HOST:PORT/v1"` (files, fine_tuning.jobs, models, chat.completions with streaming).
 
@@ -63,8 +65,9 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], keys_file: str | None
         if not sep or not name or not path:
             raise click.UsageError(f"--model {pair!r}: write NAME=PATH")
         named[name] = path
-    app = create_app(ServerConfig(keys=keys, models=named, max_upload_bytes=max_upload_mb * 1024 * 1024),
-                     get_backend("local", max_running=max_running))
+    app = create_app(ServerConfig(keys=keys, models=named, max_upload_bytes=max_upload_mb * 1024 * 1024,
+                                  max_queued=max_queued),
+                     get_backend("local", max_running=max_running or "per-device"))
     err.print(f"serving OpenAI's API on http://{host}:{port}/v1 ({len(keys)} key(s); models: "
               f"{', '.join(['smollm2-135m-instruct', *named])})")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -48,6 +48,7 @@ class ServerConfig:
     models: dict[str, str] = field(default_factory=dict)  # name -> path or built-in alias
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_batch: int = 16  # chat requests generated together; 1 serves them one by one
+    max_queued: int = 100  # jobs waiting beyond this are refused with 429
     schedule_every_s: float = 1.0
 
 
@@ -99,8 +100,8 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         """The job as OpenAI shows it, with the base model under the name the client used."""
         name = asked / job.id
         return shapes.job_object(job.model_copy(update={"model": name.read_text()}) if name.is_file() else job)
-    batcher = Batcher(lambda model, convs, max_tokens, temperature: backend.complete_many(
-        model, convs, max_tokens=max_tokens, temperature=temperature), max_batch=config.max_batch)
+    batcher = Batcher(lambda model, convs, max_tokens, temperature, seed: backend.complete_many(
+        model, convs, max_tokens=max_tokens, temperature=temperature, seed=seed), max_batch=config.max_batch)
     backend.recover()
     stop = threading.Event()
 
@@ -233,6 +234,9 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
             raise HTTPError(400, f"method {kind!r} is not supported here (supervised, dpo)", param="method.type")
         hyper = dict(body.get("hyperparameters") or {})
         hyper.update((method.get(kind) or {}).get("hyperparameters") or {})
+        if backend.queued() >= config.max_queued:
+            raise HTTPError(429, f"the queue is full ({config.max_queued} jobs waiting); retry later",
+                            code="queue_full", type_="rate_limit_error")
         metadata = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
         try:
             spec = JobSpec(model=models[name], training_file=body["training_file"],
@@ -350,27 +354,62 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         if not isinstance(max_tokens, int) or max_tokens < 1:
             raise HTTPError(400, "max_tokens must be a positive integer", param="max_tokens")
         temperature = body.get("temperature")
+        seed = body.get("seed")
+        if seed is not None and not isinstance(seed, int):
+            raise HTTPError(400, "seed must be an integer", param="seed")
+        stops = [x for x in ([body.get("stop")] if isinstance(body.get("stop"), str) else body.get("stop") or [])
+                 if isinstance(x, str) and x]
+        prompt = [{"role": m.get("role"), "content": m.get("content") or ""} for m in messages]
+        if body.get("stream"):
+            usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(_stream(target, model, prompt, max_tokens, temperature, seed, stops, usage),
+                                     media_type="text/event-stream")
         try:
-            c = batcher.submit(target, [{"role": m.get("role"), "content": m.get("content") or ""}
-                                        for m in messages], max_tokens, temperature)
+            c = batcher.submit(target, prompt, max_tokens, temperature, seed)
         except FtAdvisorError as exc:
             raise HTTPError(404, str(exc), param="model", code="model_not_found") from None
         finish = "length" if c.usage.completion_tokens >= max_tokens else "stop"
-        stop = body.get("stop")
-        for s in ([stop] if isinstance(stop, str) else stop or []):
-            if isinstance(s, str) and s and s in c.text:
+        for s in stops:
+            if s in c.text:
                 c = c.model_copy(update={"text": c.text[:c.text.index(s)]})
                 finish = "stop"
-        if not body.get("stream"):
-            return shapes.chat_completion(c, model, finish)
-        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return shapes.chat_completion(c, model, finish)
 
-        def sse() -> Iterator[bytes]:
-            for chunk in shapes.chat_chunks(c, model, finish, include_usage=usage):
-                yield f"data: {json.dumps(chunk)}\n\n".encode()
-            yield b"data: [DONE]\n\n"
+    def _stream(target: str, model: str, prompt: list[dict[str, Any]], max_tokens: int, temperature: float | None,
+                seed: int | None, stops: list[str], include_usage: bool) -> Iterator[bytes]:
+        """Server-sent events as the tokens are generated (the shared model is held meanwhile). Whitespace at
+        either end is held back, so the streamed text equals the non-streamed answer."""
+        stream = shapes.ChunkStream(model)
+        yield stream.sse(stream.first())
+        sent, pending, started, stopped = "", "", False, False
+        completion = None
+        with batcher.lock:
+            for item in backend.stream(target, prompt, max_tokens=max_tokens, temperature=temperature, seed=seed):
+                if not isinstance(item, str):
+                    completion = item
+                    continue
+                if stopped:
+                    continue  # drain to the end for the usage, sending nothing more
+                text = pending + item
+                if not started:
+                    text = text.lstrip()
+                    started = bool(text)
+                body = text.rstrip()
+                pending = text[len(body):]
+                full = sent + body
+                hits = [full.index(x) for x in stops if x in full]
+                if hits:
+                    body, stopped = full[len(sent):min(hits)], True
+                if body:
+                    sent += body
+                    yield stream.sse(stream.delta(body))
+        assert completion is not None
+        finish = "stop" if stopped or completion.usage.completion_tokens < max_tokens else "length"
+        yield stream.sse(stream.finish(finish))
+        if include_usage:
+            yield stream.sse(stream.usage(completion))
+        yield b"data: [DONE]\n\n"
 
-        return StreamingResponse(sse(), media_type="text/event-stream")
 
     routes = [
         Route("/v1/files", guarded(create_file), methods=["POST"]),

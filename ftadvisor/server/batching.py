@@ -15,7 +15,7 @@ from typing import Any
 
 from ftadvisor.backends.base import Completion
 
-Generate = Callable[[str, list[list[dict[str, Any]]], int, float | None], list[Completion]]
+Generate = Callable[[str, list[list[dict[str, Any]]], int, float | None, int | None], list[Completion]]
 
 
 @dataclass
@@ -24,11 +24,12 @@ class _Request:
     messages: list[dict[str, Any]]
     max_tokens: int
     temperature: float | None
+    seed: int | None
     done: Future[Completion] = field(default_factory=Future)
 
     @property
-    def key(self) -> tuple[str, int, float | None]:
-        return self.model, self.max_tokens, self.temperature
+    def key(self) -> tuple[str, int, float | None, int | None]:
+        return self.model, self.max_tokens, self.temperature, self.seed
 
 
 @dataclass
@@ -48,9 +49,9 @@ class Batcher:
         self._queue: queue.Queue[_Request] = queue.Queue()
         threading.Thread(target=self._loop, daemon=True, name="ftadvisor-batcher").start()
 
-    def submit(self, model: str, messages: list[dict[str, Any]], max_tokens: int,
-               temperature: float | None) -> Completion:
-        request = _Request(model, messages, max_tokens, temperature)
+    def submit(self, model: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float | None,
+               seed: int | None = None) -> Completion:
+        request = _Request(model, messages, max_tokens, temperature, seed)
         self._queue.put(request)
         return request.done.result()
 
@@ -70,16 +71,16 @@ class Batcher:
     def _loop(self) -> None:
         while True:
             waiting = self._collect()
-            groups: dict[tuple[str, int, float | None], list[_Request]] = {}
+            groups: dict[tuple[str, int, float | None, int | None], list[_Request]] = {}
             for r in waiting:
                 groups.setdefault(r.key, []).append(r)
-            for (model, max_tokens, temperature), group in groups.items():
+            for (model, max_tokens, temperature, seed), group in groups.items():
                 self.stats.requests += len(group)
                 self.stats.batches += 1
                 self.stats.largest = max(self.stats.largest, len(group))
                 try:
                     with self.lock:
-                        answers = self.generate(model, [r.messages for r in group], max_tokens, temperature)
+                        answers = self.generate(model, [r.messages for r in group], max_tokens, temperature, seed)
                 except BaseException as exc:  # each caller gets the failure, the loop goes on
                     for r in group:
                         r.done.set_exception(exc)

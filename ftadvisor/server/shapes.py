@@ -3,6 +3,7 @@ error envelope."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -70,24 +71,33 @@ def chat_completion(c: Completion, model: str, finish_reason: str) -> dict[str, 
             "usage": _usage(c)}
 
 
-def chat_chunks(c: Completion, model: str, finish_reason: str, *, include_usage: bool) -> list[dict[str, Any]]:
-    """The answer as OpenAI's stream of ``chat.completion.chunk`` objects: the role, the text in pieces, the
-    finish reason, and (with ``stream_options.include_usage``) a last chunk carrying the usage."""
-    cid, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
+class ChunkStream:
+    """One streamed answer as OpenAI's ``chat.completion.chunk`` objects: the role first, then text deltas, the
+    finish reason, and (with ``stream_options.include_usage``) a last chunk with the usage and no choices."""
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": None,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+    def __init__(self, model: str) -> None:
+        self.id, self.created, self.model = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time()), model
 
-    words = c.text.split(" ")
-    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)] if c.text else []
-    out = [chunk({"role": "assistant", "content": ""})] + [chunk({"content": p}) for p in pieces]
-    out.append(chunk({}, finish_reason))
-    if include_usage:
-        out.append({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "system_fingerprint": None, "choices": [], "usage": _usage(c)})
-    return out
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "system_fingerprint": None, "choices": choices, **extra}
+
+    def first(self) -> dict[str, Any]:
+        return self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
+                             "logprobs": None}])
+
+    def delta(self, text: str) -> dict[str, Any]:
+        return self._chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None, "logprobs": None}])
+
+    def finish(self, reason: str) -> dict[str, Any]:
+        return self._chunk([{"index": 0, "delta": {}, "finish_reason": reason, "logprobs": None}])
+
+    def usage(self, c: Completion) -> dict[str, Any]:
+        return self._chunk([], usage=_usage(c))
+
+    @staticmethod
+    def sse(chunk: dict[str, Any]) -> bytes:
+        return f"data: {json.dumps(chunk)}\n\n".encode()
 
 
 def error_body(message: str, *, type_: str = "invalid_request_error", param: str | None = None,
