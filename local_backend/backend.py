@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ftadvisor.backends.base import (
     ACTIVE,
+    ESTIMATE_MODEL,
     RUN_KEY,
     AdapterFiles,
     BackendOptions,
@@ -43,7 +44,6 @@ from local_backend.trainer import LocalSpec
 _FILE_ID = re.compile(r"file-[0-9a-f]{24}")
 _JOB_ID = re.compile(r"ftjob-[0-9a-f]{24}")
 RESULT_FILES = ("metrics.csv",)
-ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: the token estimate for models whose tokenizer is not loaded here
 
 
 def _alive(pid: int) -> bool:

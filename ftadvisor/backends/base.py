@@ -342,6 +342,21 @@ def capabilities(backend: object) -> list[str]:
     return [label for label, proto in CAPABILITIES.items() if isinstance(backend, proto)]
 
 
+# The tokenizer that estimates token counts for models whose own tokenizer is not loaded to plan (o200k_base).
+ESTIMATE_MODEL = "gpt-4o-mini"
+
+
+def billed_usage(job: Job, provider: str) -> TrainingUsage | None:
+    """Trained tokens x the provider's catalogue training price (how OpenAI, Azure and Together bill)."""
+    from ftadvisor.pricing.catalogue import load_catalogue
+
+    if job.trained_tokens is None:
+        return None
+    entry = load_catalogue().find(job.model, provider=provider)
+    return TrainingUsage(trained_tokens=job.trained_tokens,
+                         cost_usd=entry.training_cost(job.trained_tokens) if entry else None)
+
+
 def hosted_cost(terms: PlanTerms, billed_tokens: int, provider: str) -> CostEstimate:
     """Per-token training price from the catalogue row (OpenAI, Azure, Together bill this way)."""
     entry = terms.entry

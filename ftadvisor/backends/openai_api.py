@@ -40,12 +40,13 @@ from ftadvisor.backends.base import (
     PlanTerms,
     TrainingUsage,
     Usage,
+    billed_usage,
     hosted_cost,
     look_for,
     new_run_id,
 )
 from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
-from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
+from ftadvisor.pricing.catalogue import Catalogue
 from ftadvisor.secrets import redact
 
 __all__ = ["RECONCILE_DELAYS_S", "RUN_KEY", "BackendError", "CreateOutcomeUnknown", "OpenAIBackend", "new_run_id"]
@@ -166,11 +167,7 @@ class OpenAIBackend:
 
     def training_usage(self, job: Job) -> TrainingUsage | None:
         """Billed tokens x the catalogue's training price (OpenAI bills trained tokens)."""
-        if job.trained_tokens is None:
-            return None
-        entry = load_catalogue().find(job.model, provider=self.provider)
-        return TrainingUsage(trained_tokens=job.trained_tokens,
-                             cost_usd=entry.training_cost(job.trained_tokens) if entry else None)
+        return billed_usage(job, self.provider)
 
     # --- errors ---------------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from ftadvisor.backends.base import (
+    ESTIMATE_MODEL,
     AdapterFiles,
     BackendOptions,
     Checkpoint,
@@ -44,14 +45,14 @@ from ftadvisor.backends.base import (
     PriceEstimate,
     TrainingUsage,
     Usage,
+    billed_usage,
     hosted_cost,
     look_for,
 )
 from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
-from ftadvisor.pricing.catalogue import Catalogue, load_catalogue
+from ftadvisor.pricing.catalogue import Catalogue
 from ftadvisor.secrets import redact
 
-ESTIMATE_MODEL = "gpt-4o-mini"  # o200k_base: Together's tokenizers are the open models' own, not loaded to plan
 DEFAULT_LEARNING_RATE = 1e-5  # Together's default; OpenAI's learning_rate_multiplier scales it
 RECONCILE_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 CLOCK_SLACK_S = 60
@@ -325,11 +326,7 @@ class TogetherBackend:
 
     def training_usage(self, job: Job) -> TrainingUsage | None:
         """Trained tokens x the catalogue's price (Together bills completed steps only)."""
-        if job.trained_tokens is None:
-            return None
-        entry = load_catalogue().find(job.model, provider=self.provider)
-        return TrainingUsage(trained_tokens=job.trained_tokens,
-                             cost_usd=entry.training_cost(job.trained_tokens) if entry else None)
+        return billed_usage(job, self.provider)
 
     # --- use --------------------------------------------------------------------------------------------------
 

@@ -151,7 +151,9 @@ def training(dataset: Path | None, model: str, tokens: int | None, examples: int
     if dataset is not None:
         if tokens or examples:
             raise click.UsageError("give a dataset or --tokens/--examples, not both")
-        count_model = model if not entry.self_hosted else "gpt-4o-mini"
+        from ftadvisor.backends.base import ESTIMATE_MODEL
+
+        count_model = model if not entry.self_hosted else ESTIMATE_MODEL
         tokens, examples = _dataset_tokens(dataset, count_model)
     flags = _ft_flags(entry, cat, on, org_history)
     assumed = cost_per_example is None and examples is not None
