@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -32,6 +33,7 @@ from ftadvisor.server import shapes
 BUILTIN_MODEL = "smollm2-135m-instruct"
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024  # JSON requests (chat, job creation)
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 METHODS: dict[str, Method] = {"supervised": "sft", "dpo": "dpo"}
 
 
@@ -67,6 +69,8 @@ class Owners:
     def owns(self, object_id: str, owner: str) -> bool:
         if not self.enabled:
             return True
+        if not _SAFE_ID.fullmatch(object_id):  # what a client sends is never a path
+            return False
         path = self.dir / object_id
         return path.is_file() and hmac.compare_digest(path.read_text(), owner)
 
