@@ -421,8 +421,11 @@ class LocalBackend:
                             files=sorted(p.name for p in Path(result.out).iterdir()))
 
     def export(self, job_id: str, out: str | Path, *, merge: bool = False) -> ExportResult:
-        from local_backend.export import export
+        """A local job's adapter, or an adapter folder (``job_id`` a path holding adapter_config.json)."""
+        from local_backend.export import export, export_folder
 
+        if (Path(job_id) / "adapter_config.json").is_file():
+            return export_folder(Path(job_id), out, merge=merge)
         return export(self._dir(job_id), out, merge=merge)
 
     # --- use --------------------------------------------------------------------------------------------------

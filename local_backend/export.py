@@ -15,17 +15,29 @@ VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
 def export(job: JobDir, out: str | Path, *, merge: bool = False) -> ExportResult:
-    """Write the adapter (or the merged model) to ``out``; returns what was written and how to serve it."""
+    """Write a local job's adapter (or the merged model) to ``out``; returns what was written and how to serve it."""
     if not job.adapter.is_dir():
         raise InputError(f"{job.id} has no trained adapter yet (status {job.read_job().status})")
-    spec = job.read_json("spec.json")
-    config = json.loads((job.adapter / "adapter_config.json").read_text())
+    name = job.read_json("names.json")["fine_tuned_model"].split(":")[2] or job.id
+    return export_adapter(job.adapter, job.read_json("spec.json")["model"], name, out, merge=merge)
+
+
+def export_folder(folder: Path, out: str | Path, *, merge: bool = False) -> ExportResult:
+    """The same for an adapter folder from elsewhere (e.g. `jobs download-adapter` from Together): its base
+    is the one its adapter_config.json names."""
+    base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    if not base:
+        raise InputError(f"{folder}/adapter_config.json names no base_model_name_or_path")
+    return export_adapter(folder, str(base), folder.name, out, merge=merge)
+
+
+def export_adapter(adapter: Path, model: str, name: str, out: str | Path, *, merge: bool = False) -> ExportResult:
+    config = json.loads((adapter / "adapter_config.json").read_text())
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out}: exists and is not empty")
-    name = job.read_json("names.json")["fine_tuned_model"].split(":")[2] or job.id
     if merge:
-        return _merge(job, spec["model"], out)
+        return _merge(adapter, model, out)
     problems = []
     if config.get("modules_to_save"):
         problems.append(f"modules_to_save={config['modules_to_save']} (vLLM rejects adapters that carry full modules)")
@@ -36,15 +48,15 @@ def export(job: JobDir, out: str | Path, *, merge: bool = False) -> ExportResult
     if needed is None:
         problems.append(f"rank {rank} exceeds vLLM's largest max_lora_rank ({VLLM_RANKS[-1]})")
     if problems:  # checked before anything is written
-        raise InputError(f"{job.id}: cannot export for vLLM: " + "; ".join(problems) + "; use --merge")
+        raise InputError(f"{name}: cannot export for vLLM: " + "; ".join(problems) + "; use --merge")
     assert needed is not None
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(job.adapter, tmp)
+    shutil.copytree(adapter, tmp)
     if out.exists():
         out.rmdir()  # empty (checked above)
     tmp.rename(out)
-    base = _serve_name(spec["model"])
+    base = _serve_name(model)
     command = f"vllm serve {base} --enable-lora --lora-modules {name}={out.resolve()}"
     if needed > VLLM_DEFAULT_MAX_LORA_RANK:
         command += f" --max-lora-rank {needed}"
@@ -57,7 +69,7 @@ def _serve_name(model: str) -> str:
     return "HuggingFaceTB/SmolLM2-135M-Instruct" if model in BUILTIN_ALIASES else str(resolve(model))
 
 
-def _merge(job: JobDir, model: str, out: Path) -> ExportResult:
+def _merge(adapter: Path, model: str, out: Path) -> ExportResult:
     """Merge into the original 16-bit base (never into 4-bit weights) and save it as safetensors."""
     import torch
     from peft import PeftModel
@@ -67,7 +79,7 @@ def _merge(job: JobDir, model: str, out: Path) -> ExportResult:
 
     path = resolve(model)
     base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)  # full-precision base, not NF4
-    merged = PeftModel.from_pretrained(base, str(job.adapter)).merge_and_unload()
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp)

@@ -239,3 +239,5 @@ def test_a_downloaded_adapter_is_served_by_the_local_backend(harness: Harness, t
     local = get_backend("local")
     answer = local.complete(str(out), [SYSTEM, {"role": "user", "content": "Ticket 1"}], max_tokens=4)
     assert 0 < answer.usage.completion_tokens <= 4
+    exported = local.export(str(out), tmp_path / "for-vllm")  # `ftadvisor export` takes the folder too
+    assert exported.rank == 4 and "--lora-modules downloaded=" in exported.vllm

@@ -123,12 +123,12 @@ def test_one_damaged_local_job_affects_only_itself(run_cli, _isolated_home: Path
     from ftadvisor.backends.base import Job
     from local_backend.store import JobDir
 
-    good, bad = JobDir("ftjob-good0000000000000000000"), JobDir("ftjob-bad00000000000000000000")
+    good, bad = JobDir("ftjob-" + "a" * 24), JobDir("ftjob-" + "b" * 24)  # the local backend's id shape
     for d in (good, bad):
         d.path.mkdir(parents=True)
         d.write_job(Job(id=d.id, status="succeeded", model="smollm2-135m-instruct", backend="local", created_at=1))
         d.event("Fine-tuning started")
-    (bad.path / "job.json").write_text('{"id": "ftjob-bad", "status": ')  # truncated
+    (bad.path / "job.json").write_text('{"id": "ftjob-bbb", "status": ')  # truncated
     with (good.path / "events.jsonl").open("a") as f:
         f.write('{garbage\n')
     good.event("The job has successfully completed")

@@ -299,12 +299,14 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
 @json_option
 @user_errors
 def export(job_id: str, out_dir: Path, merge: bool, backend: str, as_json: bool) -> None:
-    """Export a local job: the PEFT adapter vLLM accepts (with its `vllm serve` line), or a merged model.
+    """Export a local job, or an adapter folder (e.g. from `jobs download-adapter`): the PEFT adapter vLLM accepts
+    (with its `vllm serve` line), or a merged model.
 
     \b
     Examples:
       ftadvisor export ftjob-0123abcd --out exports/tickets
       ftadvisor export ftjob-0123abcd --merge --out exports/tickets-merged
+      ftadvisor export adapters/tickets --merge --out exports/tickets-merged
     """
     result = require(resolve(backend), Exports, "export models").export(job_id, out_dir, merge=merge)
     if as_json:
