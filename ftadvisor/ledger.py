@@ -278,6 +278,19 @@ class Ledger:
         return out
 
     @_guarded
+    def eval_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Evaluation runs, newest first: id, when, data file and each model's headline metrics."""
+        out = []
+        for row in self.db.execute("SELECT id, created_at, data FROM eval_runs ORDER BY created_at DESC LIMIT ?",
+                                   (limit,)):
+            data = json.loads(row["data"])
+            out.append({"id": row["id"], "created_at": row["created_at"], "data": data.get("data"),
+                        "models": [{k: m.get(k) for k in ("model", "backend", "n", "exact_match", "accuracy",
+                                                          "format_compliance", "rouge_l")}
+                                   for m in data.get("models", [])]})
+        return out
+
+    @_guarded
     def backend_of(self, ref: str) -> str | None:
         """The backend that ran the job with this id or fine-tuned model name, if ftadvisor recorded it."""
         row = self.db.execute("SELECT backend FROM jobs WHERE id = ? OR fine_tuned_model = ? ORDER BY updated_at DESC "

@@ -248,3 +248,19 @@ def test_judge_scores_and_pairwise_with_swapped_order(served, run_cli, test_file
     assert all(json.loads(q.content)["model"] == judge for q in served.get_requests())
     stored = Ledger(_isolated_home / "ledger.db").records(kind="judgement")
     assert len(stored) == 1 and json.loads(stored[0]["data"])["pairwise"]["win_rate"] == 0.75
+
+
+def test_a_judge_that_never_answers_is_reported_as_unparsed_not_as_ties(tmp_path: Path) -> None:
+    """A random tiny model as the judge (it never writes a verdict): no win rate of 50 % and no 100 % agreement
+    from verdicts nobody could read."""
+    from ftadvisor.evaluation.judge import DEFAULT_RUBRIC, pairwise
+    from local_backend import LocalBackend
+    from local_backend.tiny import make_tiny_model
+
+    tiny = make_tiny_model(tmp_path / "tiny")
+    cases = [{"line": i, "prompt": [{"role": "user", "content": f"q{i}"}], "reference": "r", "base": "a",
+              "tuned": "b"} for i in (1, 2)]
+    summary = pairwise((LocalBackend(tmp_path / "store"), str(tiny)), cases, "base", "tuned", DEFAULT_RUBRIC)
+    assert summary.unparsed == 2 and summary.wins == summary.ties == summary.losses == 0
+    assert summary.win_rate == 0.0 and summary.consistency == 0.0
+    assert {p.outcome for p in summary.pairs} == {"unparsed"}

@@ -114,3 +114,18 @@ def test_train_with_a_test_split_evaluates_and_records(tiny: Path, run_cli, tmp_
     stored = Ledger(_isolated_home / "ledger.db").eval_run(result["evaluation"])
     assert [m["model"] for m in stored["models"]] == [str(tiny), result["fine_tuned_model"]]
     assert all(m["n"] == 3 for m in stored["models"])
+
+
+def test_ledger_lists_and_shows_evaluation_runs(tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path) -> None:
+    data = dataset(tmp_path / "test.jsonl", 3)
+    r = run_cli("eval", "run", "-m", f"local:{tiny}", "--data", data, "--max-tokens", "2", "--json")
+    assert r.exit_code == 0, r.output
+    run_id = json.loads(r.stdout)["id"]
+    listed = json.loads(run_cli("ledger", "list", "--json").stdout)
+    assert [x["id"] for x in listed["eval_runs"]] == [run_id] and listed["eval_runs"][0]["models"][0]["n"] == 3
+    shown = run_cli("ledger", "show", run_id, "--json")  # crashed with a JSONDecodeError before
+    assert shown.exit_code == 0, shown.output
+    assert len(json.loads(shown.stdout)["examples"]) == 3
+    assert run_id in run_cli("ledger", "list").stdout
+    assert json.loads(run_cli("ledger", "list", "--kind", "nothing-of-this-kind", "--json").stdout)["records"] == []
+    assert run_cli("ledger", "path").stdout.strip() == str(_isolated_home / "ledger.db")

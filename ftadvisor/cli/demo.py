@@ -226,4 +226,5 @@ def _judge(eval_id: str) -> None:
     db.record("judgement", result, ref=eval_id)
     pair = result["pairwise"]
     out.print(f"{pair['candidate']} vs {pair['baseline']}: win rate {pair['win_rate']:.0%} ({pair['wins']} wins, "
-              f"{pair['ties']} ties, {pair['losses']} losses; orders agreed on {pair['consistency']:.0%})")
+              f"{pair['ties']} ties, {pair['losses']} losses; orders agreed on {pair['consistency']:.0%}"
+              + (f"; {pair['unparsed']} unreadable verdicts left out)" if pair.get("unparsed") else ")"))

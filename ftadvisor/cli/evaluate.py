@@ -187,4 +187,6 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
     if pair:
         out.print(f"{pair['candidate']} vs {pair['baseline']}: {pair['wins']} wins, {pair['ties']} ties, "
                   f"{pair['losses']} losses; win rate {pair['win_rate']:.1%}, both orders agreed on "
-                  f"{pair['consistency']:.0%} of pairs")
+                  f"{pair['consistency']:.0%} of pairs"
+                  + (f"; {pair['unparsed']} pair(s) left out: the judge's verdict could not be read"
+                     if pair.get("unparsed") else ""))

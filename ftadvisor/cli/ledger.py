@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -17,10 +18,12 @@ def ledger() -> None:
 @ledger.command("list")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many of each. Example: --limit 50")
+@click.option("--kind", help="Only records of this kind (e.g. training_plan, advice, migration, price_estimate). "
+              "Example: --kind migration")
 @json_option
 @user_errors
-def list_(limit: int, as_json: bool) -> None:
-    """Jobs with their estimated and actual cost, then the latest records.
+def list_(limit: int, kind: str | None, as_json: bool) -> None:
+    """Jobs with their estimated and actual cost, evaluation runs, then the latest records.
 
     \b
     Example:
@@ -29,9 +32,9 @@ def list_(limit: int, as_json: bool) -> None:
     from ftadvisor.ledger import Ledger
 
     db = Ledger()
-    jobs, records = db.jobs(limit), db.records(limit=limit)
+    jobs, runs, records = db.jobs(limit), db.eval_runs(limit), db.records(kind=kind, limit=limit)
     if as_json:
-        print_json({"ledger": str(db.path), "jobs": jobs, "records": [
+        print_json({"ledger": str(db.path), "jobs": jobs, "eval_runs": runs, "records": [
             {**r, "data": json.loads(r["data"])} for r in records]})
         return
     out.print(f"ledger: {db.path}")
@@ -40,8 +43,25 @@ def list_(limit: int, as_json: bool) -> None:
         act = "-" if j["actual_cost_usd"] is None else f"${j['actual_cost_usd']:.2f}"
         out.print(f"{j['id']}  {j['backend']:<7} {j['status']:<16} {j['model']}  estimated {est}, actual {act}"
                   + (f"  -> {j['fine_tuned_model']}" if j["fine_tuned_model"] else ""))
+    for run in runs:
+        scores = ", ".join(f"{m['model']} ROUGE-L {m['rouge_l']:.3f}" for m in run["models"]
+                           if m["rouge_l"] is not None)
+        out.print(f"{run['id']}  evaluation of {run['data']}: {scores}")
     for r in records:
         out.print(f"#{r['id']} {r['created_at']} {r['kind']}" + (f" ({r['ref']})" if r["ref"] else ""))
+
+
+@ledger.command("path")
+def path() -> None:
+    """Print where the ledger is.
+
+    \b
+    Example:
+      ftadvisor ledger path
+    """
+    from ftadvisor.ledger import ledger_path
+
+    click.echo(str(ledger_path()))
 
 
 @ledger.command("show")
@@ -60,13 +80,17 @@ def show(ref: str, as_json: bool) -> None:
     from ftadvisor.ledger import Ledger
 
     db = Ledger()
-    item = db.job(ref) or db.eval_run(ref)
+    item: dict[str, Any] | None
+    if (job := db.job(ref)) is not None:  # JSON columns decoded; an evaluation run comes decoded already
+        item = {k: (json.loads(v) if k in ("data", "hyperparameters") and isinstance(v, str) else v)
+                for k, v in job.items()}
+    else:
+        item = db.eval_run(ref)
     if item is None and ref.lstrip("#").isdigit():
-        item = next((r for r in db.records(limit=10**9) if r["id"] == int(ref.lstrip("#"))), None)
+        record = next((r for r in db.records(limit=10**9) if r["id"] == int(ref.lstrip("#"))), None)
+        item = {**record, "data": json.loads(record["data"])} if record else None
     if item is None:
         raise InputError(f"nothing in the ledger is called {ref!r} (see `ftadvisor ledger list`)")
-    item = {k: (json.loads(v) if k in ("data", "hyperparameters") and isinstance(v, str) else v)
-            for k, v in item.items()}
     if as_json:
         print_json(item)
         return

@@ -63,7 +63,8 @@ class Verdict(BaseModel):
 class PairResult(BaseModel):
     line: int
     verdicts: list[Verdict]
-    outcome: str  # "win" / "loss" / "tie" for model B (the candidate) against model A (the baseline)
+    outcome: str  # "win" / "loss" / "tie" for the candidate against the baseline, "unparsed" when a verdict
+    # could not be read (it is neither a tie nor agreement: it is left out of the rates)
     consistent: bool
 
 
@@ -74,8 +75,9 @@ class PairwiseSummary(BaseModel):
     wins: int
     losses: int
     ties: int
-    win_rate: float  # (wins + ties / 2) / n, for the candidate
-    consistency: float  # share of pairs where both orders agreed
+    unparsed: int = 0  # pairs with a verdict the judge's reply did not let us read
+    win_rate: float  # (wins + ties / 2) / judged pairs, for the candidate
+    consistency: float  # share of judged pairs where both orders agreed
     pairs: list[PairResult]
 
 
@@ -144,6 +146,9 @@ def pairwise(judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str,
             winner = reply.get("winner") if reply.get("winner") in ("A", "B", "tie") else None
             verdicts.append(Verdict(line=case["line"], first=first, raw=raw, winner=winner,
                                     reasoning=reply.get("reasoning")))
+        if any(v.winner is None for v in verdicts):
+            pairs.append(PairResult(line=case["line"], verdicts=verdicts, outcome="unparsed", consistent=False))
+            continue
         picked = []  # the model each order prefers, or "tie"
         for v in verdicts:
             second = candidate if v.first == baseline else baseline
@@ -151,13 +156,14 @@ def pairwise(judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str,
         consistent = picked[0] == picked[1]
         outcome = "tie" if not consistent or picked[0] == "tie" else ("win" if picked[0] == candidate else "loss")
         pairs.append(PairResult(line=case["line"], verdicts=verdicts, outcome=outcome, consistent=consistent))
-    n = len(pairs)
-    wins = sum(p.outcome == "win" for p in pairs)
-    losses = sum(p.outcome == "loss" for p in pairs)
+    judged = [p for p in pairs if p.outcome != "unparsed"]
+    n = len(judged)
+    wins = sum(p.outcome == "win" for p in judged)
+    losses = sum(p.outcome == "loss" for p in judged)
     ties = n - wins - losses
     return PairwiseSummary(judge=model, baseline=baseline, candidate=candidate, wins=wins, losses=losses, ties=ties,
-                           win_rate=(wins + ties / 2) / n if n else 0.0,
-                           consistency=sum(p.consistent for p in pairs) / n if n else 0.0, pairs=pairs)
+                           unparsed=len(pairs) - n, win_rate=(wins + ties / 2) / n if n else 0.0,
+                           consistency=sum(p.consistent for p in judged) / n if n else 0.0, pairs=pairs)
 
 
 def judge_run(run: dict[str, Any], judge: tuple[Any, str], rubric: str = DEFAULT_RUBRIC, *,
