@@ -81,6 +81,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+EXPORTED_TABLES = ("jobs", "job_status", "job_metrics", "records", "eval_runs", "eval_results")
+
+
 def ledger_path() -> Path:
     env = os.environ.get("FTADVISOR_LEDGER")
     if env:
@@ -315,6 +318,13 @@ class Ledger:
     def records(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql = "SELECT * FROM records" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
         return [dict(r) for r in self.db.execute(sql, (kind, limit) if kind else (limit,))]
+
+    @_guarded
+    def table(self, name: str) -> list[dict[str, Any]]:
+        """Every row of one of the ledger's tables, as stored (for `ledger export`)."""
+        if name not in EXPORTED_TABLES:
+            raise ValueError(f"not a ledger table: {name}")
+        return [dict(r) for r in self.db.execute(f"SELECT * FROM {name}")]
 
     @_guarded
     def jobs(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -129,3 +129,10 @@ def test_ledger_lists_and_shows_evaluation_runs(tiny: Path, run_cli, tmp_path: P
     assert run_id in run_cli("ledger", "list").stdout
     assert json.loads(run_cli("ledger", "list", "--kind", "nothing-of-this-kind", "--json").stdout)["records"] == []
     assert run_cli("ledger", "path").stdout.strip() == str(_isolated_home / "ledger.db")
+    exported = run_cli("ledger", "export", "--out", tmp_path / "export")
+    assert exported.exit_code == 0, exported.output
+    import pandas as pd
+
+    results = pd.read_parquet(tmp_path / "export" / "eval_results.parquet")
+    assert len(results) == 3 and set(results["run_id"]) == {run_id}
+    assert len(pd.read_csv(tmp_path / "export" / "eval_runs.csv")) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -49,6 +50,34 @@ def list_(limit: int, kind: str | None, as_json: bool) -> None:
         out.print(f"{run['id']}  evaluation of {run['data']}: {scores}")
     for r in records:
         out.print(f"#{r['id']} {r['created_at']} {r['kind']}" + (f" ({r['ref']})" if r["ref"] else ""))
+
+
+@ledger.command("export")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for one CSV and one Parquet file per table. Example: --out ledger-export/")
+@user_errors
+def export(out_dir: Path) -> None:
+    """Write every table of the ledger (jobs, statuses, metrics, records, evaluation runs and results) as CSV
+    and Parquet, for pandas, a spreadsheet or a BI tool.
+
+    \b
+    Example:
+      ftadvisor ledger export --out ledger-export/
+    """
+    import pandas as pd
+
+    from ftadvisor.data.jsonl import atomic_writer
+    from ftadvisor.ledger import EXPORTED_TABLES, Ledger
+
+    db = Ledger()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in EXPORTED_TABLES:
+        frame = pd.DataFrame(db.table(name))
+        with atomic_writer(out_dir / f"{name}.csv", "w") as f:
+            frame.to_csv(f, index=False)
+        with atomic_writer(out_dir / f"{name}.parquet", "wb") as f:
+            frame.to_parquet(f, index=False)
+        out.print(f"{name}: {len(frame):,} rows -> {out_dir / name}.csv, .parquet")
 
 
 @ledger.command("path")
