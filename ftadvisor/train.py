@@ -63,6 +63,12 @@ class TrainPlan(BaseModel):
     warnings: list[str]
     options: dict[str, Any] = Field(default_factory=dict)  # the backend's own, as validated by its Options
 
+    @property
+    def free(self) -> bool:
+        """Nobody bills this run (own hardware with no price set): it may start without a confirmation. A
+        provider's run with an unknown cost is not free."""
+        return not self.estimated_cost_usd and not self.pays_provider
+
     def spec(self, training_file_id: str, validation_file_id: str | None) -> JobSpec:
         return JobSpec(model=self.model, training_file=training_file_id, validation_file=validation_file_id,
                        method=self.method, hyperparameters=self.hyperparameters, suffix=self.suffix, seed=self.seed,

@@ -84,3 +84,16 @@ def test_migrate_refuses_files_that_no_longer_validate(hosted, run_cli) -> None:
 def test_migrate_names_an_unknown_fine_tune(hosted, run_cli) -> None:
     r = run_cli("migrate", "ft:gpt-4o-mini-2024-07-18:acme:other:Zz9", "--to", "local", "--dry-run")
     assert r.exit_code == 2 and "openai lists no job that made ft:gpt-4o-mini-2024-07-18:acme:other:Zz9" in r.output
+
+
+def test_migrate_to_a_paid_road_asks_even_when_the_cost_is_unknown(hosted, run_cli, monkeypatch) -> None:
+    """A model the catalogue cannot price is not free: without --yes (and no terminal) nothing is created."""
+    from tests.together_standin import TogetherStandIn
+
+    pytest.importorskip("together")
+    with TogetherStandIn() as s:
+        monkeypatch.setenv("TOGETHER_API_KEY", "tgp_standin_0123456789abcdef")
+        monkeypatch.setenv("TOGETHER_BASE_URL", s.url)
+        r = run_cli("migrate", FT, "--to", "together", "--base", "acme/unpriced-model-7b")
+        assert r.exit_code == 2 and "about to spend an unknown amount: pass --yes" in r.output
+        assert s.state.creates_received == 0 and s.state.files == {}

@@ -75,10 +75,11 @@ def migrate(ft_model: str, target: str, source: str | None, base: str | None, op
     if dry_run:
         return
     t = plan.training
-    if not yes and t.pays_provider and t.estimated_cost_usd and not sys.stdin.isatty():
-        raise click.UsageError(f"about to spend about ${t.estimated_cost_usd:,.2f}: pass --yes to confirm")
-    if not yes and t.pays_provider and t.estimated_cost_usd:
-        click.confirm(f"Train the replacement for about ${t.estimated_cost_usd:,.2f}?", abort=True, err=True)
+    cost = "an unknown amount" if t.estimated_cost_usd is None else f"about ${t.estimated_cost_usd:,.2f}"
+    if not yes and not t.free and not sys.stdin.isatty():
+        raise click.UsageError(f"about to spend {cost}: pass --yes to confirm")
+    if not yes and not t.free:
+        click.confirm(f"Train the replacement for {cost}?", abort=True, err=True)
     from ftadvisor.ledger import Ledger
 
     ledger = Ledger()

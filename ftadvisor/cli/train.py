@@ -117,7 +117,7 @@ def train(file: Path, model: str | None, backend: str, options: tuple[str, ...],
         _show_plan(plan, as_json)
     if dry_run:
         return
-    free = not plan.estimated_cost_usd and not plan.pays_provider
+    free = plan.free
     quoted = isinstance(b, EstimatesPrice)  # the provider quotes after the (free) upload: confirm on its figure
     if not yes and not free and not sys.stdin.isatty():
         raise click.UsageError(f"about to spend about ${plan.estimated_cost_usd or 0:,.2f}: pass --yes to confirm")
