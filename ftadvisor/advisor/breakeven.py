@@ -41,7 +41,7 @@ class BreakEvenInput(BaseModel):
 class CostPoint(BaseModel):
     label: str
     days: float
-    requests: float
+    requests: int
     prompt_cost_usd: float
     ft_cost_usd: float
     cheaper: str  # "prompt", "fine-tune", or "prompt (shut down)" once the fine-tune no longer answers

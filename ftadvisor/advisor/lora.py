@@ -72,6 +72,28 @@ class ModelShape(BaseModel):
         return embeddings + norms + self.linear_params()
 
 
+def _shape(model_type: str, hidden: int, intermediate: int, heads: int, kv_heads: int, layers: int, vocab: int,
+           tied: bool, head_dim: int | None = None) -> ModelShape:
+    return ModelShape(model_type=model_type, hidden=hidden, intermediate=intermediate, heads=heads, kv_heads=kv_heads,
+                      head_dim=head_dim or hidden // heads, layers=layers, vocab=vocab, tied_embeddings=tied,
+                      attention_bias=model_type == "qwen2")
+
+
+# Shapes of common open models, from their published config.json files, for sizing without a download.
+PRESET_SHAPES: dict[str, ModelShape] = {
+    "smollm2-135m": _shape("llama", 576, 1536, 9, 3, 30, 49152, True),
+    "qwen2.5-0.5b": _shape("qwen2", 896, 4864, 14, 2, 24, 151936, True),
+    "llama-3.2-1b": _shape("llama", 2048, 8192, 32, 8, 16, 128256, True),
+    "llama-3.2-3b": _shape("llama", 3072, 8192, 24, 8, 28, 128256, True),
+    "mistral-7b": _shape("mistral", 4096, 14336, 32, 8, 32, 32768, False),
+    "qwen2.5-7b": _shape("qwen2", 3584, 18944, 28, 4, 28, 152064, False),
+    "llama-3.1-8b": _shape("llama", 4096, 14336, 32, 8, 32, 128256, False),
+    "gemma-2-9b": _shape("gemma2", 3584, 14336, 16, 8, 42, 256000, True, head_dim=256),
+    "qwen2.5-14b": _shape("qwen2", 5120, 13824, 40, 8, 48, 152064, False),
+    "llama-3.1-70b": _shape("llama", 8192, 28672, 64, 8, 80, 128256, False),
+}
+
+
 def read_config(path: str | Path) -> ModelShape:
     """The shape of a llama/mistral/qwen2/gemma-style model from its ``config.json`` (no weights loaded)."""
     p = Path(path)

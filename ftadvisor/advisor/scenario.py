@@ -94,12 +94,21 @@ def scenario_input(base: ModelEntry, ft: ModelEntry, s: Scenario, *, train_cost:
                    requests_per_day: float | None = None, lifetime_days: float | None = None,
                    hosting: float | None = None, retraining_per_month: float = 0.0, own_hardware: bool = False,
                    today: dt.date | None = None) -> BreakEvenInput:
-    """Break-even inputs for prompting ``base`` with the long prompt vs the fine-tuned ``ft``."""
+    """Break-even inputs for prompting ``base`` with the long prompt vs the fine-tuned ``ft`` (its remaining
+    life from the catalogue's shutdown date unless ``lifetime_days`` is given)."""
+    return breakeven_input(base, ft, s, train_cost, data_cost, requests_per_day,
+                           lifetime_days if lifetime_days is not None else remaining_life_days(ft, today),
+                           hosting, retraining_per_month, own_hardware)
+
+
+def breakeven_input(base: ModelEntry, ft: ModelEntry, s: Scenario, train_cost: float, data_cost: float,
+                    requests_per_day: float | None, lifetime_days: float | None, hosting: float | None,
+                    retraining_per_month: float, own_hardware: bool) -> BreakEvenInput:
+    """:func:`scenario_input` once the lifetime is known (no dates: the calculators page computes this too)."""
     if hosting is None:
         fleet = serving_fleet(ft, s, requests_per_day, own_hardware=own_hardware)
         hosting = fleet.usd_per_month if fleet else deployment_hosting(ft)
     return BreakEvenInput(
         train_cost=train_cost, data_cost=data_cost, prompt_cost=prompt_request_cost(base, s),
         ft_cost=ft_request_cost(ft, s), hosting_per_month=hosting, retraining_per_month=retraining_per_month,
-        requests_per_day=requests_per_day,
-        lifetime_days=lifetime_days if lifetime_days is not None else remaining_life_days(ft, today))
+        requests_per_day=requests_per_day, lifetime_days=lifetime_days)

@@ -7,6 +7,7 @@ import click
 from ftadvisor import __version__
 from ftadvisor.cli.advise import advise
 from ftadvisor.cli.backends import backends
+from ftadvisor.cli.calc import calc
 from ftadvisor.cli.cost import cost
 from ftadvisor.cli.data import data
 from ftadvisor.cli.demo import demo
@@ -40,6 +41,7 @@ def cli() -> None:
 
 cli.add_command(advise)
 cli.add_command(backends)
+cli.add_command(calc)
 cli.add_command(cost)
 cli.add_command(data)
 cli.add_command(ledger)
