@@ -281,11 +281,13 @@ class Ledger:
         return out
 
     @_guarded
-    def eval_runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Evaluation runs, newest first: id, when, data file and each model's headline metrics."""
+    def eval_runs(self, limit: int = 50, *, model: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        """Evaluation runs, newest first: id, when, data file and each model's headline metrics; ``model``
+        keeps runs that evaluated a model whose name contains it, ``since`` runs from that ISO date on."""
         out = []
-        for row in self.db.execute("SELECT id, created_at, data FROM eval_runs ORDER BY created_at DESC LIMIT ?",
-                                   (limit,)):
+        where, args = _filters("created_at", since, model, ("data",))
+        for row in self.db.execute(f"SELECT id, created_at, data FROM eval_runs{where} ORDER BY created_at DESC "
+                                   "LIMIT ?", (*args, limit)):
             data = json.loads(row["data"])
             out.append({"id": row["id"], "created_at": row["created_at"], "data": data.get("data"),
                         "models": [{k: m.get(k) for k in ("model", "backend", "n", "exact_match", "accuracy",
@@ -315,9 +317,14 @@ class Ledger:
         return self.job(row["id"]) if row else None
 
     @_guarded
-    def records(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM records" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
-        return [dict(r) for r in self.db.execute(sql, (kind, limit) if kind else (limit,))]
+    def records(self, kind: str | None = None, limit: int = 50, *, model: str | None = None,
+                since: str | None = None) -> list[dict[str, Any]]:
+        """Records, newest first, of one ``kind``, mentioning ``model``, from the ISO date ``since`` on."""
+        where, args = _filters("created_at", since, model, ("data",))
+        if kind:
+            where, args = (where + " AND" if where else " WHERE") + " kind = ?", [*args, kind]
+        sql = f"SELECT * FROM records{where} ORDER BY id DESC LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (*args, limit))]
 
     @_guarded
     def table(self, name: str) -> list[dict[str, Any]]:
@@ -327,5 +334,22 @@ class Ledger:
         return [dict(r) for r in self.db.execute(f"SELECT * FROM {name}")]
 
     @_guarded
-    def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY updated_at DESC LIMIT ?", (limit,))]
+    def jobs(self, limit: int = 50, *, model: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        """Jobs, last updated first; ``model`` matches the base or the fine-tuned model's name (a substring),
+        ``since`` keeps jobs created from that ISO date on."""
+        where, args = _filters("created_at", since, model, ("model", "fine_tuned_model"))
+        return [dict(r) for r in self.db.execute(f"SELECT * FROM jobs{where} ORDER BY updated_at DESC LIMIT ?",
+                                                 (*args, limit))]
+
+
+def _filters(time_column: str, since: str | None, model: str | None, model_columns: tuple[str, ...]
+             ) -> tuple[str, list[str]]:
+    """A WHERE clause (and its parameters) for the ``since`` and ``model`` filters of the list methods."""
+    clauses, args = [], []
+    if since:
+        clauses.append(f"{time_column} >= ?")
+        args.append(since)
+    if model:
+        clauses.append("(" + " OR ".join(f"instr({c}, ?) > 0" for c in model_columns) + ")")
+        args += [model] * len(model_columns)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,16 @@ from ftadvisor.advisor.costs import request_cost
 from ftadvisor.advisor.scenario import Scenario, deployment_hosting, remaining_life_days, serving_fleet
 from ftadvisor.backends.base import Backend, Job, JobEvent, ResultFiles
 from ftadvisor.errors import InputError
-from ftadvisor.evaluation.confidence import Interval, paired_bootstrap
+from ftadvisor.evaluation.compare import compare_models
+from ftadvisor.evaluation.confidence import Interval
 from ftadvisor.evaluation.metrics import FormatRules
-from ftadvisor.evaluation.runner import EvalRun, ExampleResult, run_eval, summarise
+from ftadvisor.evaluation.runner import EvalRun, run_eval
 from ftadvisor.pricing.catalogue import Catalogue, ModelEntry, load_catalogue
 from ftadvisor.train import TrainPlan, ValidationFailed, plan_training, run_training
 
 # The replacement's base when --base is not given: the open model of the same class that each road trains.
 DEFAULT_BASE = {"local": "meta-llama/Llama-3.1-8B-Instruct",
                 "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}
-PARITY_METRICS = ("format_compliance", "accuracy", "macro_f1", "field_accuracy", "rouge_l", "exact_match")
 
 
 class MigrationSource(BaseModel):
@@ -145,24 +145,8 @@ def plan_migration(source: MigrationSource, target: Backend, *, base: str | None
 
 def parity(run: EvalRun) -> dict[str, Parity]:
     """Each metric of the hosted model (first) and its replacement (second), with the paired-bootstrap
-    interval of their difference; metrics that do not apply (no format rules, no labels) are left out."""
-    hosted, new = run.models[0], run.models[1]
-    rows = {m.model: sorted((e for e in run.examples if e.model == m.model), key=lambda e: e.line)
-            for m in (hosted, new)}
-    a, b = rows[hosted.model], rows[new.model]
-    classify = bool(run.labels)
-    out = {}
-    for name in PARITY_METRICS:
-        h, n = getattr(hosted, name), getattr(new, name)
-        if h is None and n is None:
-            continue
-
-        def metric(sample: Sequence[ExampleResult], name: str = name) -> float | None:
-            value: float | None = summarise("-", "-", list(sample), classify).model_dump()[name]
-            return value
-
-        out[name] = Parity(hosted=h, new=n, ci=paired_bootstrap(a, b, metric))
-    return out
+    interval of their difference (see ``evaluation.compare``)."""
+    return {k: Parity(hosted=c.a, new=c.b, ci=c.ci) for k, c in compare_models(run).items()}
 
 
 def monthly_costs(run: EvalRun, hosted: ModelEntry | None, new: ModelEntry | None, new_kind: str,

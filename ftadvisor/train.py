@@ -225,7 +225,9 @@ def run_training(plan: TrainPlan, backend: Backend, *, ledger: Any = None, run_i
     train, valid = files or upload_files(plan, backend, ledger=ledger, run_id=run_id, progress=upload_progress)
     if ledger is not None:  # before the request: if its answer is lost, the run can still be found
         ledger.record("create_pending", {"run_id": run_id, "backend": backend.name, "model": plan.model,
-                                         "training_file": train.id, "sha256": file_sha256(plan.training_file)},
+                                         "training_file": train.id,
+                                         "training_path": str(Path(plan.training_file).resolve()),
+                                         "sha256": file_sha256(plan.training_file)},
                       ref=run_id)
     job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
     if ledger is not None:

@@ -23,9 +23,18 @@ def test_quick_demo_ends_with_a_report_where_the_fine_tune_wins(run_cli, tmp_pat
                  "3. fine-tune smollm2-135m-instruct (local)", "4. evaluate", "6. report"):
         assert text in r.output, text
     page = tmp_path / "demo" / "report" / "report.html"
-    html = page.read_text()
-    assert html.count("data:image/png;base64,") == 3  # training curve, metrics, break-even with shutdown
-    assert "Cumulative cost and break-even" in html and "before shutdown" in html
+    from tests.browser import browser, open_page, screenshots
+
+    with browser() as b:
+        p = open_page(b, page)
+        decision = p.page.locator("#decision").inner_text()
+        assert "Recommendation:" in decision and "From the advice computed before training" in decision
+        assert "before shutdown" in decision  # the hosted fine-tune's break-even against its shutdown
+        for chart in ("cost", "loss", "quality"):  # drawn by the embedded plotly.js
+            assert p.page.locator(f"#chart-{chart} .main-svg").count() > 0, chart
+        assert "training data" in p.page.locator("#data").inner_text()
+        p.check()
+        screenshots(b, page, "demo-report")
     db = Ledger(_isolated_home / "ledger.db")
     run_id = db.db.execute("SELECT id FROM eval_runs").fetchone()["id"]
     base, ft = db.eval_run(run_id)["models"]

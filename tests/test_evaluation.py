@@ -148,60 +148,6 @@ def test_regression_flags_a_drop_over_5_points(httpx2_mock, run_cli, monkeypatch
     assert ft["by_kind"]["arithmetic"] == pytest.approx(2 / 3) and ft["by_kind"]["mine"] == 1.0
 
 
-def _chromium_dom(page: Path, tmp_path: Path) -> str:
-    import os
-    import shutil
-    import subprocess
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("CI"):
-            raise AssertionError("chromium is missing: scripts/setup.sh installs Debian's chromium package")
-        pytest.skip("headless Chromium is not installed")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page.resolve().as_uri()]
-    r = subprocess.run([exe, *flags], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout
-
-
-def test_report_of_an_evaluated_fine_tune(served, run_cli, test_file: Path, tmp_path: Path,
-                                          _isolated_home: Path) -> None:
-    from ftadvisor.backends import Job
-
-    db = Ledger(_isolated_home / "ledger.db")
-    db.save_job(Job(id="ftjob-abc123DEF456ghi789", status="succeeded", model="gpt-4o-mini-2024-07-18",
-                    backend="openai", fine_tuned_model=FT, trained_tokens=96903), estimated_cost_usd=0.3,
-                actual_cost_usd=0.29)
-    db.add_metrics("ftjob-abc123DEF456ghi789", [{"step": s, "train_loss": 2.0 / s, "valid_loss": 2.2 / s if s % 2
-                                                 else None} for s in range(1, 11)])
-    assert run_cli("eval", "run", "-m", "gpt-4o-mini", "-m", FT, "--data", test_file, "--label-field", "category",
-                   "--require-json").exit_code == 0
-    out = tmp_path / "report"
-    r = run_cli("report", "--last", "--out", out, "--requests-per-day", "1000")
-    assert r.exit_code == 0, r.output
-    for name in ("metrics", "examples", "training", "costs"):
-        assert (out / f"{name}.csv").is_file() and (out / f"{name}.parquet").is_file()
-    import pandas as pd
-
-    metrics = pd.read_parquet(out / "metrics.parquet")
-    assert list(metrics["model"]) == ["gpt-4o-mini", FT] and list(metrics["accuracy"]) == [0.25, 1.0]
-    examples = pd.read_csv(out / "examples.csv")
-    assert len(examples) == 4  # every answer differs between base and fine-tune
-    md = (out / "report.md").read_text()
-    assert "## Metrics" in md and "**Verdict**" in md
-    dom = _chromium_dom(out / "report.html", tmp_path)
-    (tmp_path.parent / "last-report.html").write_text((out / "report.html").read_text())
-    assert dom.count("data:image/png;base64,") == 3  # training curve, metrics, break-even
-    assert dom.count("<table") >= 3 and "Cumulative cost and break-even" in dom
-    assert "never pays back" in dom  # the fine-tune costs more per request and removes no prompt tokens here
-
-
-def test_report_without_evaluations_is_a_clear_error(run_cli, tmp_path: Path) -> None:
-    r = run_cli("report", "--out", tmp_path / "r")
-    assert r.exit_code == 2 and "eval run" in r.output
-
 
 def test_judge_scores_and_pairwise_with_swapped_order(served, run_cli, test_file: Path,
                                                       _isolated_home: Path) -> None:

@@ -70,6 +70,15 @@ def cumulative_costs(inp: BreakEvenInput, days: float) -> tuple[float, float]:
     return prompt, ft
 
 
+def chart_horizon(result: BreakEven) -> float:
+    """Days a cumulative-cost chart spans: a year, or longer to show the break-even and the shutdown."""
+    horizon = 365.0
+    for d in (result.break_even_days, result.lifetime_days):
+        if d is not None and d < 3650:
+            horizon = max(horizon, d * 1.25)
+    return horizon
+
+
 def break_even(inp: BreakEvenInput) -> BreakEven:
     """Break-even requests and days, cumulative costs at 1/3/6/12 months (and at shutdown), and a verdict."""
     fixed = inp.train_cost + inp.data_cost

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftadvisor.advisor.breakeven import BreakEven, BreakEvenInput, cumulative_costs
+from ftadvisor.advisor.breakeven import BreakEven, BreakEvenInput, chart_horizon, cumulative_costs
 from ftadvisor.data.jsonl import atomic_writer
 
 
@@ -16,10 +16,7 @@ def plot_breakeven(inp: BreakEvenInput, result: BreakEven, path: str | Path, tit
     import matplotlib.pyplot as plt
     import numpy as np
 
-    horizon = 365.0
-    for d in (result.break_even_days, result.lifetime_days):
-        if d is not None:
-            horizon = max(horizon, d * 1.25) if d < 3650 else horizon
+    horizon = chart_horizon(result)
     days = np.linspace(0, horizon, 400)
     prompt, ft = (np.array(c) for c in zip(*(cumulative_costs(inp, d) for d in days), strict=True))
     if result.lifetime_days is not None:

@@ -20,7 +20,7 @@ EXPORT = Export(
         costs.cacheable_tokens, costs.expected_request_cost, scenario.prompt_request_cost, scenario.ft_request_cost,
         scenario.serving_fleet, scenario.deployment_hosting, scenario.breakeven_input,
         # break-even
-        breakeven.cumulative_costs, breakeven.break_even, breakeven._verdict,
+        breakeven.cumulative_costs, breakeven.break_even, breakeven._verdict, breakeven.chart_horizon,
         # examples and epochs
         training.default_epochs,
         # the decision tree

@@ -82,7 +82,9 @@ def demo(out_dir: Path, backend: str, quick: bool) -> None:
     _step(6, "report")
     from ftadvisor.reports.build import write_report
 
-    page = write_report(out_dir / "report", eval_id=eval_id, job_id=job_id, breakeven=scenario)
+    page = write_report(out_dir / "report", eval_id=eval_id, job_id=job_id, breakeven=scenario.inputs,
+                        decision=scenario.decision,
+                        sides=(f"prompting {PROMPTED_MODEL} with the long prompt", f"{HOSTED_FT} fine-tuned"))
     out.print(f"report: [bold]{page.resolve()}[/]  (demo took {time.perf_counter() - started:,.0f} s)")
 
 
@@ -118,9 +120,15 @@ def _data(train: Path, test: Path) -> None:
     out.print(f"duplicates: {len(d.groups)} near-duplicate groups ({d.n_removable} removable)")
 
 
-def _advice(legal: Path, train: Path) -> Any:
-    """Print the overhead, each option's economics and the advice; returns the hosted fine-tune's break-even
-    input for the report."""
+class Advice(BaseModel):
+    """What the report leads with: the decision, and the hosted fine-tune's break-even against prompting."""
+
+    decision: Any
+    inputs: Any
+
+
+def _advice(legal: Path, train: Path) -> Advice:
+    """Print the overhead, each option's economics and the advice; returns them for the report."""
     import datetime as dt
 
     from ftadvisor.advisor.costs import find_model, prompt_overhead, read_few_shot
@@ -158,7 +166,7 @@ def _advice(legal: Path, train: Path) -> Any:
         out.print(f"  - {reason}")
     hosted = d.economics.option("hosted")
     assert hosted is not None
-    return hosted.inputs
+    return Advice(decision=d, inputs=hosted.inputs)
 
 
 def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tuple[str, str]:

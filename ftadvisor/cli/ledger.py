@@ -21,19 +21,26 @@ def ledger() -> None:
               help="How many of each. Example: --limit 50")
 @click.option("--kind", help="Only records of this kind (e.g. training_plan, advice, migration, price_estimate). "
               "Example: --kind migration")
+@click.option("--model", "-m", help="Only what involves a model whose name contains this. Example: --model gpt-4o-mini")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only what happened from this day on. "
+              "Example: --since 2026-11-01")
 @json_option
 @user_errors
-def list_(limit: int, kind: str | None, as_json: bool) -> None:
+def list_(limit: int, kind: str | None, model: str | None, since: Any, as_json: bool) -> None:
     """Jobs with their estimated and actual cost, evaluation runs, then the latest records.
 
     \b
-    Example:
+    Examples:
       ftadvisor ledger list --json
+      ftadvisor ledger list --model gpt-4o-mini --since 2026-11-01 --kind training_plan
     """
     from ftadvisor.ledger import Ledger
 
     db = Ledger()
-    jobs, runs, records = db.jobs(limit), db.eval_runs(limit), db.records(kind=kind, limit=limit)
+    day = since.date().isoformat() if since else None
+    records = db.records(kind=kind, limit=limit, model=model, since=day)
+    jobs = [] if kind else db.jobs(limit, model=model, since=day)
+    runs = [] if kind else db.eval_runs(limit, model=model, since=day)
     if as_json:
         print_json({"ledger": str(db.path), "jobs": jobs, "eval_runs": runs, "records": [
             {**r, "data": json.loads(r["data"])} for r in records]})

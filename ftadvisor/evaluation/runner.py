@@ -203,3 +203,18 @@ def run_eval(models: list[tuple[Backend, str]], data: str | Path, *, rules: Form
     return EvalRun(id="eval-" + uuid.uuid4().hex[:12], created_at=dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"), data=str(data), rules=rules, label_field=label_field, labels=labels,
         models=summaries, examples=results)
+
+
+def load_run(db: Any, run_id: str | None = None) -> EvalRun:
+    """An evaluation run from the ledger (the newest when ``run_id`` is None), typed again."""
+    if run_id is None:
+        runs = db.eval_runs(1)
+        if not runs:
+            raise InputError("the ledger holds no evaluation run yet: run `ftadvisor eval run` first")
+        run_id = runs[0]["id"]
+    data = db.eval_run(run_id)
+    if data is None:
+        raise InputError(f"no evaluation run {run_id!r} in the ledger (see `ftadvisor ledger list`)")
+    examples = [ExampleResult(model=e["model"], line=e["line"], output=e["output"], reference=e["reference"],
+                              **e["metrics"]) for e in data.pop("examples")]
+    return EvalRun(**data, examples=examples)

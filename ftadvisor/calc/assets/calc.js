@@ -1,5 +1,5 @@
 // The calculators page: read the fields into the API's models, call the generated formulas, print the results.
-// No arithmetic lives here (see ftadvisor/calc/page.py); only display formatting and the chart's day grid.
+// No arithmetic lives here (see ftadvisor/calc/page.py): only display formatting and the chart's grid of days.
 const DATA = JSON.parse(document.getElementById("ftadvisor-data").textContent);
 const $ = (id) => document.getElementById(id);
 const num = (id) => { const v = $(id).value.trim(); return v === "" ? null : Number(v); };
@@ -101,9 +101,7 @@ function computeBreakeven() {
       p.cheaper]));
   lastOption = { inp, r, ft };
   if (x.rpd !== null) {
-    let horizon = 365;
-    for (const d of [r.break_even_days, r.lifetime_days])
-      if (d !== null && d < 3650) horizon = Math.max(horizon, d * 1.25);
+    const horizon = chart_horizon(r);
     const days = Array.from({ length: 201 }, (_, i) => (horizon * i) / 200);
     const costs = days.map((d) => cumulative_costs(inp, d));
     const ftLine = costs.map((c, i) => (r.lifetime_days !== null && days[i] > r.lifetime_days ? null : c[1]));
