@@ -327,6 +327,11 @@ class Ledger:
         return [dict(r) for r in self.db.execute(sql, (*args, limit))]
 
     @_guarded
+    def record_by_id(self, record_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
+        return dict(row) if row else None
+
+    @_guarded
     def table(self, name: str) -> list[dict[str, Any]]:
         """Every row of one of the ledger's tables, as stored (for `ledger export`)."""
         if name not in EXPORTED_TABLES:

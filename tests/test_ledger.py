@@ -79,3 +79,6 @@ def test_list_filters_by_model_and_day(run_cli, _isolated_home: Path) -> None:
     assert listed("--since", "2026-11-01", "--model", "4o-mini") == {**recent, "jobs": [], "records": []}
     r = run_cli("ledger", "list", "--since", "last week")
     assert r.exit_code == 2 and "last week" in r.output
+    first = min(r["id"] for r in everything["records"])
+    shown = json.loads(run_cli("ledger", "show", f"#{first}", "--json").stdout)
+    assert shown["kind"] == "training_plan" and shown["data"] == {"model": "gpt-4.1-mini-2025-04-14"}

@@ -123,7 +123,7 @@ def show(ref: str, as_json: bool) -> None:
     else:
         item = db.eval_run(ref)
     if item is None and ref.lstrip("#").isdigit():
-        record = next((r for r in db.records(limit=10**9) if r["id"] == int(ref.lstrip("#"))), None)
+        record = db.record_by_id(int(ref.lstrip("#")))
         item = {**record, "data": json.loads(record["data"])} if record else None
     if item is None:
         raise InputError(f"nothing in the ledger is called {ref!r} (see `ftadvisor ledger list`)")
