@@ -33,6 +33,7 @@ from ftadvisor.backends.base import (
     PlanTerms,
     TrainingUsage,
     Usage,
+    page_after,
 )
 from ftadvisor.data.jsonl import atomic_writer
 from ftadvisor.errors import InputError
@@ -352,8 +353,8 @@ class LocalBackend:
                 continue
         return jobs
 
-    def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]:
-        return self._dir(job_id).events()[:limit]
+    def list_events(self, job_id: str, limit: int = 100, after: str | None = None) -> list[JobEvent]:
+        return page_after(self._dir(job_id).events(), after, limit)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         d = self._dir(job_id)

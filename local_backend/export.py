@@ -70,16 +70,20 @@ def _serve_name(model: str) -> str:
 
 
 def _merge(adapter: Path, model: str, out: Path) -> ExportResult:
-    """Merge into the original 16-bit base (never into 4-bit weights) and save it as safetensors."""
+    """Merge into the full-precision base (never into 4-bit weights): the base and the adapter meet in fp32,
+    and the merged weights are cast once, to the dtype the base is stored in, then saved as safetensors."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from local_backend.modelio import resolve
+    from local_backend.modelio import quiet, resolve
 
+    quiet()
     path = resolve(model)
-    base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)  # full-precision base, not NF4
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    stored = getattr(AutoConfig.from_pretrained(path), "dtype", None) or torch.float32
+    stored = getattr(torch, stored) if isinstance(stored, str) else stored
+    base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().to(stored)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp)
@@ -87,4 +91,5 @@ def _merge(adapter: Path, model: str, out: Path) -> ExportResult:
     if out.exists():
         out.rmdir()
     tmp.rename(out)
-    return ExportResult(kind="merged", out=str(out), dtype="bfloat16", vllm=f"vllm serve {out.resolve()}")
+    return ExportResult(kind="merged", out=str(out), dtype=str(stored).removeprefix("torch."),
+                        vllm=f"vllm serve {out.resolve()}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -58,6 +59,28 @@ def test_train_chat_export_on_the_local_backend(tiny: Path, run_cli, tmp_path: P
 
     model = AutoModelForCausalLM.from_pretrained(merged)
     assert not any("lora" in n for n, _ in model.named_parameters())
+    assert json.loads(m.stdout)["dtype"] == "float32"  # the tiny base is stored in fp32: no rounding to bf16
+    import torch
+    from peft import PeftModel
+
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
+    with torch.no_grad():
+        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), str(out))(ids).logits
+        assert (model(ids).logits - adapted).abs().max().item() < 1e-3  # merged == base + adapter
+
+    events = json.loads(run_cli("jobs", "events", job["id"], "--limit", "3", "--json").stdout)
+    every = json.loads(run_cli("jobs", "events", job["id"], "--all", "--json").stdout)
+    assert len(events) == 3 and len(every) > 12 and [e["id"] for e in every[:3]] == [e["id"] for e in events]
+    page = json.loads(run_cli("jobs", "events", job["id"], "--after", every[2]["id"], "--limit", "2", "--json").stdout)
+    assert [e["id"] for e in page] == [e["id"] for e in every[3:5]]
+
+    wide = tmp_path / "rank-1024"  # over vLLM's largest rank: refused before anything is written
+    shutil.copytree(out, wide)
+    cfg = json.loads((wide / "adapter_config.json").read_text())
+    (wide / "adapter_config.json").write_text(json.dumps({**cfg, "r": 1024}))
+    refused = run_cli("export", wide, "--out", tmp_path / "vllm")
+    assert refused.exit_code == 2 and "rank 1024 exceeds" in refused.output and "--merge" in refused.output
+    assert not (tmp_path / "vllm").exists() and not (tmp_path / "vllm.tmp").exists()
     assert run_cli("export", job["id"], "--out", merged).exit_code == 2  # never overwrites
 
 

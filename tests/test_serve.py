@@ -107,6 +107,13 @@ def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Pa
     assert job.method.supervised.hyperparameters.n_epochs == 2
     events = c.fine_tuning.jobs.list_events(job.id, limit=5)
     assert len(events.data) == 5 and events.has_more and events.data[0].created_at >= events.data[-1].created_at
+    from ftadvisor.backends.base import all_events
+    from ftadvisor.backends.openai_api import OpenAIBackend
+
+    hosted = OpenAIBackend(api_key=KEY, base_url=f"{server}/v1")  # paging through ftadvisor's own client
+    every = all_events(hosted, job.id, page=3)
+    assert len(every) > 5 and len({e.id for e in every}) == len(every)
+    assert [e.id for e in hosted.list_events(job.id, limit=2, after=every[1].id)] == [e.id for e in every[2:4]]
     ckpts = c.fine_tuning.jobs.checkpoints.list(job.id)
     assert ckpts.data and ckpts.data[0].fine_tuning_job_id == job.id
     assert job.fine_tuned_model in {m.id for m in c.models.list()}

@@ -256,7 +256,9 @@ class Backend(Protocol):
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job: ...
     def get_job(self, job_id: str) -> Job: ...
     def list_jobs(self, limit: int = 20) -> list[Job]: ...
-    def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]: ...
+    def list_events(self, job_id: str, limit: int = 100, after: str | None = None) -> list[JobEvent]:
+        """Up to ``limit`` events, newest first; ``after``: those older than the event with that id."""
+        ...
     def cancel(self, job_id: str) -> Job: ...
     def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
                  temperature: float | None = None) -> Completion: ...
@@ -367,6 +369,25 @@ def hosted_cost(terms: PlanTerms, billed_tokens: int, provider: str) -> CostEsti
                                       "unknown"])
     return CostEstimate(usd=usd, basis=f"{provider}'s ${entry.training_per_1m:g} per 1M tokens",
                         price_per_1m=entry.training_per_1m)
+
+
+def page_after(events: list[JobEvent], after: str | None, limit: int) -> list[JobEvent]:
+    """One page of a newest-first list: the ``limit`` events that follow the one with id ``after`` (from the
+    top without it; nothing when that id is unknown, as a cursor past the end)."""
+    if after is not None:
+        ids = [e.id for e in events]
+        events = events[ids.index(after) + 1:] if after in ids else []
+    return events[:limit]
+
+
+def all_events(backend: Backend, job_id: str, page: int = 100) -> list[JobEvent]:
+    """Every event of a job, newest first, read page by page."""
+    out: list[JobEvent] = []
+    while True:
+        batch = backend.list_events(job_id, limit=page, after=out[-1].id if out else None)
+        out += batch
+        if len(batch) < page:
+            return out
 
 
 def look_for(lookup: Callable[[], T | None], delays: tuple[float, ...], sleep: Callable[[float], None],

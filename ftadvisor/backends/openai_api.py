@@ -439,10 +439,10 @@ class OpenAIBackend:
         with self._errors("listing jobs"):
             return [self._job(j) for j in self.client.fine_tuning.jobs.list(limit=limit).data]
 
-    def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]:
+    def list_events(self, job_id: str, limit: int = 100, after: str | None = None) -> list[JobEvent]:
         """The latest events, newest first (as the API lists them)."""
         with self._errors(f"reading the events of {job_id}"):
-            page = self.client.fine_tuning.jobs.list_events(job_id, limit=limit)
+            page = self.client.fine_tuning.jobs.list_events(job_id, limit=limit, **({"after": after} if after else {}))
             return [self._clean(JobEvent(id=e.id, created_at=e.created_at, level=e.level, message=e.message,
                                          type=e.type, data=e.data if isinstance(e.data, dict) else None))
                     for e in page.data]

@@ -48,6 +48,7 @@ from ftadvisor.backends.base import (
     billed_usage,
     hosted_cost,
     look_for,
+    page_after,
 )
 from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
 from ftadvisor.pricing.catalogue import Catalogue
@@ -300,7 +301,7 @@ class TogetherBackend:
             rows = sorted(self.client.fine_tuning.list().data, key=lambda r: _epoch(r.created_at) or 0, reverse=True)
             return [self._job(r) for r in rows[:limit]]
 
-    def list_events(self, job_id: str, limit: int = 100) -> list[JobEvent]:
+    def list_events(self, job_id: str, limit: int = 100, after: str | None = None) -> list[JobEvent]:
         """Newest first (Together lists them oldest first and without ids: the id is a digest of the event)."""
         with self._errors(f"reading the events of {job_id}"):
             rows = self.client.fine_tuning.list_events(job_id).data
@@ -311,7 +312,7 @@ class TogetherBackend:
             out.append(self._clean(JobEvent(id=f"ftevent-{digest}", created_at=_epoch(e.created_at) or 0,
                                             level=_LEVELS.get(str(e.level), "info"), message=e.message,
                                             type=str(e.type), data=data or None)))
-        return out[::-1][:limit]
+        return page_after(out[::-1], after, limit)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         with self._errors(f"reading the checkpoints of {job_id}"):

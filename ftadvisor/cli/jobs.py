@@ -16,6 +16,7 @@ from ftadvisor.backends.base import (
     FindsRuns,
     Job,
     Pausable,
+    all_events,
 )
 from ftadvisor.cli.backends import backend_option, require, resolve
 from ftadvisor.cli.common import err, json_option, open_ledger, out, print_json, user_errors
@@ -76,16 +77,24 @@ def get(job_id: str, backend: str | None, as_json: bool) -> None:
 @jobs.command("events")
 @job_id_argument
 @backend_option()
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="How many of the newest events. Example: --limit 20")
+@click.option("--after", help="Page on: the events older than this event id. Example: --after ftevent-abc")
+@click.option("--all", "every", is_flag=True, help="Every event of the job, however many.")
 @json_option
 @user_errors
-def events(job_id: str, backend: str | None, as_json: bool) -> None:
-    """A job's events, oldest first.
+def events(job_id: str, backend: str | None, limit: int, after: str | None, every: bool, as_json: bool) -> None:
+    """A job's newest events (or --all of them), printed oldest first.
 
     \b
-    Example:
+    Examples:
       ftadvisor jobs events ftjob-abc123 --json
+      ftadvisor jobs events ftjob-abc123 --all
     """
-    items = resolve(backend, job_id).list_events(job_id)
+    b = resolve(backend, job_id)
+    if every and after:
+        raise click.UsageError("give --all or --after, not both")
+    items = all_events(b, job_id) if every else b.list_events(job_id, limit=limit, after=after)
     if as_json:
         print_json([e.model_dump(mode="json") for e in items])
         return
