@@ -1,7 +1,9 @@
-"""LoRA / QLoRA supervised fine-tuning with exact OpenAI-style masking, checkpoints and exact resume.
+"""LoRA / QLoRA supervised fine-tuning (and DPO) with exact OpenAI-style masking, checkpoints and exact resume.
 
-A plain PyTorch loop (not HF Trainer) so that every piece of state is ours to save and restore: the
-adapter, the optimizer, the LR scheduler, the position in the seeded data order and the RNG state.
+A plain PyTorch loop, read top to bottom: ``Run`` sets everything up (model, data, loss, optimizer,
+schedule, precision), ``Checkpointer`` saves and restores every piece of state (adapter, optimizer,
+scheduler, gradient scaler, position in the seeded data order, RNGs), ``Reporter`` writes events and
+files, and ``_train`` is the loop. The loss is computed only at labelled positions (``losses``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import random
 import shutil
 import signal
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from pydantic import Field
 
 from ftadvisor.pricing.training import default_epochs
 from local_backend.chatdata import IGNORE, Encoded, encode_chat, encode_preference
+from local_backend.losses import sequence_logps
 from local_backend.options import LocalOptions
 from local_backend.store import JobDir
 
@@ -75,66 +80,30 @@ def _collate(examples: list[Encoded], pad_id: int, dev: str) -> dict[str, Any]:
     return {"input_ids": ids.to(dev), "labels": labels.to(dev), "attention_mask": mask.to(dev)}
 
 
-def _loss(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
-    """Mean loss over the labelled tokens of the batch, and how many there were."""
-    import torch.nn.functional as F
-
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    shift_logits = logits[:, :-1].float()
-    shift_labels = batch["labels"][:, 1:]
-    n = int((shift_labels != IGNORE).sum())
-    loss = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
-                           ignore_index=IGNORE, reduction="sum")
-    return loss / max(n, 1), n
-
-
-def _sequence_logps(model: Any, batch: dict[str, Any]) -> Any:
-    """Sum of the log-probabilities of each sequence's labelled tokens."""
-    import torch
-
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-    labels = batch["labels"][:, 1:]
-    mask = labels != IGNORE
-    logps = torch.gather(logits.log_softmax(-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (logps * mask).sum(-1)
-
-
 def _dpo_loss(model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str,
               beta: float) -> tuple[Any, int]:
     """DPO with the adapter-disabled model as the reference (no second model in memory). ``model`` may be
-    the DDP wrapper of ``peft_model``."""
+    the DDP wrapper of ``peft_model``. Returns the sum over pairs and their number."""
     import torch
     import torch.nn.functional as F
 
     batch = _collate([c for c, _ in pairs] + [r for _, r in pairs], pad_id, dev)
-    policy = _sequence_logps(model, batch)
+    policy = sequence_logps(model, batch)
     with torch.no_grad(), peft_model.disable_adapter():
-        reference = _sequence_logps(peft_model, batch)
+        reference = sequence_logps(peft_model, batch)
     k = len(pairs)
     margin = beta * ((policy[:k] - reference[:k]) - (policy[k:] - reference[k:]))
-    return -F.logsigmoid(margin).mean(), k
+    return -F.logsigmoid(margin).sum(), k
+
+
+def _n_targets(items: list[Any]) -> int:
+    """What a step's loss is averaged over: labelled next-token targets (SFT) or pairs (DPO)."""
+    return sum(1 if isinstance(e, tuple) else sum(1 for x in e.labels[1:] if x != IGNORE) for e in items)
 
 
 def _n_tokens(items: list[Any]) -> int:
     seqs = [s for item in items for s in (item if isinstance(item, tuple) else (item,))]
     return sum(len(s.input_ids) for s in seqs)
-
-
-def evaluate(step_loss: Any, model: Any, examples: list[Any], batch_size: int) -> float | None:
-    """Mean validation loss (per labelled token for SFT, per pair for DPO)."""
-    import torch
-
-    if not examples:
-        return None
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for chunk in _batches(list(range(len(examples))), batch_size):
-            loss, n = step_loss([examples[i] for i in chunk])
-            total += float(loss) * n
-            count += n
-    model.train()
-    return total / max(count, 1)
 
 
 def _peak_memory_mb() -> float:
@@ -212,6 +181,263 @@ def adapter_digest(peft_model: Any) -> str:
     return h.hexdigest()
 
 
+@dataclass
+class TrainState:
+    """What a checkpoint saves besides the adapter, the optimizer, the scheduler, the scaler and the RNGs."""
+
+    step: int = 0
+    trained_tokens: int = 0
+    wall_s: float = 0.0
+    best_valid: float | None = None
+    evals_since_best: int = 0
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Schedule:
+    """The run's shape, resolved from the spec and the data (``auto`` values as OpenAI resolves them)."""
+
+    epochs: int
+    batch_size: int  # per process and micro-batch
+    accumulation: int
+    steps_per_epoch: int
+    total: int
+    lr: float
+    warmup: int
+    kind: str
+
+    @classmethod
+    def of(cls, spec: LocalSpec, n: int, world: int) -> Schedule:
+        epochs = default_epochs(n) if spec.n_epochs == "auto" else int(spec.n_epochs)
+        bs = auto_batch_size(n) if spec.batch_size == "auto" else int(spec.batch_size)
+        per_step = bs * world * spec.gradient_accumulation_steps
+        steps_per_epoch = math.ceil(n / per_step)
+        total = spec.max_steps or epochs * steps_per_epoch
+        epochs = math.ceil(total / steps_per_epoch)
+        lr = BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto" else float(spec.learning_rate_multiplier))
+        warmup = spec.warmup_steps if spec.warmup_steps is not None else math.ceil(spec.warmup_ratio * total)
+        return cls(epochs=epochs, batch_size=bs, accumulation=spec.gradient_accumulation_steps,
+                   steps_per_epoch=steps_per_epoch, total=total, lr=lr, warmup=min(warmup, total),
+                   kind=spec.lr_scheduler)
+
+    def factor(self, s: int) -> float:
+        """Learning-rate multiplier at step ``s``: linear warm-up, then linear or cosine decay to 0, or constant."""
+        if s < self.warmup:
+            return (s + 1) / self.warmup
+        progress = (s - self.warmup) / max(1, self.total - self.warmup)
+        if self.kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        if self.kind == "constant":
+            return 1.0
+        return max(0.0, 1.0 - progress)
+
+
+class Run:
+    """Everything set up for training: model (wrapped for DDP when distributed), data, loss, optimizer,
+    scheduler, precision and gradient scaler."""
+
+    def __init__(self, job: JobDir, spec: LocalSpec, dist: Dist, event: Callable[..., None]) -> None:
+        import torch
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        from local_backend.losses import make_loss_module
+        from local_backend.modelio import device, load
+        from local_backend.precision import chosen
+
+        self.spec, self.dist = spec, dist
+        self.dev = dist.device(device())
+        kind = "cuda" if self.dev.startswith("cuda") else "cpu"
+        if dist.main:  # one process decides, so that every rank computes alike
+            chosen(job, spec.precision, kind)
+        dist.barrier()
+        self.precision = chosen(job, spec.precision, kind)
+        checkpointing = spec.gradient_checkpointing if spec.gradient_checkpointing is not None else \
+            spec.qlora or self.dev.startswith("cuda")
+        event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
+              + (f" on {dist.world} processes" if dist.world > 1 else ""))
+        model, tok = load(spec.model, quantize_4bit=spec.qlora)
+        if spec.qlora:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+        elif checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.checkpointing = checkpointing
+        lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
+                          target_modules=spec.target_modules, task_type="CAUSAL_LM")
+        self.peft = get_peft_model(model, lora)
+        self.pad = tok.pad_token_id
+        forward = self.peft if spec.method == "dpo" else make_loss_module(self.peft)
+        if dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            forward.to(self.dev)
+            forward = DistributedDataParallel(forward, device_ids=[dist.local_rank]
+                                              if self.dev.startswith("cuda") else None)
+        self.forward = forward
+        def encode(ex: dict[str, Any]) -> Any:
+            if spec.method == "dpo":
+                return encode_preference(tok, ex, spec.max_length)
+            return encode_chat(tok, ex["messages"], spec.max_length)
+
+        self.train_set: list[Any] = [encode(ex) for ex in _read_jsonl(spec.training_file)]
+        self.valid_set: list[Any] = [encode(ex) for ex in _read_jsonl(spec.validation_file)] \
+            if spec.validation_file else []
+        self.schedule = Schedule.of(spec, len(self.train_set), dist.world)
+        params = [p for p in self.peft.parameters() if p.requires_grad]
+        self.optim = _optimizer(spec, params, self.schedule.lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.optim, self.schedule.factor)
+        self.scaler = self.precision.scaler()
+
+    def loss_sum(self, items: list[Any]) -> tuple[Any, int]:
+        """Summed loss of a micro-batch (over labelled tokens, or pairs for DPO) and the count it sums over."""
+        with self.precision.autocast():
+            if self.spec.method == "dpo":
+                return _dpo_loss(self.forward, self.peft, items, self.pad, self.dev, self.spec.beta)
+            loss, n = self.forward(_collate(items, self.pad, self.dev))
+            return loss, int(n)
+
+    def step(self, items: list[Any]) -> float:
+        """One optimizer step over ``items`` (this process's share), in micro-batches; returns the mean loss."""
+        import contextlib
+
+        import torch
+
+        micro = _batches(list(range(len(items))), self.schedule.batch_size)
+        denominator = max(1, _n_targets(items))
+        total = 0.0
+        for k, chunk in enumerate(micro):
+            last = k == len(micro) - 1
+            sync = contextlib.nullcontext() if last or self.dist.world == 1 else self.forward.no_sync()
+            with sync:
+                loss, _ = self.loss_sum([items[i] for i in chunk])
+                scaled = loss / denominator
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            total += float(loss)
+        params = [p for p in self.peft.parameters() if p.requires_grad]
+        if self.scaler:
+            self.scaler.unscale_(self.optim)
+        torch.nn.utils.clip_grad_norm_(params, self.spec.max_grad_norm)
+        if self.scaler:
+            self.scaler.step(self.optim)
+            self.scaler.update()
+        else:
+            self.optim.step()
+        self.sched.step()
+        self.optim.zero_grad(set_to_none=True)
+        return total / denominator
+
+    def validation_loss(self) -> float | None:
+        """Mean validation loss (per labelled token for SFT, per pair for DPO)."""
+        import torch
+
+        if not self.valid_set:
+            return None
+        self.peft.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for chunk in _batches(list(range(len(self.valid_set))), self.schedule.batch_size):
+                loss, n = self.loss_sum([self.valid_set[i] for i in chunk])
+                total, count = total + float(loss), count + n
+        self.peft.train()
+        return total / max(count, 1)
+
+
+def _optimizer(spec: LocalSpec, params: list[Any], lr: float) -> Any:
+    import torch
+
+    if spec.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=spec.weight_decay)
+    import bitsandbytes as bnb
+
+    cls = bnb.optim.PagedAdamW8bit if spec.optimizer == "paged-adamw-8bit" else bnb.optim.AdamW8bit
+    return cls(params, lr=lr, weight_decay=spec.weight_decay)
+
+
+class Checkpointer:
+    """Complete checkpoints only (written to a hidden folder, then renamed); the newest three are kept."""
+
+    def __init__(self, job: JobDir) -> None:
+        self.job = job
+
+    def last(self) -> Path | None:
+        found = sorted(self.job.checkpoints.glob("step-*")) if self.job.checkpoints.is_dir() else []
+        return found[-1] if found else None
+
+    def save(self, run: Run, state: TrainState) -> None:
+        import torch
+
+        tmp = self.job.checkpoints / f".step-{state.step:06d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        run.peft.save_pretrained(str(tmp / "adapter"))
+        torch.save(run.optim.state_dict(), tmp / "optimizer.pt")
+        torch.save(run.sched.state_dict(), tmp / "scheduler.pt")
+        extra = {"scaler": run.scaler.state_dict()} if run.scaler else {}
+        torch.save({"state": asdict(state), "metrics": list(state.metrics), "torch_rng": torch.get_rng_state(),
+                    "py_rng": random.getstate(), **extra}, tmp / "state.pt")
+        final = self.job.checkpoints / f"step-{state.step:06d}"
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in sorted(self.job.checkpoints.glob("step-*"))[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def restore(self, run: Run) -> TrainState | None:
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        last = self.last()
+        if last is None:
+            return None
+        set_peft_model_state_dict(run.peft, load_file(str(last / "adapter" / "adapter_model.safetensors")))
+        run.optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        run.sched.load_state_dict(torch.load(last / "scheduler.pt", weights_only=True))
+        saved = torch.load(last / "state.pt", weights_only=False)
+        if run.scaler and "scaler" in saved:
+            run.scaler.load_state_dict(saved["scaler"])
+        torch.set_rng_state(saved["torch_rng"])
+        random.setstate(saved["py_rng"])
+        known = {k: v for k, v in saved["state"].items() if k in TrainState.__dataclass_fields__}
+        return TrainState(**{**known, "metrics": saved["metrics"]})
+
+
+class Reporter:
+    """The job's events, status and files, written by the main process only."""
+
+    def __init__(self, job: JobDir, dist: Dist) -> None:
+        self.job, self.main = job, dist.main
+
+    def event(self, message: str, data: dict[str, Any] | None = None) -> None:
+        if self.main:
+            self.job.event(message, data=data)
+
+    def update(self, **fields: Any) -> None:
+        if self.main:
+            self.job.update(**fields)
+
+    def step(self, row: dict[str, Any]) -> None:
+        self.event(f"Step {row['step']}/{row['total_steps']}: training loss={row['train_loss']:.4f}"
+                   + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""), row)
+
+    def finished(self, run: Run, state: TrainState, wall: float) -> None:
+        job = self.job
+        with (job.path / "metrics.csv").open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["step", "train_loss", "valid_loss", "tokens_per_second"],
+                               extrasaction="ignore")
+            w.writeheader()
+            w.writerows(state.metrics)
+        ft_name = job.read_json("names.json")["fine_tuned_model"]
+        spec = run.spec
+        cost = wall / 3600 * spec.gpu_per_hour if spec.gpu_per_hour is not None else None
+        job.event("New fine-tuned model created")
+        job.event(f"Training took {wall:.1f} s, {state.trained_tokens:,} tokens, peak memory "
+                  f"{_peak_memory_mb():,.0f} MB" + (f", cost ${cost:.4f}" if cost is not None else ""))
+        job.write_json("usage.json", {"wall_s": wall, "trained_tokens": state.trained_tokens,
+                                      "peak_memory_mb": _peak_memory_mb(), "cost_usd": cost})
+        job.update(status="succeeded", finished_at=int(time.time()), trained_tokens=state.trained_tokens,
+                   fine_tuned_model=ft_name, result_files=[f"{job.id}:metrics.csv"])
+        job.event(f"The job has successfully completed: {ft_name}")
+
+
 def train(job: JobDir) -> None:
     """Run (or resume) the job in ``job``: status, events, checkpoints, final adapter, metrics.csv. Under
     torchrun every rank trains its share of each global batch; rank 0 alone writes the job's files."""
@@ -224,10 +450,6 @@ def train(job: JobDir) -> None:
 
 def _train(job: JobDir, dist: Dist) -> None:
     import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training, set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    from local_backend.modelio import device, load
 
     spec = LocalSpec.model_validate(job.read_json("spec.json"))
     stop: dict[str, str | None] = {"to": None}
@@ -239,162 +461,87 @@ def _train(job: JobDir, dist: Dist) -> None:
     signal.signal(signal.SIGTERM, on_term)
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
-    dev = dist.device(device())
-    event = job.event if dist.main else (lambda *a, **k: None)
-    update = job.update if dist.main else (lambda **k: None)
-    update(status="running")
-    event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
-          + (f" on {dist.world} processes" if dist.world > 1 else ""))
-    model, tok = load(spec.model, quantize_4bit=spec.qlora)
-    if spec.qlora:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
-                      target_modules=spec.target_modules, task_type="CAUSAL_LM")
-    peft_model = get_peft_model(model, lora)
-    if dist.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        peft_model.to(dev)
-        model = DistributedDataParallel(peft_model, device_ids=[dist.local_rank] if dev.startswith("cuda") else None)
-    else:
-        model = peft_model
-    pad = tok.pad_token_id
-    if spec.method == "dpo":
-        def encode(ex: dict[str, Any]) -> Any:
-            return encode_preference(tok, ex, spec.max_length)
-
-        def step_loss(items: list[Any]) -> tuple[Any, int]:
-            return _dpo_loss(model, peft_model, items, pad, dev, spec.beta)
-    else:
-        def encode(ex: dict[str, Any]) -> Any:
-            return encode_chat(tok, ex["messages"], spec.max_length)
-
-        def step_loss(items: list[Any]) -> tuple[Any, int]:
-            return _loss(model, _collate(items, pad, dev))
-
-    train_set = [encode(ex) for ex in _read_jsonl(spec.training_file)]
-    valid_set = [encode(ex) for ex in _read_jsonl(spec.validation_file)] if spec.validation_file else []
-    n = len(train_set)
-    epochs = default_epochs(n) if spec.n_epochs == "auto" else int(spec.n_epochs)
-    bs = auto_batch_size(n) if spec.batch_size == "auto" else int(spec.batch_size)
-    lr = BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto" else float(spec.learning_rate_multiplier))
-    global_bs = bs * dist.world  # each rank takes bs examples of every global batch
-    steps_per_epoch = math.ceil(n / global_bs)
-    total = epochs * steps_per_epoch
-    hyper = {"n_epochs": epochs, "batch_size": bs, "learning_rate_multiplier": lr / BASE_LR}
+    report = Reporter(job, dist)
+    report.update(status="running")
+    run = Run(job, spec, dist, report.event)
+    sch = run.schedule
+    hyper: dict[str, Any] = {"n_epochs": sch.epochs, "batch_size": sch.batch_size,
+                             "learning_rate_multiplier": sch.lr / BASE_LR}
     if spec.method == "dpo":
         hyper["beta"] = spec.beta
-    update(hyperparameters=hyper)
-    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
-    warmup = max(1, total // 20)
-
-    def lr_factor(s: int) -> float:  # linear warm-up, then linear decay to 0
-        return (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor)
-    state = {"step": 0, "trained_tokens": 0, "wall_s": 0.0}
-    metrics: list[dict[str, Any]] = []
-    last = _last_checkpoint(job)
-    if last is not None:
-        set_peft_model_state_dict(peft_model, load_file(str(last / "adapter" / "adapter_model.safetensors")))
-        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
-        sched.load_state_dict(torch.load(last / "scheduler.pt", weights_only=True))
-        saved = torch.load(last / "state.pt", weights_only=False)
-        state, metrics = saved["state"], saved["metrics"]
-        torch.set_rng_state(saved["torch_rng"])
-        random.setstate(saved["py_rng"])
-        event(f"Resumed from checkpoint at step {state['step']}")
-    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
-    event(f"Fine-tuning started: {n} examples, {epochs} epochs, batch size {bs}, {total} steps, LoRA r="
-              f"{spec.lora_rank} on {spec.target_modules}, {trainable:,} trainable parameters")
-    model.train()
-    started = time.perf_counter() - state["wall_s"]
-    for epoch in range(int(state["step"]) // steps_per_epoch, epochs):
+    report.update(hyperparameters=hyper)
+    checkpoints = Checkpointer(job)
+    state = checkpoints.restore(run)
+    if state is not None:
+        report.event(f"Resumed from checkpoint at step {state.step}")
+    state = state or TrainState()
+    best: dict[str, Any] | None = None  # the adapter at the best validation loss (early stopping)
+    trainable = sum(p.numel() for p in run.peft.parameters() if p.requires_grad)
+    n = len(run.train_set)
+    report.event(
+        f"Fine-tuning started: {n} examples, {sch.epochs} epochs, batch size {sch.batch_size}"
+        + (f" x {sch.accumulation} accumulated" if sch.accumulation > 1 else "") + f", {sch.total} steps, "
+        f"{sch.kind} schedule with {sch.warmup} warm-up steps, LoRA r={spec.lora_rank} on {spec.target_modules}, "
+        f"{trainable:,} trainable parameters; {run.precision.reason}"
+        + ("; gradient checkpointing" if run.checkpointing else ""))
+    run.peft.train()
+    started = time.perf_counter() - state.wall_s
+    per_step = sch.batch_size * dist.world * sch.accumulation
+    for epoch in range(state.step // sch.steps_per_epoch, sch.epochs):
         g = torch.Generator().manual_seed(spec.seed + epoch)  # the data order of an epoch never changes
         order = torch.randperm(n, generator=g).tolist()
-        for b, chunk in enumerate(_batches(order, global_bs)):
-            if epoch * steps_per_epoch + b < state["step"]:
+        for b, chunk in enumerate(_batches(order, per_step)):
+            if epoch * sch.steps_per_epoch + b < state.step:
                 continue  # already trained before the resume
+            if state.step >= sch.total:
+                break
             t0 = time.perf_counter()
             mine = chunk[dist.rank::dist.world] or chunk[:1]  # a short last batch: repeat one example
-            items = [train_set[i] for i in mine]
-            loss, _ = step_loss(items)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-            optim.step()
-            sched.step()
-            optim.zero_grad(set_to_none=True)
+            items = [run.train_set[i] for i in mine]
+            loss = run.step(items)
             tokens = int(dist.total(_n_tokens(items)))
-            state["step"] += 1
-            state["trained_tokens"] += tokens
-            step = state["step"]
-            row: dict[str, Any] = {"step": step, "train_loss": round(dist.mean(float(loss)), 6), "valid_loss": None,
+            state.step += 1
+            state.trained_tokens += tokens
+            row: dict[str, Any] = {"step": state.step, "train_loss": round(dist.mean(loss), 6), "valid_loss": None,
                                    "tokens_per_second": round(tokens / max(time.perf_counter() - t0, 1e-9), 1),
-                                   "total_steps": total, "epoch": epoch + 1}
-            end_of_epoch = b == steps_per_epoch - 1
-            if valid_set and (step % spec.eval_every == 0 or end_of_epoch):
-                row["valid_loss"] = round(evaluate(step_loss, model, valid_set, bs) or 0.0, 6)
-            metrics.append(row)
-            event(f"Step {step}/{total}: training loss={row['train_loss']:.4f}"
-                      + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""),
-                      data=row)
-            state["wall_s"] = time.perf_counter() - started
+                                   "total_steps": sch.total, "epoch": epoch + 1}
+            last_step = b == sch.steps_per_epoch - 1 or state.step == sch.total
+            if run.valid_set and (state.step % spec.eval_every == 0 or last_step):
+                valid = run.validation_loss()
+                row["valid_loss"] = round(valid or 0.0, 6)
+                if valid is not None and (state.best_valid is None or valid < state.best_valid):
+                    state.best_valid, state.evals_since_best = valid, 0
+                    if spec.early_stopping_patience:
+                        best = {k: v.detach().clone() for k, v in run.peft.state_dict().items() if "lora_" in k}
+                else:
+                    state.evals_since_best += 1
+            state.metrics.append(row)
+            report.step(row)
+            state.wall_s = time.perf_counter() - started
+            patience = spec.early_stopping_patience
+            early = patience is not None and state.evals_since_best >= patience
             stopping = dist.any(stop["to"] is not None)
-            if step % spec.checkpoint_every == 0 or end_of_epoch or stopping:
+            if state.step % spec.checkpoint_every == 0 or last_step or stopping or early:
                 if dist.main:
-                    _save_checkpoint(job, peft_model, optim, sched, state, metrics)
+                    checkpoints.save(run, state)
                 dist.barrier()
             if stopping:
                 final = "paused" if stop["to"] == "pause" else "cancelled"
-                event(f"Job {final} at step {step}; its state is saved")
-                update(status=final, trained_tokens=state["trained_tokens"])
+                report.event(f"Job {final} at step {state.step}; its state is saved")
+                report.update(status=final, trained_tokens=state.trained_tokens)
                 return
-    (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(peft_model))
+            if early:
+                if best is not None:
+                    run.peft.load_state_dict(best, strict=False)
+                report.event(f"Early stopping at step {state.step}: the validation loss has not improved for "
+                             f"{patience} evaluations; keeping the adapter with the best one "
+                             f"({state.best_valid:.4f})")
+                break
+        else:
+            continue
+        break
+    (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(run.peft))
     if not dist.main:
         return
-    peft_model.save_pretrained(str(job.adapter))
-    _write_metrics(job, metrics)
-    wall = time.perf_counter() - started
-    ft_name = job.read_json("names.json")["fine_tuned_model"]
-    cost = wall / 3600 * spec.gpu_per_hour if spec.gpu_per_hour is not None else None
-    job.event("New fine-tuned model created")
-    job.event(f"Training took {wall:.1f} s, {state['trained_tokens']:,} tokens, peak memory {_peak_memory_mb():,.0f} MB"
-              + (f", cost ${cost:.4f}" if cost is not None else ""))
-    job.write_json("usage.json", {"wall_s": wall, "trained_tokens": state["trained_tokens"],
-                                  "peak_memory_mb": _peak_memory_mb(), "cost_usd": cost})
-    job.update(status="succeeded", finished_at=int(time.time()), trained_tokens=state["trained_tokens"],
-               fine_tuned_model=ft_name, result_files=[f"{job.id}:metrics.csv"])
-    job.event(f"The job has successfully completed: {ft_name}")
-
-
-def _save_checkpoint(job: JobDir, model: Any, optim: Any, sched: Any, state: dict[str, Any],
-                     metrics: list[dict[str, Any]]) -> None:
-    import torch
-
-    step = state["step"]
-    tmp = job.checkpoints / f".step-{step:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp / "adapter")
-    torch.save(optim.state_dict(), tmp / "optimizer.pt")
-    torch.save(sched.state_dict(), tmp / "scheduler.pt")
-    torch.save({"state": dict(state), "metrics": list(metrics), "torch_rng": torch.get_rng_state(),
-                "py_rng": random.getstate()}, tmp / "state.pt")
-    final = job.checkpoints / f"step-{step:06d}"
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)  # a checkpoint exists only once complete
-    for old in sorted(job.checkpoints.glob("step-*"))[:-KEEP_CHECKPOINTS]:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _last_checkpoint(job: JobDir) -> Path | None:
-    found = sorted(job.checkpoints.glob("step-*")) if job.checkpoints.is_dir() else []
-    return found[-1] if found else None
-
-
-def _write_metrics(job: JobDir, metrics: list[dict[str, Any]]) -> None:
-    with (job.path / "metrics.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["step", "train_loss", "valid_loss", "tokens_per_second"],
-                           extrasaction="ignore")
-        w.writeheader()
-        w.writerows(metrics)
+    run.peft.save_pretrained(str(job.adapter))
+    report.finished(run, state, time.perf_counter() - started)

@@ -19,7 +19,7 @@ from ftadvisor.cli.options import as_of_option, today
               help="Start from a dataset: its examples and training cost on --model. Example: --data train.jsonl")
 @click.option("--model", "-m", default="gpt-4.1-mini-2025-04-14", show_default=True,
               help="Model that --data is priced on. Example: --model gpt-4o-mini")
-@click.option("--open", "open_page", is_flag=True, help="Open the page in the default browser.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the default browser. Example: --open")
 @as_of_option
 @user_errors
 def calc(out_file: Path, ledger_ref: str | None, data_file: Path | None, model: str, open_page: bool, as_of) -> None:

@@ -80,7 +80,7 @@ def get(job_id: str, backend: str | None, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="How many of the newest events. Example: --limit 20")
 @click.option("--after", help="Page on: the events older than this event id. Example: --after ftevent-abc")
-@click.option("--all", "every", is_flag=True, help="Every event of the job, however many.")
+@click.option("--all", "every", is_flag=True, help="Every event of the job, however many. Example: --all")
 @json_option
 @user_errors
 def events(job_id: str, backend: str | None, limit: int, after: str | None, every: bool, as_json: bool) -> None:

@@ -24,7 +24,7 @@ from ftadvisor.cli.options import as_of_option, today
 @click.option("--required", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Compliance (or accuracy) the task requires; the base model's measured score is compared with "
                    "it. Example: --required 0.9")
-@click.option("--open", "open_page", is_flag=True, help="Open the report in the default browser.")
+@click.option("--open", "open_page", is_flag=True, help="Open the report in the default browser. Example: --open")
 @as_of_option
 @user_errors
 def report(eval_id: str | None, last: bool, job_id: str | None, out_dir: Path, requests_per_day: float,
