@@ -27,6 +27,8 @@ class LocalOptions(BackendOptions):
     gradient_accumulation_steps: int = Field(default=1, ge=1, description="micro-batches per optimizer step (the "
                                              "effective batch is batch_size x this x processes)")
     max_steps: int | None = Field(default=None, ge=1, description="optimizer steps to train, instead of epochs")
+    learning_rate: float | None = Field(default=None, gt=0, description="peak learning rate (instead of the "
+                                        "multiplier of the base 2e-4)")
     lr_scheduler: Literal["linear", "cosine", "constant"] = Field(default="linear", description="learning-rate "
                                                                    "schedule after the warm-up")
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1, description="share of the steps that warm the "

@@ -214,7 +214,8 @@ class Schedule:
         steps_per_epoch = math.ceil(n / per_step)
         total = spec.max_steps or epochs * steps_per_epoch
         epochs = math.ceil(total / steps_per_epoch)
-        lr = BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto" else float(spec.learning_rate_multiplier))
+        lr = spec.learning_rate or BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto"
+                                              else float(spec.learning_rate_multiplier))
         warmup = spec.warmup_steps if spec.warmup_steps is not None else math.ceil(spec.warmup_ratio * total)
         return cls(epochs=epochs, batch_size=bs, accumulation=spec.gradient_accumulation_steps,
                    steps_per_epoch=steps_per_epoch, total=total, lr=lr, warmup=min(warmup, total),

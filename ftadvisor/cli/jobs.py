@@ -102,6 +102,42 @@ def events(job_id: str, backend: str | None, limit: int, after: str | None, ever
         show_event(e)
 
 
+@jobs.command("rerun")
+@click.argument("job_id")
+@click.option("--yes", "-y", is_flag=True, help="Skip the confirmation before spending. Example: --yes")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the cost; start nothing. Example: --dry-run")
+@json_option
+@click.pass_context
+@user_errors
+def rerun(ctx: click.Context, job_id: str, yes: bool, dry_run: bool, as_json: bool) -> None:
+    """Start a new job exactly as JOB_ID was started: the run config recorded with it (data, validation,
+    model, backend, hyperparameters, backend options, seed).
+
+    \b
+    Example:
+      ftadvisor jobs rerun ftjob-abc123 --dry-run
+    """
+    import yaml
+
+    from ftadvisor.config import user_dir
+    from ftadvisor.data.jsonl import atomic_writer
+    from ftadvisor.ledger import Ledger
+    from ftadvisor.runconfig import run_config_of
+
+    config = run_config_of(Ledger(), job_id)
+    path = user_dir() / "runs" / f"{job_id}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(path, "w") as f:
+        # the first run's output_dir holds its export already: the rerun's adapter stays in its job (`export`)
+        yaml.safe_dump(config.model_dump(exclude={"warnings", "source", "val_set_size", "output_dir"},
+                                         exclude_none=True), f)
+    if not as_json:
+        err.print(f"rerunning {job_id} from its recorded run config ({path})")
+    from ftadvisor.cli.train import train
+
+    ctx.invoke(train, config_file=path, yes=yes, dry_run=dry_run, as_json=as_json)
+
+
 @jobs.command("checkpoints")
 @job_id_argument
 @backend_option()

@@ -18,7 +18,10 @@ from ftadvisor.cli.watching import detach, show_event, show_status
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A run described in YAML: ftadvisor's keys (these option names, backend settings under "
+                   "options:) or an Axolotl config; flags given here override it. Example: --config run.yaml")
 @click.option("--model", "-m", help="Base model to fine-tune (with --backend auto: the open model to train if the "
               "advice is local). Example: --model gpt-4o-mini-2024-07-18")
 @click.option("--backend", default="openai", show_default=True, metavar="NAME",
@@ -69,7 +72,8 @@ from ftadvisor.cli.watching import detach, show_event, show_status
 @as_of_option
 @json_option
 @user_errors
-def train(file: Path, model: str | None, backend: str, options: tuple[str, ...], validation: Path | None,
+def train(file: Path | None, config_file: Path | None, model: str | None, backend: str, options: tuple[str, ...],
+          validation: Path | None,
           test_file: Path | None, method: str, epochs: int | None, batch_size: int | None,
           learning_rate_multiplier: float | None, beta: float | None, suffix: str | None, seed: int | None, yes: bool,
           dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool, answers_file: Path | None,
@@ -95,6 +99,16 @@ def train(file: Path, model: str | None, backend: str, options: tuple[str, ...],
     """
     from ftadvisor.train import ignored_hyperparameters, plan_training, run_training, upload_files
 
+    run = _run_config(locals(), parse_options(options))
+    if run.file is None:
+        raise click.UsageError("give the training FILE (or --config with a file in it)")
+    if run.output_dir and Path(run.output_dir).exists() and any(Path(run.output_dir).iterdir()):
+        raise click.UsageError(f"output_dir {run.output_dir} exists and is not empty: the adapter is exported there "
+                               "at the end; remove it or name another")
+    file, model, backend = Path(run.file), run.model, run.backend or backend
+    validation = Path(run.validation) if run.validation else None
+    method, epochs, batch_size, beta = run.method or method, run.epochs, run.batch_size, run.beta
+    learning_rate_multiplier, suffix, seed = run.learning_rate_multiplier, run.suffix, run.seed
     on = today(as_of)
     advice = None
     if backend == "auto":
@@ -111,7 +125,7 @@ def train(file: Path, model: str | None, backend: str, options: tuple[str, ...],
     b: Backend = resolve(backend)
     plan = plan_training(file, model=model, backend=b, method=method, validation=validation,  # type: ignore[arg-type]
                          epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
-                         beta=beta, suffix=suffix, seed=seed, options=parse_options(options), today=on,
+                         beta=beta, suffix=suffix, seed=seed, options=run.options, today=on,
                          org_history=org_history)  # type: ignore[arg-type]
     if not as_json or dry_run:
         _show_plan(plan, as_json)
@@ -152,6 +166,8 @@ def train(file: Path, model: str | None, backend: str, options: tuple[str, ...],
     if ledger is not None and isinstance(b, FindsRuns) and not again:
         refuse_lost_runs(b, plan.model, Path(plan.training_file), ledger)
     run_id = new_run_id()
+    if ledger is not None:  # what `jobs rerun` starts again
+        ledger.record("run_config", run.model_copy(update={"model": plan.model, "backend": b.name}), ref=run_id)
     if ledger is not None and advice is not None:  # the decision, linked to the job by its run id
         ledger.record("advice", {"decision": advice["decision"].model_dump(mode="json"),
                                  "dispatch": advice["dispatch"].model_dump(mode="json")}, ref=run_id)
@@ -165,14 +181,63 @@ def train(file: Path, model: str | None, backend: str, options: tuple[str, ...],
                            on_event=None if as_json else show_event, on_status=None if as_json else show_status)
     except KeyboardInterrupt:
         detach(created_ids[0] if created_ids else None)
+    exported = _export_to(b, job, Path(run.output_dir), as_json) if run.output_dir and job.status == "succeeded" \
+        else None
     evaluation = None
     if test_file is not None and job.status == "succeeded" and job.fine_tuned_model:
         evaluation = _evaluate_after_training(b, plan.model, job.fine_tuned_model, test_file, ledger, as_json)
     if as_json:
         print_json({k: getattr(job, k) for k in ("id", "status", "fine_tuned_model", "trained_tokens")}
                    | {"backend": b.name, "error": job.error.model_dump() if job.error else None,
-                      "evaluation": evaluation})
+                      "evaluation": evaluation, "export": exported.model_dump() if exported else None})
     sys.exit(0 if job.status in ("succeeded", "validating_files", "queued", "running") else 1)
+
+
+def _run_config(given: dict[str, Any], cli_options: dict[str, Any]) -> Any:
+    """The run: the --config file's values where the command line gave none, and the command line's
+    otherwise; Axolotl's val_set_size split off the training file."""
+    from click.core import ParameterSource
+
+    from ftadvisor.runconfig import RunConfig, load_config, split_validation
+
+    ctx = click.get_current_context()
+    fields = ("file", "model", "validation", "method", "epochs", "batch_size", "learning_rate_multiplier", "beta",
+              "suffix", "seed")
+    flags = {k: (str(given[k]) if isinstance(given[k], Path) else given[k]) for k in fields}
+    if given["config_file"] is None:
+        return RunConfig.model_validate({**flags, "options": cli_options})
+    config = load_config(given["config_file"])
+    for warning in config.warnings:
+        err.print(f"[yellow]warning:[/] {given['config_file']}: {warning}")
+
+    def from_line(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+    merged = config.model_copy(update={
+        **{k: v for k, v in flags.items() if from_line(k) or (getattr(config, k) is None and v is not None)},
+        "backend": given["backend"] if from_line("backend") or config.backend is None else config.backend,
+        "options": {**config.options, **cli_options}})
+    if merged.val_set_size:
+        import hashlib
+
+        from ftadvisor.config import user_dir
+
+        digest = hashlib.sha256(Path(merged.file or "").read_bytes()).hexdigest()[:12] if merged.file else "none"
+        merged = split_validation(merged, user_dir() / "splits" / f"{Path(merged.file or 'x').stem}-{digest}")
+    return merged
+
+
+def _export_to(b: Backend, job: Job, out: Path, as_json: bool) -> Any:
+    """The run config's output_dir: the finished job's adapter, exported there (where the backend can)."""
+    from ftadvisor.backends.base import Exports
+
+    if not isinstance(b, Exports):
+        err.print(f"[yellow]note:[/] output_dir {out}: the {b.name} backend keeps the model; nothing exported")
+        return None
+    result = b.export(job.id, out)
+    if not as_json:
+        err.print(f"adapter exported to {result.out}" + (f"; serve it with: {result.vllm}" if result.vllm else ""))
+    return result
 
 
 def _confirm_quote(b: EstimatesPrice, plan: Any, files: Any, yes: bool, as_json: bool, ledger: Any,
