@@ -106,7 +106,7 @@ def _from_own(data: dict[str, Any], path: Path) -> RunConfig:
     if unknown:
         raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; the keys are the `train` option names "
                          f"({', '.join(OWN_KEYS)}), backend settings go under options:")
-    for key in ("file", "validation"):
+    for key in ("file", "validation", "output_dir"):
         if data.get(key) is not None:
             data[key] = _relative(path, data[key], key)
     try:
