@@ -312,7 +312,7 @@ class Run:
                 loss, _ = self.loss_sum([items[i] for i in chunk])
                 scaled = loss / denominator
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-            total += float(loss)
+            total += float(loss.detach())
         params = [p for p in self.peft.parameters() if p.requires_grad]
         if self.scaler:
             self.scaler.unscale_(self.optim)

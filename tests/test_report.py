@@ -150,3 +150,19 @@ def test_report_shows_judge_and_regression_when_they_ran(evaluated: Ledger, run_
 def test_report_without_evaluations_is_a_clear_error(run_cli, tmp_path: Path) -> None:
     r = run_cli("report", "--out", tmp_path / "r")
     assert r.exit_code != 0 and "eval run" in r.output and not (tmp_path / "r").exists()
+
+
+def test_calc_starts_from_a_ledger_evaluation(evaluated: Ledger, run_cli, tmp_path: Path) -> None:
+    import re
+
+    evaluated.record("run_config", {"file": "t.jsonl", "options": {"lora_rank": 8}}, ref=RUN_ID)
+    run = evaluated.eval_runs(1)[0]["id"]
+    out = tmp_path / "calc.html"
+    r = run_cli("calc", "--from-ledger", run, "--out", out)
+    assert r.exit_code == 0, r.output
+    blob = re.search(r'<script type="application/json" id="ftadvisor-data">(.*?)</script>', out.read_text(), re.S)
+    assert blob is not None
+    prefill = json.loads(blob.group(1))["prefill"]
+    assert prefill["source"] == f"ledger {run}" and prefill["ft_model"] == "gpt-4o-mini-2024-07-18"
+    assert prefill["train_cost"] == 0.29 and prefill["lora_rank"] == 8
+    assert (prefill["input_tokens"], prefill["output_tokens"], prefill["prompt_tokens"]) == (50, 10, 0)

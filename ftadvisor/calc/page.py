@@ -103,8 +103,12 @@ def prefill_from_ledger(ref: str) -> Prefill:
         p.ft_model = page_key(entry) if entry is not None else job["model"]
         p.base_model = p.ft_model
         p.train_cost = None if cost is None else round(cost, 2)
-        rank = (job.get("hyperparameters") or {}).get("lora_rank") if isinstance(job.get("hyperparameters"), dict) \
-            else None
+        from ftadvisor.runconfig import run_config_of
+
+        try:
+            rank = run_config_of(db, job["id"]).options.get("lora_rank")
+        except InputError:  # started before run configs were recorded
+            rank = None
         p.lora_rank = rank if isinstance(rank, int) else None
     return p
 

@@ -143,5 +143,5 @@ def headline(data: ReportData, *, requests_per_day: float, today: dt.date, requi
         sides=sides or (("prompting", "the fine-tune") if breakeven is not None else (base, tuned or "-")),
         base_per_request_usd=inp.prompt_cost if inp else run.models[0].cost_per_request_usd,
         tuned_per_request_usd=inp.ft_cost if inp else run.models[-1].cost_per_request_usd,
-        breakeven_input=inp, breakeven=be, requests_per_day=inp.requests_per_day or requests_per_day if inp else
-        requests_per_day, budget_usd=budget)
+        breakeven_input=inp, breakeven=be,
+        requests_per_day=(inp.requests_per_day or requests_per_day) if inp else requests_per_day, budget_usd=budget)
