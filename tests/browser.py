@@ -61,8 +61,15 @@ def open_page(b, path: Path, size: str = "desktop") -> Page:  # type: ignore[no-
     w, h = WIDTHS[size]
     context = b.new_context(viewport={"width": w, "height": h})
     requests: list[str] = []
-    context.route("**/*", lambda route: (requests.append(route.request.url), route.continue_())
-                  if route.request.url.startswith("file:") else (requests.append(route.request.url), route.abort()))
+
+    def only_the_file(route) -> None:  # type: ignore[no-untyped-def]
+        requests.append(route.request.url)
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", only_the_file)
     page = Page(context.new_page())
     page.page.goto(path.resolve().as_uri())
     page.page.wait_for_load_state("load")

@@ -110,7 +110,7 @@ def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Pa
     from ftadvisor.backends.base import all_events
     from ftadvisor.backends.openai_api import OpenAIBackend
 
-    hosted = OpenAIBackend(api_key=KEY, base_url=f"{server}/v1")  # paging through ftadvisor's own client
+    hosted = OpenAIBackend(api_key=KEY, base_url=server)  # paging through ftadvisor's own client
     every = all_events(hosted, job.id, page=3)
     assert len(every) > 5 and len({e.id for e in every}) == len(every)
     assert [e.id for e in hosted.list_events(job.id, limit=2, after=every[1].id)] == [e.id for e in every[2:4]]

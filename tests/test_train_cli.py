@@ -39,7 +39,7 @@ def test_train_end_to_end_records_everything(httpx2_mock, run_cli, _isolated_hom
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
     assert result == {"id": JOB, "status": "succeeded", "trained_tokens": 96903, "error": None, "evaluation": None,
-                      "backend": "openai",
+                      "export": None, "backend": "openai",
                       "fine_tuned_model": "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"}
     creates = [q for q in httpx2_mock.get_requests(method="POST") if q.url.path == "/v1/fine_tuning/jobs"]
     assert len(creates) == 1
@@ -53,7 +53,7 @@ def test_train_end_to_end_records_everything(httpx2_mock, run_cli, _isolated_hom
     assert job["estimated_cost_usd"] > 0 and job["run_id"] == sent["metadata"]["ftadvisor_run"]
     assert [m["step"] for m in job["metrics"]] == [1, 100, 200, 300] and job["metrics"][-1]["valid_loss"] == 0.21
     assert {rec["kind"] for rec in ledger.records()} == {"training_plan", "upload", "create_pending",
-                                                         "training_usage"}
+                                                         "training_usage", "run_config"}
     usage = json.loads(ledger.records("training_usage")[0]["data"])
     assert usage["trained_tokens"] == 96903 and usage["cost_usd"] == pytest.approx(96903 * 3.0 / 1e6)
     dump = (_isolated_home / "ledger.db").read_bytes()

@@ -115,16 +115,19 @@ def prefill_from_ledger(ref: str) -> Prefill:
 
 def render(prefill: Prefill | None = None, *, today: dt.date | None = None) -> str:
     """The page as one HTML string."""
+    from typing import get_args
+
     from plotly.offline import get_plotlyjs
 
-    from ftadvisor.advisor.decision import EXAMPLES_NEEDED
-    from ftadvisor.advisor.lora import PRESET_SHAPES
+    from ftadvisor.advisor.decision import EXAMPLES_NEEDED, Change
+    from ftadvisor.advisor.lora import ALL_LINEAR, PRESET_SHAPES
     from ftadvisor.calc.formulas import javascript
 
     today = today or dt.date.today()
     data = {"as_of": today.isoformat(), "models": _models(today),
             "shapes": {k: v.model_dump() for k, v in PRESET_SHAPES.items()},
-            "task_types": list(EXAMPLES_NEEDED), "prefill": (prefill or Prefill()).model_dump()}
+            "task_types": list(EXAMPLES_NEEDED), "changes": list(get_args(Change)), "targets": list(ALL_LINEAR),
+            "prefill": (prefill or Prefill()).model_dump()}
     blob = json.dumps(data).replace("</", "<\\/")
     parts = {"TITLE": html.escape(f"ftadvisor calculators: {(prefill or Prefill()).source}, {today.isoformat()}"),
              "PLOTLY": get_plotlyjs(), "FORMULAS": javascript(), "DATA": blob,

@@ -167,14 +167,11 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
     """
     from ftadvisor.errors import InputError
     from ftadvisor.evaluation.judge import judge_run, read_rubric
+    from ftadvisor.evaluation.runner import latest_run_id
     from ftadvisor.ledger import Ledger
 
     db = Ledger()
-    if eval_id is None:
-        latest = db.eval_runs(1)
-        if not latest:
-            raise InputError("the ledger holds no evaluation run yet: run `ftadvisor eval run` first")
-        eval_id = latest[0]["id"]
+    eval_id = eval_id or latest_run_id(db)
     run = db.eval_run(eval_id)
     if run is None:
         raise InputError(f"no evaluation run {eval_id!r} in the ledger")

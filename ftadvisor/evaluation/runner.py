@@ -205,13 +205,17 @@ def run_eval(models: list[tuple[Backend, str]], data: str | Path, *, rules: Form
         models=summaries, examples=results)
 
 
+def latest_run_id(db: Any) -> str:
+    """The newest evaluation run in the ledger."""
+    runs = db.eval_runs(1)
+    if not runs:
+        raise InputError("the ledger holds no evaluation run yet: run `ftadvisor eval run` first")
+    return str(runs[0]["id"])
+
+
 def load_run(db: Any, run_id: str | None = None) -> EvalRun:
     """An evaluation run from the ledger (the newest when ``run_id`` is None), typed again."""
-    if run_id is None:
-        runs = db.eval_runs(1)
-        if not runs:
-            raise InputError("the ledger holds no evaluation run yet: run `ftadvisor eval run` first")
-        run_id = runs[0]["id"]
+    run_id = run_id or latest_run_id(db)
     data = db.eval_run(run_id)
     if data is None:
         raise InputError(f"no evaluation run {run_id!r} in the ledger (see `ftadvisor ledger list`)")

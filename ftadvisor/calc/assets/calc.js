@@ -4,7 +4,7 @@ const DATA = JSON.parse(document.getElementById("ftadvisor-data").textContent);
 const $ = (id) => document.getElementById(id);
 const num = (id) => { const v = $(id).value.trim(); return v === "" ? null : Number(v); };
 const usd = (x, p = 2) => (x === null ? "-" : "$" + pyrt.format(x, "," + "." + p + "f"));
-const TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+const TARGETS = DATA.targets;
 
 // out: text shown, value: the exact result (a test reads it), kept on the element as JSON.
 function show(id, text, value) {
@@ -230,6 +230,8 @@ function setup() {
   options("lora-model", [...Object.keys(DATA.shapes).map((k) => [k, k]), ["custom", "custom (edit the shape)"]]);
   options("dec-task", DATA.task_types.map((t) => [t, t]));
   options("ex-task", DATA.task_types.map((t) => [t, t]));
+  options("dec-facts", DATA.changes.map((c) => [c, c]));
+  options("dec-behaviour", DATA.changes.map((c) => [c, c]));
   $("lora-targets").replaceChildren(...TARGETS.map((t) => {
     const l = document.createElement("label");
     l.innerHTML = `<input type="checkbox" id="lora-t-${t}" checked> ${t}`;
