@@ -79,3 +79,44 @@ def encode_preference(tokenizer: Any, example: dict[str, Any], max_length: int) 
         pair.append(encode_chat(tokenizer, [*prompt, {"role": "assistant", "content": answer.get("content") or ""}],
                                 max_length))
     return pair[0], pair[1]
+
+
+@dataclass
+class TokenView:
+    """One token of a rendered example as the loss sees it."""
+
+    id: int
+    text: str
+    trained: bool
+
+
+def preview(path: str, model: str, n: int, max_length: int = 1024) -> list[tuple[int, list[TokenView]]]:
+    """The first ``n`` SFT examples of ``path`` tokenized through ``model``'s chat template exactly as the local
+    trainer does, each token marked trained or not (``weight: 0`` turns and the prompt are not)."""
+    from transformers import AutoTokenizer
+
+    from ftadvisor.data.formats import example_messages
+    from ftadvisor.data.jsonl import iter_objects
+    from ftadvisor.errors import InputError
+    from local_backend.modelio import quiet, resolve
+
+    quiet()
+    tok = AutoTokenizer.from_pretrained(resolve(model))
+    if not tok.chat_template:
+        raise InputError(f"{model}: the tokenizer has no chat template")
+    out = []
+    for line, obj in iter_objects(path):
+        messages = example_messages(obj, "sft")
+        if messages is None:
+            continue
+        try:
+            enc = encode_chat(tok, messages, max_length)
+        except TemplateError as exc:
+            raise InputError(f"{path}:{line}: {exc}") from None
+        out.append((line, [TokenView(id=i, text=str(tok.decode([i])), trained=lab != IGNORE)
+                           for i, lab in zip(enc.input_ids, enc.labels, strict=True)]))
+        if len(out) == n:
+            break
+    if not out:
+        raise InputError(f"{path}: no chat example (messages) to preview")
+    return out

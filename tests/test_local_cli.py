@@ -159,3 +159,23 @@ def test_ledger_lists_and_shows_evaluation_runs(tiny: Path, run_cli, tmp_path: P
     results = pd.read_parquet(tmp_path / "export" / "eval_results.parquet")
     assert len(results) == 3 and set(results["run_id"]) == {run_id}
     assert len(pd.read_csv(tmp_path / "export" / "eval_runs.csv")) == 1
+
+
+def test_data_preview_shows_what_the_loss_sees(tiny: Path, run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps({"messages": [
+        {"role": "user", "content": "My invoice is wrong."},
+        {"role": "assistant", "content": "Hello", "weight": 0},
+        {"role": "user", "content": "Well?"},
+        {"role": "assistant", "content": '{"category": "billing"}'}]}) + "\n")
+    r = run_cli("data", "preview", path, "--model", tiny, "--json")
+    assert r.exit_code == 0, r.output
+    (example,) = json.loads(r.stdout)
+    trained = "".join(t["text"] for t in example["tokens"] if t["trained"])
+    untrained = "".join(t["text"] for t in example["tokens"] if not t["trained"])
+    assert example["line"] == 1 and trained == '{"category": "billing"}<|im_end|>\n'
+    assert "Hello" in untrained and "My invoice is wrong." in untrained  # weight 0 and the prompt: not trained
+    shown = run_cli("data", "preview", path, "--model", tiny)
+    assert shown.exit_code == 0 and "trained (highlighted)" in shown.output
+    hosted = run_cli("data", "preview", path, "--model", "gpt-4o-mini")
+    assert hosted.exit_code == 2 and "HF_HUB_OFFLINE" in hosted.output and "Traceback" not in hosted.output

@@ -222,6 +222,41 @@ def check(file: Path, method: str | None, label_field: str | None, require: tupl
 
 @data.command()
 @file_argument
+@click.option("--model", "-m", required=True, help="A local model whose chat template renders the examples (a "
+              "folder, a .gguf file or smollm2-135m-instruct). Example: --model smollm2-135m-instruct")
+@click.option("--n", "count", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many examples. Example: --n 5")
+@click.option("--max-length", type=click.IntRange(min=8), default=1024, show_default=True,
+              help="Tokens per example, as in training (longer ones are cut). Example: --max-length 512")
+@json_option
+@user_errors
+def preview(file: Path, model: str, count: int, max_length: int, as_json: bool) -> None:
+    """Show what the loss sees: the first examples tokenized through the model's chat template, as the local
+    trainer does, with the trained tokens highlighted (the assistant turns; not the prompt, not weight 0).
+
+    \b
+    Example:
+      ftadvisor data preview train.jsonl --model smollm2-135m-instruct --n 2
+    """
+    from rich.text import Text
+
+    from local_backend.chatdata import preview as tokens_of
+
+    examples = tokens_of(str(file), model, count, max_length)
+    if as_json:
+        print_json([{"line": line, "tokens": [vars(t) for t in tokens]} for line, tokens in examples])
+        return
+    for line, tokens in examples:
+        trained = sum(t.trained for t in tokens)
+        out.rule(f"{file}:{line}: {len(tokens):,} tokens, {trained:,} trained (highlighted)", align="left")
+        text = Text()
+        for t in tokens:
+            text.append(t.text, style="bold black on green" if t.trained else "dim")
+        out.print(text)
+
+
+@data.command()
+@file_argument
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for train.jsonl, validation.jsonl and test.jsonl. Example: --out splits/")
 @click.option("--ratios", default="0.8,0.1,0.1", show_default=True,
