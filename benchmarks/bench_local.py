@@ -66,14 +66,12 @@ def run_ftadvisor(steps: int, bs: int, precision: str) -> dict[str, Any]:
                          warmup_steps=1, max_length=1024)
         run = Run(job, spec, Dist(), lambda *a, **k: None)
         run.peft.train()
-        times, tokens, losses = [], [], []
+        times, losses = [], []
         for s in range(steps):
-            items = run.train_set[s * bs:(s + 1) * bs]
             t = time.perf_counter()
-            losses.append(run.step(items))
+            losses.append(run.step(run.train_set[s * bs:(s + 1) * bs]))
             times.append(time.perf_counter() - t)
-            tokens.append(sum(len(e.input_ids) for e in items))
-        return _report("ftadvisor", times, tokens, losses)
+        return _report("ftadvisor", times, _batch_tokens(run.train_set[:steps * bs], bs), losses)
 
 
 class _Timer:
@@ -162,15 +160,12 @@ def run_hf_trainer(steps: int, bs: int, precision: str) -> dict[str, Any]:
         trainer = _sequential(Trainer)(model=model, args=args, train_dataset=data, data_collator=collate,
                                        callbacks=[timer.callback()])
         trainer.train()
-    return _report("hf_trainer", timer.times, [len(e.input_ids) for e in _chunks(enc, bs)], timer.losses)
+    return _report("hf_trainer", timer.times, _batch_tokens(enc, bs), timer.losses)
 
 
-def _chunks(enc: list[Any], bs: int) -> list[Any]:
-    """One pseudo-example per batch whose length is the batch's real token count (for the rate)."""
-    from types import SimpleNamespace
-
-    return [SimpleNamespace(input_ids=[0] * sum(len(e.input_ids) for e in enc[i:i + bs]))
-            for i in range(0, len(enc), bs)]
+def _batch_tokens(enc: list[Any], bs: int) -> list[int]:
+    """Real (unpadded) tokens of each batch of ``bs`` encoded examples, in order."""
+    return [sum(len(e.input_ids) for e in enc[i:i + bs]) for i in range(0, len(enc), bs)]
 
 
 def run_trl(steps: int, bs: int, precision: str) -> dict[str, Any]:
@@ -198,7 +193,7 @@ def run_trl(steps: int, bs: int, precision: str) -> dict[str, Any]:
                                           processing_class=tok, peft_config=_lora_config(),
                                           callbacks=[timer.callback()])
         trainer.train()
-    return _report("trl", timer.times, [len(e.input_ids) for e in _chunks(enc, bs)], timer.losses)
+    return _report("trl", timer.times, _batch_tokens(enc, bs), timer.losses)
 
 
 def ceiling_gflops(sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> float:

@@ -303,11 +303,17 @@ class Ledger:
         return str(row["backend"]) if row else None
 
     @_guarded
+    def latest_record(self, kind: str, ref: str) -> dict[str, Any] | None:
+        """The data of the newest record of ``kind`` about ``ref`` (a run id, a job id, an evaluation run)."""
+        row = self.db.execute("SELECT data FROM records WHERE kind = ? AND ref = ? ORDER BY id DESC LIMIT 1",
+                              (kind, ref)).fetchone()
+        data: dict[str, Any] | None = json.loads(row["data"]) if row else None
+        return data
+
     def run_backend(self, run_id: str) -> str | None:
         """The backend a run sent its create to (from its pending record)."""
-        row = self.db.execute("SELECT data FROM records WHERE kind = 'create_pending' AND ref = ? ORDER BY id DESC "
-                              "LIMIT 1", (run_id,)).fetchone()
-        return json.loads(row["data"]).get("backend") if row else None
+        pending = self.latest_record("create_pending", run_id)
+        return pending.get("backend") if pending else None
 
     @_guarded
     def job_by_model(self, fine_tuned_model: str) -> dict[str, Any] | None:
@@ -345,6 +351,12 @@ class Ledger:
         where, args = _filters("created_at", since, model, ("model", "fine_tuned_model"))
         return [dict(r) for r in self.db.execute(f"SELECT * FROM jobs{where} ORDER BY updated_at DESC LIMIT ?",
                                                  (*args, limit))]
+
+
+def training_cost(job: dict[str, Any]) -> float | None:
+    """What a recorded job cost: the provider's figure when known, else the estimate it was started on."""
+    actual = job["actual_cost_usd"]
+    return float(actual) if actual is not None else job["estimated_cost_usd"]
 
 
 def _filters(time_column: str, since: str | None, model: str | None, model_columns: tuple[str, ...]

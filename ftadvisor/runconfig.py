@@ -202,12 +202,11 @@ def run_config_of(ledger: Any, job_id: str) -> RunConfig:
     job = ledger.job(job_id)
     if job is None:
         raise InputError(f"no job {job_id!r} in the ledger (see `ftadvisor ledger list`)")
-    found = next((r for r in ledger.records(kind="run_config", limit=100_000) if r["ref"] == job["run_id"]), None) \
-        if job["run_id"] else None
+    found = ledger.latest_record("run_config", job["run_id"]) if job["run_id"] else None
     if found is None:
         raise InputError(f"{job_id} has no recorded run config (jobs started before ftadvisor recorded them cannot "
                          "be rerun): start it again with `ftadvisor train`")
-    config = RunConfig.model_validate(json.loads(found["data"]))
+    config = RunConfig.model_validate(found)
     if config.seed is None:
         seed = json.loads(job["data"]).get("seed") if job.get("data") else None
         config = config.model_copy(update={"seed": seed if isinstance(seed, int) else None})

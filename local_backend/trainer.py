@@ -51,10 +51,6 @@ def auto_batch_size(n: int) -> int:
     return max(1, min(8, round(n * 0.002) or 1))
 
 
-class Stop(Exception):
-    """The worker was asked to stop (cancel or pause) and saved its state."""
-
-
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
     import json
 

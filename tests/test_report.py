@@ -13,19 +13,12 @@ from ftadvisor.backends import Job
 from ftadvisor.ledger import Ledger
 from tests.browser import browser, open_page, screenshots
 from tests.openai_fixtures import TEST_KEY, load, url
+from tests.test_evaluation import CASES as EVAL_CASES
+from tests.test_evaluation import FT
 
-FT = "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"
 RUN_ID = "run-0123456789abcdef"
-CASES = [  # (user, reference, base answer, fine-tuned answer)
-    ("Ticket A: my invoice is wrong", {"category": "billing", "priority": "normal"},
-     "The category is billing.\nThe priority is normal.", None),
-    ("Ticket B: the app crashes", {"category": "technical", "priority": "high"},
-     '{"category": "technical", "priority": "normal"}', None),
-    ("Ticket C: change my email", {"category": "account", "priority": "normal"},
-     '{"category": "billing", "priority": "normal"}', None),
-    ("Ticket D: parcel crushed", {"category": "shipping", "priority": "low"},
-     "Shipping issue.", '{"category": "shipping", "priority": "normal"}'),
-]
+# The evaluation tests' tickets, but the base answers ticket A on two lines (the report must keep line breaks).
+CASES = [(*EVAL_CASES[0][:2], "The category is billing.\nThe priority is normal.", None), *EVAL_CASES[1:]]
 
 
 def _rows(cases: list) -> str:  # type: ignore[type-arg]

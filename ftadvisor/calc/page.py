@@ -78,7 +78,7 @@ def prefill_from_data(path: Path, model: str) -> Prefill:
 
 def prefill_from_ledger(ref: str) -> Prefill:
     """The model, training cost and measured tokens of a ledger job or evaluation run."""
-    from ftadvisor.ledger import Ledger
+    from ftadvisor.ledger import Ledger, training_cost
 
     db = Ledger()
     run = db.eval_run(ref)
@@ -96,7 +96,7 @@ def prefill_from_ledger(ref: str) -> Prefill:
             if base is not tuned and base.get("prompt_tokens_mean") is not None:
                 p.prompt_tokens = max(0, round(base["prompt_tokens_mean"] - tuned["prompt_tokens_mean"]))
     if job is not None:
-        cost = job["actual_cost_usd"] if job["actual_cost_usd"] is not None else job["estimated_cost_usd"]
+        cost = training_cost(job)
         from ftadvisor.pricing import load_catalogue
 
         entry = load_catalogue().find(job["model"], provider=None if job["backend"] == "local" else job["backend"])

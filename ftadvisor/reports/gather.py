@@ -28,10 +28,11 @@ class ReportData:
         return [m.model for m in self.run.models]
 
 
-def _latest(db: Ledger, kind: str, match: Any) -> dict[str, Any] | None:
-    for rec in db.records(kind=kind, limit=500):
-        if match(rec):
-            data: dict[str, Any] = json.loads(rec["data"])
+def _latest_regression(db: Ledger, models: list[str]) -> dict[str, Any] | None:
+    """The newest regression run that tested one of ``models``."""
+    for rec in db.records(kind="regression", limit=500):
+        data: dict[str, Any] = json.loads(rec["data"])
+        if {m["model"] for m in data["models"]} & set(models):
             return data
     return None
 
@@ -46,13 +47,11 @@ def gather(db: Ledger, eval_id: str | None = None, job_id: str | None = None) ->
     else:
         job = next((j for m in models[1:] if (j := db.job_by_model(m)) is not None), None)
     run_id = job["run_id"] if job else None
-    pending = _latest(db, "create_pending", lambda r: r["ref"] == run_id) if run_id else None
+    pending = db.latest_record("create_pending", run_id) if run_id else None
     path = Path(pending["training_path"]) if pending and pending.get("training_path") else None
-    regression = _latest(db, "regression", lambda r: {m["model"] for m in json.loads(r["data"])["models"]}
-                         & set(models))
+    regression = _latest_regression(db, models)
     return ReportData(
-        run=run, job=job, losses=job["metrics"] if job else [],
-        judge=_latest(db, "judgement", lambda r: r["ref"] == run.id),
+        run=run, job=job, losses=job["metrics"] if job else [], judge=db.latest_record("judgement", run.id),
         regression=regression["models"] if regression else None,
         training_file=path if path is not None and path.is_file() else None,
-        advice=_latest(db, "advice", lambda r: r["ref"] == run_id) if run_id else None)
+        advice=db.latest_record("advice", run_id) if run_id else None)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ftadvisor.advisor.breakeven import BreakEven, BreakEvenInput, break_even
 from ftadvisor.advisor.decision import EXAMPLES_NEEDED, Answers, FineTuneOption, Recommendation, TaskType, advise
 from ftadvisor.evaluation.compare import FEW_EXAMPLES, MetricComparison, compare_models
+from ftadvisor.ledger import training_cost
 from ftadvisor.reports.gather import ReportData
 
 METRIC_NAMES = {"format_compliance": "format compliance", "accuracy": "accuracy", "macro_f1": "macro F1",
@@ -73,7 +74,7 @@ def measured_breakeven(data: ReportData, requests_per_day: float, today: dt.date
     if job is None or len(models) < 2:
         return None
     base_cost, ft_cost = models[0].cost_per_request_usd, models[-1].cost_per_request_usd
-    train = job["actual_cost_usd"] if job["actual_cost_usd"] is not None else job["estimated_cost_usd"]
+    train = training_cost(job)
     if train is None or base_cost is None or ft_cost is None:
         return None
     entry = load_catalogue().find(job["model"], provider=None if job["backend"] == "local" else job["backend"])
@@ -98,7 +99,7 @@ def _measured_answers(data: ReportData, inp: BreakEvenInput | None, be: BreakEve
     if data.job is not None:
         option = FineTuneOption(
             kind="local" if data.job["backend"] == "local" else "hosted", model=data.job["model"],
-            setup_usd=inp.train_cost if inp else data.job["actual_cost_usd"] or data.job["estimated_cost_usd"],
+            setup_usd=inp.train_cost if inp else training_cost(data.job),
             per_request_usd=inp.ft_cost if inp else None, monthly_usd=inp.monthly_cost if inp else 0.0,
             priced=be is not None, break_even_days=be.break_even_days if be else None,
             lifetime_days=be.lifetime_days if be else None, can_create_job=True)
