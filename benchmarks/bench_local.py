@@ -69,7 +69,7 @@ def run_ftadvisor(steps: int, bs: int, precision: str) -> dict[str, Any]:
         times, losses = [], []
         for s in range(steps):
             t = time.perf_counter()
-            losses.append(run.step(run.train_set[s * bs:(s + 1) * bs]))
+            losses.append(run.step([run.train_set[s * bs:(s + 1) * bs]]))
             times.append(time.perf_counter() - t)
         return _report("ftadvisor", times, _batch_tokens(run.train_set[:steps * bs], bs), losses)
 

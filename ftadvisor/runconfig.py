@@ -3,7 +3,7 @@ config's common keys, resolved into one typed :class:`RunConfig`.
 
 Axolotl keys map onto the local backend's options (``lora_r`` -> ``lora_rank``, ``micro_batch_size`` ->
 batch size, ``load_in_4bit`` -> QLoRA...). A key we do not know is named in a warning; a feature we do not
-have (DeepSpeed, FSDP configs, sample packing, non-chat datasets) is refused by name, before anything runs.
+have (DeepSpeed, non-chat datasets, DoRA...) is refused by name, before anything runs.
 The resolved config is what a job is started with and what ``jobs rerun`` starts again.
 """
 
@@ -27,7 +27,8 @@ AXOLOTL_OPTIONS = {  # Axolotl key -> local backend option
     "max_steps": "max_steps", "learning_rate": "learning_rate", "warmup_steps": "warmup_steps",
     "warmup_ratio": "warmup_ratio", "gradient_checkpointing": "gradient_checkpointing", "eval_steps": "eval_every",
     "save_steps": "checkpoint_every", "weight_decay": "weight_decay", "max_grad_norm": "max_grad_norm",
-    "early_stopping_patience": "early_stopping_patience",
+    "early_stopping_patience": "early_stopping_patience", "sample_packing": "packing",
+    "group_by_length": "group_by_length",
 }
 AXOLOTL_OPTIMIZERS = {"adamw_torch": "adamw", "adamw_torch_fused": "adamw", "adamw_hf": "adamw",
                       "adamw_bnb_8bit": "adamw-8bit", "adamw_8bit": "adamw-8bit",
@@ -37,14 +38,13 @@ AXOLOTL_SCHEDULERS = ("linear", "cosine", "constant")
 AXOLOTL_HARMLESS = ("model_type", "tokenizer_type", "save_safetensors", "trust_remote_code", "strict",
                     "logging_steps", "chat_template", "special_tokens", "pad_to_sequence_len",
                     "dataset_prepared_path",
-                    "tf32", "flash_attention", "sdp_attention", "xformers_attention", "group_by_length",
+                    "tf32", "flash_attention", "sdp_attention", "xformers_attention",
                     "lora_fan_in_fan_out", "load_in_8bit", "saves_per_epoch", "evals_per_epoch", "bf16", "fp16",
                     "hub_model_id", "resume_from_checkpoint", "auto_resume_from_checkpoints")
 AXOLOTL_REFUSED = {  # key -> why (only when set to something other than off)
     "deepspeed": "DeepSpeed is not supported: the local backend uses DDP (-o num_processes=N)",
     "fsdp": "FSDP is not supported yet: the local backend uses DDP (-o num_processes=N)",
     "fsdp_config": "FSDP is not supported yet: the local backend uses DDP (-o num_processes=N)",
-    "sample_packing": "sample packing is not supported yet: examples are padded per batch",
     "train_on_inputs": "training on the prompts is not supported: the loss covers the assistant turns, as OpenAI's",
     "unsloth_lora_mlp": "Unsloth kernels are not supported", "relora_steps": "ReLoRA is not supported",
     "peft_use_dora": "DoRA is not supported (and vLLM would refuse the adapter)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -45,6 +46,14 @@ from local_backend.trainer import LocalSpec
 _FILE_ID = re.compile(r"file-[0-9a-f]{24}")
 _JOB_ID = re.compile(r"ftjob-[0-9a-f]{24}")
 RESULT_FILES = ("metrics.csv",)
+
+
+def node_command(d: JobDir, per_node: int, nodes: int, node_rank: str = "N", master: str = "MASTER_HOST",
+                 port: int = 29500) -> list[str]:
+    """The torchrun command one node of a multi-node job runs (its rank, the first node's address)."""
+    return ["python", "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--node-rank={node_rank}",
+            f"--nproc-per-node={per_node}", f"--master-addr={master}", f"--master-port={port}",
+            "-m", "local_backend.worker", str(d.path)]
 
 
 def _alive(pid: int) -> bool:
@@ -212,8 +221,15 @@ class LocalBackend:
     def _spawn(self, d: JobDir) -> None:
         """Start the worker detached; several processes go through torchrun (gloo on CPU, nccl on GPUs). Under a
         per-device queue a one-process job gets a free GPU of its own (``CUDA_VISIBLE_DEVICES``)."""
+        spec = d.read_json("spec.json")
+        n, nodes = int(spec.get("num_processes", 1)), int(spec.get("nnodes", 1))
+        if nodes > 1:  # nothing starts here: each node runs the command (the job folder on a shared disk)
+            command = node_command(d, n, nodes)
+            d.write_json("launch.json", {"command": command})
+            d.event(f"Waiting for {nodes} nodes; on each node N (0 to {nodes - 1}), with the job folder on a disk "
+                    f"they share, run: {shlex.join(command)}")
+            return
         log = (d.path / "worker.log").open("ab")
-        n = int(d.read_json("spec.json").get("num_processes", 1))
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"] if n > 1 \
             else [sys.executable]
         env, device = dict(os.environ), None
@@ -307,6 +323,8 @@ class LocalBackend:
                 options = options.model_copy(update={"gpu_per_hour": entry.gpu_per_hour})
         if spec.method not in self.methods:
             raise InputError(f"the local backend trains sft and dpo, not {spec.method}")
+        if spec.method == "dpo" and options.packing:
+            raise InputError("-o packing: DPO compares each chosen and rejected answer whole; packing is for sft")
         problems = spec.check()
         if problems:
             raise InputError("; ".join(problems))

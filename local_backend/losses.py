@@ -29,8 +29,9 @@ def labelled_ce_sum(base: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     import torch
     from torch.utils.checkpoint import checkpoint
 
+    # no cache: training needs none, and with one transformers would not read packed position ids as packing
     hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                position_ids=batch.get("position_ids")).last_hidden_state
+                                position_ids=batch.get("position_ids"), use_cache=False).last_hidden_state
     targets = batch["labels"][:, 1:]
     keep = targets != IGNORE
     n = int(keep.sum())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ftadvisor.backends.base import BackendOptions
 
@@ -22,6 +22,8 @@ class LocalOptions(BackendOptions):
                                        "run's cost (default: the catalogue's self-hosted row)")
     num_processes: int = Field(default=1, ge=1, description="data-parallel processes through torchrun (one per "
                                "GPU; gloo on CPU)")
+    nnodes: int = Field(default=1, ge=1, description="machines to train on; above 1 nothing starts here: the job "
+                        "prints the torchrun command each node runs (num_processes per node, shared job folder)")
     checkpoint_every: int = Field(default=25, ge=1, description="steps between checkpoints")
     eval_every: int = Field(default=25, ge=1, description="steps between validation passes")
     gradient_accumulation_steps: int = Field(default=1, ge=1, description="micro-batches per optimizer step (the "
@@ -45,6 +47,25 @@ class LocalOptions(BackendOptions):
                                     "fp16 with a GradScaler on GPUs without bf16, else fp32")
     early_stopping_patience: int | None = Field(default=None, ge=1, description="stop after this many validation "
                                                 "passes without a better loss, keeping the best adapter")
+
+    packing: bool = Field(default=False, description="pack several examples into each row (up to max_length "
+                          "tokens) with no padding; each example sees only itself (SFT only)")
+    group_by_length: bool = Field(default=False, description="put examples of similar length in the same batch "
+                                  "(less padding); the order of the batches stays random")
+    batch_tokens: int | None = Field(default=None, ge=8, description="fill each micro-batch up to this many tokens "
+                                     "(padded, or packed with packing) instead of batch_size examples")
+    parallel: Literal["ddp", "fsdp"] = Field(default="ddp", description="with num_processes > 1: ddp (a model copy "
+                                             "per process) or fsdp (weights sharded across processes, torch "
+                                             "fully_shard, for models that do not fit one GPU)")
+
+    @model_validator(mode="after")
+    def _compatible(self) -> LocalOptions:
+        if self.parallel == "fsdp" and self.optimizer != "adamw":
+            raise ValueError(f"optimizer {self.optimizer} cannot step FSDP's sharded parameters; use adamw")
+        if self.parallel == "fsdp" and self.qlora:
+            raise ValueError("qlora with fsdp is not supported yet (bitsandbytes' 4-bit weights are not sharded "
+                             "here); use ddp, or LoRA on a bf16 base with fsdp")
+        return self
 
     @field_validator("target_modules", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field
 
 from ftadvisor.pricing.training import default_epochs
+from local_backend.batching import Layout, Step, collate, plan
 from local_backend.chatdata import IGNORE, Encoded, encode_chat, encode_preference
 from local_backend.losses import sequence_logps
 from local_backend.options import LocalOptions
@@ -57,25 +58,6 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _batches(order: list[int], size: int) -> list[list[int]]:
-    return [order[i:i + size] for i in range(0, len(order), size)]
-
-
-def _collate(examples: list[Encoded], pad_id: int, dev: str) -> dict[str, Any]:
-    import torch
-
-    width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e.input_ids)
-        ids[i, :n] = torch.tensor(e.input_ids)
-        labels[i, :n] = torch.tensor(e.labels)
-        mask[i, :n] = 1
-    return {"input_ids": ids.to(dev), "labels": labels.to(dev), "attention_mask": mask.to(dev)}
-
-
 def _dpo_loss(model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str,
               beta: float) -> tuple[Any, int]:
     """DPO with the adapter-disabled model as the reference (no second model in memory). ``model`` may be
@@ -83,7 +65,7 @@ def _dpo_loss(model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]],
     import torch
     import torch.nn.functional as F
 
-    batch = _collate([c for c, _ in pairs] + [r for _, r in pairs], pad_id, dev)
+    batch = collate([c for c, _ in pairs] + [r for _, r in pairs], pad_id, dev)
     policy = sequence_logps(model, batch)
     with torch.no_grad(), peft_model.disable_adapter():
         reference = sequence_logps(peft_model, batch)
@@ -165,15 +147,14 @@ class Dist:
             dist.destroy_process_group()
 
 
-def adapter_digest(peft_model: Any) -> str:
+def adapter_digest(weights: dict[str, Any]) -> str:
     """SHA-256 of the trainable (adapter) weights: equal on every rank when data parallelism is right."""
     import hashlib
 
     h = hashlib.sha256()
-    for name, p in sorted(peft_model.named_parameters()):
-        if p.requires_grad:
-            h.update(name.encode())
-            h.update(p.detach().float().cpu().numpy().tobytes())
+    for name, p in sorted(weights.items()):
+        h.update(name.encode())
+        h.update(p.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -191,31 +172,36 @@ class TrainState:
 
 @dataclass
 class Schedule:
-    """The run's shape, resolved from the spec and the data (``auto`` values as OpenAI resolves them)."""
+    """The run's shape, resolved from the spec and the data (``auto`` values as OpenAI resolves them), and
+    every step laid out in advance (``batching.plan``)."""
 
     epochs: int
-    batch_size: int  # per process and micro-batch
+    batch_size: int  # per process and micro-batch (without a token budget)
     accumulation: int
-    steps_per_epoch: int
     total: int
     lr: float
     warmup: int
     kind: str
+    steps: list[Step]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return sum(1 for s in self.steps if s.epoch == 0)
 
     @classmethod
-    def of(cls, spec: LocalSpec, n: int, world: int) -> Schedule:
+    def of(cls, spec: LocalSpec, lengths: list[int], world: int) -> Schedule:
+        n = len(lengths)
         epochs = default_epochs(n) if spec.n_epochs == "auto" else int(spec.n_epochs)
         bs = auto_batch_size(n) if spec.batch_size == "auto" else int(spec.batch_size)
-        per_step = bs * world * spec.gradient_accumulation_steps
-        steps_per_epoch = math.ceil(n / per_step)
-        total = spec.max_steps or epochs * steps_per_epoch
-        epochs = math.ceil(total / steps_per_epoch)
+        layout = Layout(batch_size=bs, world=world, accumulation=spec.gradient_accumulation_steps,
+                        batch_tokens=spec.batch_tokens, packing=spec.packing, group_by_length=spec.group_by_length)
+        steps = plan(lengths, layout, spec.seed, epochs, spec.max_steps)
+        total = len(steps)
         lr = spec.learning_rate or BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto"
                                               else float(spec.learning_rate_multiplier))
         warmup = spec.warmup_steps if spec.warmup_steps is not None else math.ceil(spec.warmup_ratio * total)
-        return cls(epochs=epochs, batch_size=bs, accumulation=spec.gradient_accumulation_steps,
-                   steps_per_epoch=steps_per_epoch, total=total, lr=lr, warmup=min(warmup, total),
-                   kind=spec.lr_scheduler)
+        return cls(epochs=steps[-1].epoch + 1, batch_size=bs, accumulation=spec.gradient_accumulation_steps,
+                   total=total, lr=lr, warmup=min(warmup, total), kind=spec.lr_scheduler, steps=steps)
 
     def factor(self, s: int) -> float:
         """Learning-rate multiplier at step ``s``: linear warm-up, then linear or cosine decay to 0, or constant."""
@@ -230,8 +216,8 @@ class Schedule:
 
 
 class Run:
-    """Everything set up for training: model (wrapped for DDP when distributed), data, loss, optimizer,
-    scheduler, precision and gradient scaler."""
+    """Everything set up for training: model (wrapped for DDP, or sharded by FSDP, when distributed), data,
+    loss, optimizer, scheduler, precision and gradient scaler."""
 
     def __init__(self, job: JobDir, spec: LocalSpec, dist: Dist, event: Callable[..., None]) -> None:
         import torch
@@ -250,8 +236,10 @@ class Run:
         self.precision = chosen(job, spec.precision, kind)
         checkpointing = spec.gradient_checkpointing if spec.gradient_checkpointing is not None else \
             spec.qlora or self.dev.startswith("cuda")
+        self.sharded = dist.world > 1 and spec.parallel == "fsdp"
         event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
-              + (f" on {dist.world} processes" if dist.world > 1 else ""))
+              + (f" on {dist.world} processes" + (" (FSDP, sharded)" if self.sharded else " (DDP)")
+                 if dist.world > 1 else ""))
         model, tok = load(spec.model, quantize_4bit=spec.qlora)
         if spec.qlora:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
@@ -262,14 +250,13 @@ class Run:
                           target_modules=spec.target_modules, task_type="CAUSAL_LM")
         self.peft = get_peft_model(model, lora)
         self.pad = tok.pad_token_id
+        self.pack_to = spec.max_length if spec.packing else None
         forward = self.peft if spec.method == "dpo" else make_loss_module(self.peft)
         if dist.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
             forward.to(self.dev)
-            forward = DistributedDataParallel(forward, device_ids=[dist.local_rank]
-                                              if self.dev.startswith("cuda") else None)
+            forward = _shard(forward, self.peft) if self.sharded else _replicate(forward, self.dev, dist)
         self.forward = forward
+
         def encode(ex: dict[str, Any]) -> Any:
             if spec.method == "dpo":
                 return encode_preference(tok, ex, spec.max_length)
@@ -278,41 +265,53 @@ class Run:
         self.train_set: list[Any] = [encode(ex) for ex in _read_jsonl(spec.training_file)]
         self.valid_set: list[Any] = [encode(ex) for ex in _read_jsonl(spec.validation_file)] \
             if spec.validation_file else []
-        self.schedule = Schedule.of(spec, len(self.train_set), dist.world)
-        params = [p for p in self.peft.parameters() if p.requires_grad]
-        self.optim = _optimizer(spec, params, self.schedule.lr)
+        self.schedule = Schedule.of(spec, [_n_tokens([e]) for e in self.train_set], dist.world)
+        self.optim = _optimizer(spec, self.trainable(), self.schedule.lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.optim, self.schedule.factor)
         self.scaler = self.precision.scaler()
+
+    def trainable(self) -> list[Any]:
+        return [p for p in self.peft.parameters() if p.requires_grad]
 
     def loss_sum(self, items: list[Any]) -> tuple[Any, int]:
         """Summed loss of a micro-batch (over labelled tokens, or pairs for DPO) and the count it sums over."""
         with self.precision.autocast():
             if self.spec.method == "dpo":
                 return _dpo_loss(self.forward, self.peft, items, self.pad, self.dev, self.spec.beta)
-            loss, n = self.forward(_collate(items, self.pad, self.dev))
+            loss, n = self.forward(collate(items, self.pad, self.dev, self.pack_to))
             return loss, int(n)
 
-    def step(self, items: list[Any]) -> float:
-        """One optimizer step over ``items`` (this process's share), in micro-batches; returns the mean loss."""
+    def _sync(self, last: bool) -> Any:
+        """Gradients are exchanged between processes on the last micro-batch of a step only."""
         import contextlib
 
+        if self.dist.world == 1:
+            return contextlib.nullcontext()
+        if self.sharded:
+            self.forward.set_requires_gradient_sync(last)
+            return contextlib.nullcontext()
+        return contextlib.nullcontext() if last else self.forward.no_sync()
+
+    def step(self, micro: list[list[Any]], forwards: int | None = None) -> float:
+        """One optimizer step over this process's micro-batches; returns the step's mean loss over all
+        processes' labelled tokens (or pairs). Every process runs ``forwards`` passes, the ones it lacks on a
+        zero weight (FSDP gathers weights in each pass, so every rank must make as many)."""
         import torch
 
-        micro = _batches(list(range(len(items))), self.schedule.batch_size)
-        denominator = max(1, _n_targets(items))
+        forwards = forwards or len(micro)
+        local = sum(_n_targets(m) for m in micro)
+        denominator = max(1.0, self.dist.total(local) / self.dist.world)  # DDP and FSDP average over processes
         total = 0.0
-        for k, chunk in enumerate(micro):
-            last = k == len(micro) - 1
-            sync = contextlib.nullcontext() if last or self.dist.world == 1 else self.forward.no_sync()
-            with sync:
-                loss, _ = self.loss_sum([items[i] for i in chunk])
-                scaled = loss / denominator
+        for k in range(forwards):
+            weight = 1.0 if k < len(micro) else 0.0
+            with self._sync(k == forwards - 1):
+                loss, _ = self.loss_sum(micro[k] if weight else micro[0][:1])
+                scaled = loss * weight / denominator
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-            total += float(loss.detach())
-        params = [p for p in self.peft.parameters() if p.requires_grad]
+            total += weight * float(loss.detach())
         if self.scaler:
             self.scaler.unscale_(self.optim)
-        torch.nn.utils.clip_grad_norm_(params, self.spec.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(self.trainable(), self.spec.max_grad_norm)
         if self.scaler:
             self.scaler.step(self.optim)
             self.scaler.update()
@@ -330,12 +329,51 @@ class Run:
             return None
         self.peft.eval()
         total, count = 0.0, 0
+        bs = self.schedule.batch_size
         with torch.no_grad():
-            for chunk in _batches(list(range(len(self.valid_set))), self.schedule.batch_size):
-                loss, n = self.loss_sum([self.valid_set[i] for i in chunk])
+            for i in range(0, len(self.valid_set), bs):
+                loss, n = self.loss_sum(self.valid_set[i:i + bs])
                 total, count = total + float(loss), count + n
         self.peft.train()
         return total / max(count, 1)
+
+    def adapter_weights(self) -> dict[str, Any]:
+        """The trainable weights by name, whole: under FSDP gathered from every shard, so every process must
+        call it (in the same order)."""
+        out = {}
+        for name, p in self.peft.named_parameters():
+            if p.requires_grad:
+                out[name] = (p.full_tensor() if self.sharded else p).detach().cpu().clone()  # type: ignore[attr-defined]
+        return out
+
+    def save_adapter(self, path: Path) -> None:
+        """Write the adapter as PEFT does (``adapter_config.json`` + safetensors); all processes call it under
+        FSDP, the main one writes."""
+        weights = self.adapter_weights() if self.sharded else None
+        if self.dist.main:
+            self.peft.save_pretrained(str(path), state_dict=weights)
+
+
+def _replicate(module: Any, dev: str, dist: Dist) -> Any:
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module, device_ids=[dist.local_rank] if dev.startswith("cuda") else None)
+
+
+def _shard(module: Any, peft_model: Any) -> Any:
+    """FSDP2 (``fully_shard``): each decoder layer is a unit whose weights are gathered for its forward and
+    backward only, then the root (embeddings, norm, LM head) around the loss module, whose forward is what
+    the loop calls."""
+    from torch.distributed.fsdp import fully_shard
+
+    layer_classes = set(getattr(peft_model.get_base_model(), "_no_split_modules", None) or [])
+    layers = [m for m in peft_model.modules() if type(m).__name__ in layer_classes]
+    if not layers:
+        raise ValueError("fsdp: the model declares no decoder layer class (_no_split_modules) to shard by")
+    for layer in layers:
+        fully_shard(layer)
+    fully_shard(module)
+    return module
 
 
 def _optimizer(spec: LocalSpec, params: list[Any], lr: float) -> Any:
@@ -350,7 +388,8 @@ def _optimizer(spec: LocalSpec, params: list[Any], lr: float) -> Any:
 
 
 class Checkpointer:
-    """Complete checkpoints only (written to a hidden folder, then renamed); the newest three are kept."""
+    """Complete checkpoints only (written to a hidden folder, then renamed); the newest three are kept. Every
+    process calls ``save`` (FSDP gathers its shards for it); the main one writes."""
 
     def __init__(self, job: JobDir) -> None:
         self.job = job
@@ -362,11 +401,17 @@ class Checkpointer:
     def save(self, run: Run, state: TrainState) -> None:
         import torch
 
+        optim = _full_optimizer_state(run) if run.sharded else run.optim.state_dict()
+        weights = run.adapter_weights() if run.sharded else None
+        if not run.dist.main:
+            return
         tmp = self.job.checkpoints / f".step-{state.step:06d}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        run.peft.save_pretrained(str(tmp / "adapter"))
-        torch.save(run.optim.state_dict(), tmp / "optimizer.pt")
+        run.peft.save_pretrained(str(tmp / "adapter"), state_dict=weights)
+        if weights is not None:
+            torch.save(weights, tmp / "trainable.pt")
+        torch.save(optim, tmp / "optimizer.pt")
         torch.save(run.sched.state_dict(), tmp / "scheduler.pt")
         extra = {"scaler": run.scaler.state_dict()} if run.scaler else {}
         torch.save({"state": asdict(state), "metrics": list(state.metrics), "torch_rng": torch.get_rng_state(),
@@ -379,14 +424,19 @@ class Checkpointer:
 
     def restore(self, run: Run) -> TrainState | None:
         import torch
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
 
         last = self.last()
         if last is None:
             return None
-        set_peft_model_state_dict(run.peft, load_file(str(last / "adapter" / "adapter_model.safetensors")))
-        run.optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        optim = torch.load(last / "optimizer.pt", weights_only=True)
+        if run.sharded:
+            _load_sharded(run, torch.load(last / "trainable.pt", weights_only=True), optim)
+        else:
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(run.peft, load_file(str(last / "adapter" / "adapter_model.safetensors")))
+            run.optim.load_state_dict(optim)
         run.sched.load_state_dict(torch.load(last / "scheduler.pt", weights_only=True))
         saved = torch.load(last / "state.pt", weights_only=False)
         if run.scaler and "scaler" in saved:
@@ -395,6 +445,28 @@ class Checkpointer:
         random.setstate(saved["py_rng"])
         known = {k: v for k, v in saved["state"].items() if k in TrainState.__dataclass_fields__}
         return TrainState(**{**known, "metrics": saved["metrics"]})
+
+
+def _state_options() -> Any:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, cpu_offload=True, strict=False)
+
+
+def _full_optimizer_state(run: Run) -> dict[str, Any]:
+    """The optimizer's state gathered whole from FSDP's shards (a collective: every process calls it)."""
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    return get_optimizer_state_dict(run.forward, run.optim, options=_state_options())
+
+
+def _load_sharded(run: Run, weights: dict[str, Any], optim: dict[str, Any]) -> None:
+    """Put whole adapter weights and optimizer state back into FSDP's shards (every process loads them)."""
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+    prefix = "model." if run.forward is not run.peft else ""  # the loss module holds the PEFT model as .model
+    set_model_state_dict(run.forward, {prefix + k: v for k, v in weights.items()}, options=_state_options())
+    set_optimizer_state_dict(run.forward, run.optim, optim, options=_state_options())
 
 
 class Reporter:
@@ -476,69 +548,58 @@ def _train(job: JobDir, dist: Dist) -> None:
     trainable = sum(p.numel() for p in run.peft.parameters() if p.requires_grad)
     n = len(run.train_set)
     report.event(
-        f"Fine-tuning started: {n} examples, {sch.epochs} epochs, batch size {sch.batch_size}"
+        f"Fine-tuning started: {n} examples, {sch.epochs} epochs, "
+        + (f"micro-batches of up to {spec.batch_tokens:,} tokens" if spec.batch_tokens
+           else f"batch size {sch.batch_size}")
         + (f" x {sch.accumulation} accumulated" if sch.accumulation > 1 else "") + f", {sch.total} steps, "
+        + ("packed, " if spec.packing else "") + ("grouped by length, " if spec.group_by_length else "") +
         f"{sch.kind} schedule with {sch.warmup} warm-up steps, LoRA r={spec.lora_rank} on {spec.target_modules}, "
         f"{trainable:,} trainable parameters; {run.precision.reason}"
         + ("; gradient checkpointing" if run.checkpointing else ""))
     run.peft.train()
     started = time.perf_counter() - state.wall_s
-    per_step = sch.batch_size * dist.world * sch.accumulation
-    for epoch in range(state.step // sch.steps_per_epoch, sch.epochs):
-        g = torch.Generator().manual_seed(spec.seed + epoch)  # the data order of an epoch never changes
-        order = torch.randperm(n, generator=g).tolist()
-        for b, chunk in enumerate(_batches(order, per_step)):
-            if epoch * sch.steps_per_epoch + b < state.step:
-                continue  # already trained before the resume
-            if state.step >= sch.total:
-                break
-            t0 = time.perf_counter()
-            mine = chunk[dist.rank::dist.world] or chunk[:1]  # a short last batch: repeat one example
-            items = [run.train_set[i] for i in mine]
-            loss = run.step(items)
-            tokens = int(dist.total(_n_tokens(items)))
-            state.step += 1
-            state.trained_tokens += tokens
-            row: dict[str, Any] = {"step": state.step, "train_loss": round(dist.mean(loss), 6), "valid_loss": None,
-                                   "tokens_per_second": round(tokens / max(time.perf_counter() - t0, 1e-9), 1),
-                                   "total_steps": sch.total, "epoch": epoch + 1}
-            last_step = b == sch.steps_per_epoch - 1 or state.step == sch.total
-            if run.valid_set and (state.step % spec.eval_every == 0 or last_step):
-                valid = run.validation_loss()
-                row["valid_loss"] = round(valid or 0.0, 6)
-                if valid is not None and (state.best_valid is None or valid < state.best_valid):
-                    state.best_valid, state.evals_since_best = valid, 0
-                    if spec.early_stopping_patience:
-                        best = {k: v.detach().clone() for k, v in run.peft.state_dict().items() if "lora_" in k}
-                else:
-                    state.evals_since_best += 1
-            state.metrics.append(row)
-            report.step(row)
-            state.wall_s = time.perf_counter() - started
-            patience = spec.early_stopping_patience
-            early = patience is not None and state.evals_since_best >= patience
-            stopping = dist.any(stop["to"] is not None)
-            if state.step % spec.checkpoint_every == 0 or last_step or stopping or early:
-                if dist.main:
-                    checkpoints.save(run, state)
-                dist.barrier()
-            if stopping:
-                final = "paused" if stop["to"] == "pause" else "cancelled"
-                report.event(f"Job {final} at step {state.step}; its state is saved")
-                report.update(status=final, trained_tokens=state.trained_tokens)
-                return
-            if early:
-                if best is not None:
-                    run.peft.load_state_dict(best, strict=False)
-                report.event(f"Early stopping at step {state.step}: the validation loss has not improved for "
-                             f"{patience} evaluations; keeping the adapter with the best one "
-                             f"({state.best_valid:.4f})")
-                break
-        else:
-            continue
-        break
-    (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(run.peft))
-    if not dist.main:
-        return
-    run.peft.save_pretrained(str(job.adapter))
-    report.finished(run, state, time.perf_counter() - started)
+    for step in sch.steps[state.step:sch.total]:  # the steps not trained yet (all of them unless resumed)
+        t0 = time.perf_counter()
+        micro = [[run.train_set[i] for i in mb] for mb in step.micro_batches(dist.rank)]
+        loss = run.step(micro, step.most_micro_batches)
+        tokens = int(dist.total(sum(_n_tokens(m) for m in micro)))
+        state.step += 1
+        state.trained_tokens += tokens
+        row: dict[str, Any] = {"step": state.step, "train_loss": round(dist.mean(loss), 6), "valid_loss": None,
+                               "tokens_per_second": round(tokens / max(time.perf_counter() - t0, 1e-9), 1),
+                               "total_steps": sch.total, "epoch": step.epoch + 1}
+        last_step = step.last_of_epoch or state.step == sch.total
+        if run.valid_set and (state.step % spec.eval_every == 0 or last_step):
+            valid = run.validation_loss()
+            row["valid_loss"] = round(valid or 0.0, 6)
+            if valid is not None and (state.best_valid is None or valid < state.best_valid):
+                state.best_valid, state.evals_since_best = valid, 0
+                if spec.early_stopping_patience:
+                    best = {k: v.detach().clone() for k, v in run.peft.state_dict().items() if "lora_" in k}
+            else:
+                state.evals_since_best += 1
+        state.metrics.append(row)
+        report.step(row)
+        state.wall_s = time.perf_counter() - started
+        patience = spec.early_stopping_patience
+        early = patience is not None and state.evals_since_best >= patience
+        stopping = dist.any(stop["to"] is not None)
+        if state.step % spec.checkpoint_every == 0 or last_step or stopping or early:
+            checkpoints.save(run, state)
+            dist.barrier()
+        if stopping:
+            final = "paused" if stop["to"] == "pause" else "cancelled"
+            report.event(f"Job {final} at step {state.step}; its state is saved")
+            report.update(status=final, trained_tokens=state.trained_tokens)
+            return
+        if early:
+            if best is not None:
+                run.peft.load_state_dict(best, strict=False)
+            report.event(f"Early stopping at step {state.step}: the validation loss has not improved for "
+                         f"{patience} evaluations; keeping the adapter with the best one ({state.best_valid:.4f})")
+            break
+    weights = run.adapter_weights()
+    (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(weights))
+    run.save_adapter(job.adapter)
+    if dist.main:
+        report.finished(run, state, time.perf_counter() - started)

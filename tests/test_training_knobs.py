@@ -29,7 +29,7 @@ def _batch(tiny: Path, n: int = 4) -> tuple[object, dict]:  # type: ignore[type-
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from local_backend.trainer import _collate
+    from local_backend.batching import collate
 
     tok = AutoTokenizer.from_pretrained(tiny)
     rows = [encode_chat(tok, [SYSTEM, {"role": "user", "content": f"Ticket {i}" + " wrong" * i},
@@ -39,7 +39,7 @@ def _batch(tiny: Path, n: int = 4) -> tuple[object, dict]:  # type: ignore[type-
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
                            LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear",
                                       init_lora_weights=False))  # non-zero B: the adapter changes the logits
-    return model, _collate(rows, tok.pad_token_id, "cpu")
+    return model, collate(rows, tok.pad_token_id, "cpu")
 
 
 def _close(a, b) -> bool:  # type: ignore[no-untyped-def]
@@ -82,7 +82,7 @@ def test_schedules_warm_up_then_decay() -> None:
     from local_backend.trainer import LocalSpec, Schedule
 
     def sched(n: int, **kw) -> Schedule:  # type: ignore[no-untyped-def]
-        return Schedule.of(LocalSpec(model="m", training_file="f", n_epochs=2, batch_size=2, **kw), n, 1)
+        return Schedule.of(LocalSpec(model="m", training_file="f", n_epochs=2, batch_size=2, **kw), [10] * n, 1)
 
     s = sched(40, gradient_accumulation_steps=2, warmup_steps=4, lr_scheduler="cosine")
     assert (s.steps_per_epoch, s.total, s.epochs) == (10, 20, 2)  # 40 examples / (2 x 2) per step
