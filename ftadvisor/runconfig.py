@@ -43,8 +43,6 @@ AXOLOTL_HARMLESS = ("model_type", "tokenizer_type", "save_safetensors", "trust_r
                     "hub_model_id", "resume_from_checkpoint", "auto_resume_from_checkpoints")
 AXOLOTL_REFUSED = {  # key -> why (only when set to something other than off)
     "deepspeed": "DeepSpeed is not supported: the local backend uses DDP (-o num_processes=N)",
-    "fsdp": "FSDP is not supported yet: the local backend uses DDP (-o num_processes=N)",
-    "fsdp_config": "FSDP is not supported yet: the local backend uses DDP (-o num_processes=N)",
     "train_on_inputs": "training on the prompts is not supported: the loss covers the assistant turns, as OpenAI's",
     "unsloth_lora_mlp": "Unsloth kernels are not supported", "relora_steps": "ReLoRA is not supported",
     "peft_use_dora": "DoRA is not supported (and vLLM would refuse the adapter)",
@@ -159,17 +157,29 @@ def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
         options["precision"] = "fp16"
     elif data.get("bf16") is True:
         options["precision"] = "bf16"
+    if data.get("fsdp") or data.get("fsdp_config"):
+        config = data.get("fsdp_config") or {}
+        if isinstance(config, dict) and (config.get("fsdp_offload_params") or config.get("offload_params")):
+            raise InputError(f"{path}: fsdp_config: offloading parameters to the CPU is not supported")
+        options["parallel"] = "fsdp"
+        warnings.append("fsdp: each decoder layer is sharded (torch fully_shard) across -o num_processes=N "
+                        "processes; the other fsdp_config keys are ignored")
     val = data.get("val_set_size") or 0
     if not isinstance(val, int | float) or not 0 <= val < 1:
         raise InputError(f"{path}: val_set_size must be a fraction between 0 and 1")
     if data.get("rl") not in (None, "dpo"):
         raise InputError(f"{path}: rl: {data['rl']!r} is not supported (dpo is)")
-    if any(k.startswith("wandb_") or k.startswith("mlflow_") for k in data):
-        warnings.append("experiment tracking (wandb_*, mlflow_*) is not supported yet: the run is recorded in the "
-                        "ledger only")
+    if data.get("wandb_project"):
+        options.update(report_to="wandb", tracking_project=data["wandb_project"])
+    elif data.get("mlflow_experiment_name"):
+        options.update(report_to="mlflow", tracking_project=data["mlflow_experiment_name"])
+    ignored = sorted(k for k in data if k.startswith(("wandb_", "mlflow_"))
+                     and k not in ("wandb_project", "mlflow_experiment_name"))
+    if ignored:
+        warnings.append(f"{', '.join(ignored)} ignored: W&B reads WANDB_* and MLflow MLFLOW_* environment variables")
     known = {"base_model", "datasets", "adapter", "load_in_4bit", "lora_target_linear", "lora_target_modules",
              "lr_scheduler", "optimizer", "val_set_size", "rl", "num_epochs", "micro_batch_size", "output_dir",
-             "seed", *AXOLOTL_OPTIONS, *AXOLOTL_HARMLESS, *AXOLOTL_REFUSED}
+             "seed", "fsdp", "fsdp_config", "fsdp_version", *AXOLOTL_OPTIONS, *AXOLOTL_HARMLESS, *AXOLOTL_REFUSED}
     unknown = sorted(k for k in data if k not in known and not k.startswith(("wandb_", "mlflow_")))
     if unknown:
         warnings.append(f"unknown Axolotl key(s) ignored: {', '.join(unknown)}")

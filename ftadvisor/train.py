@@ -17,7 +17,6 @@ from ftadvisor.advisor.availability import OrgHistoryAnswer, availability
 from ftadvisor.backends.base import (
     METHOD_TYPES,
     Backend,
-    BackendOptions,
     FileRef,
     Job,
     JobEvent,
@@ -26,6 +25,7 @@ from ftadvisor.backends.base import (
     ReportsUsage,
     ResultFiles,
     new_run_id,
+    parse_options,
     wait,
 )
 from ftadvisor.errors import FtAdvisorError, InputError
@@ -89,17 +89,6 @@ def _validate(path: Path, method: Method, model: str, catalogue: Catalogue, toda
     return report.n_examples
 
 
-def backend_options(backend: Backend, given: dict[str, Any] | None) -> BackendOptions:
-    """``given`` (e.g. from ``-o KEY=VALUE``) validated by the backend's own Options model, before anything
-    is sent; a mistake names the option."""
-    try:
-        return backend.Options.model_validate(given or {})
-    except ValidationError as exc:
-        fields = ", ".join(backend.Options.model_fields) or "none"
-        raise InputError("; ".join(f"-o {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                         + f" (options of --backend {backend.name}: {fields})") from None
-
-
 def plan_training(path: str | Path, *, model: str, backend: Backend | str = "openai", method: Method = "sft",
                   validation: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
                   learning_rate_multiplier: float | None = None, beta: float | None = None,
@@ -115,7 +104,7 @@ def plan_training(path: str | Path, *, model: str, backend: Backend | str = "ope
     b = get_backend(backend) if isinstance(backend, str) else backend
     today = today or dt.date.today()
     catalogue = catalogue or load_catalogue()
-    opts = backend_options(b, options)
+    opts = parse_options(b.Options, options, b.name)
     if method not in b.methods:
         raise InputError(f"the {b.name} backend trains {', '.join(sorted(b.methods))}, not {method}")
     terms = b.plan_terms(model, opts, catalogue)

@@ -35,6 +35,7 @@ from ftadvisor.backends.base import (
     TrainingUsage,
     Usage,
     page_after,
+    parse_options,
 )
 from ftadvisor.data.jsonl import atomic_writer
 from ftadvisor.errors import InputError
@@ -306,15 +307,11 @@ class LocalBackend:
 
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
         """Create a job and start its worker; ``spec.options`` are :class:`LocalOptions` (lora_rank, qlora, ...)."""
-        from pydantic import ValidationError
 
         from local_backend.modelio import base_name, check
 
-        try:
-            options = LocalOptions.model_validate(spec.options)
-        except ValidationError as exc:
-            raise InputError("local options: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                            for e in exc.errors())) from None
+        options = parse_options(LocalOptions, spec.options, self.name)
+        assert isinstance(options, LocalOptions)
         if options.gpu_per_hour is None:  # the worker prices the run the way the plan did
             from ftadvisor.pricing import load_catalogue
 

@@ -58,6 +58,12 @@ class LocalOptions(BackendOptions):
                                              "per process) or fsdp (weights sharded across processes, torch "
                                              "fully_shard, for models that do not fit one GPU)")
 
+    report_to: Literal["none", "mlflow", "wandb"] = Field(
+        default="none", description="track the run in MLflow (MLFLOW_TRACKING_URI, else a local file store) or "
+                                    "Weights & Biases (offline unless WANDB_API_KEY or WANDB_MODE is set)")
+    tracking_project: str | None = Field(default=None, description="MLflow experiment or W&B project (default: "
+                                         "ftadvisor)")
+
     @model_validator(mode="after")
     def _compatible(self) -> LocalOptions:
         if self.parallel == "fsdp" and self.optimizer != "adamw":

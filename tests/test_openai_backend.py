@@ -90,6 +90,22 @@ def test_dpo_create_reads_back_method_hyperparameters(httpx2_mock, backend: Open
     assert job.method == "dpo" and job.hyperparameters["beta"] == 0.1 and job.hyperparameters["batch_size"] == 4
 
 
+def test_wandb_integration_passes_through_to_the_create_request(httpx2_mock, backend: OpenAIBackend) -> None:
+    from openai.types.fine_tuning.job_create_params import Integration
+
+    respond(httpx2_mock, "POST", "/fine_tuning/jobs", "job_validating_files")
+    spec = JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123",
+                   options={"report_to": "wandb", "tracking_project": "tickets", "wandb_tags": ["v2"]})
+    backend.create_job(spec)
+    sent = body(posts(httpx2_mock, "/fine_tuning/jobs")[0])
+    assert sent["integrations"] == [{"type": "wandb", "wandb": {"project": "tickets", "tags": ["v2"]}}]
+    assert set(sent["integrations"][0]) <= set(Integration.__annotations__)  # the SDK's own request shape
+    with pytest.raises(InputError, match="tracking_project"):
+        backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123",
+                                   options={"report_to": "wandb"}))
+    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 1  # the refusal sent nothing
+
+
 def test_hyperparameter_ranges_are_checked_before_sending(httpx2_mock, backend: OpenAIBackend) -> None:
     for bad in ({"n_epochs": 0}, {"n_epochs": 51}, {"batch_size": 300}, {"learning_rate_multiplier": 0},
                 {"beta": 2.5}, {"n_epochs": 2.5}):

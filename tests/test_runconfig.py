@@ -105,6 +105,8 @@ def test_own_keys_flags_override_and_refusals(run_cli, tmp_path: Path) -> None:
         "base_model: m\ndatasets:\n  - path: t.jsonl\n    type: chat_template\ndeepspeed: zero3.json\n")
     assert "train_on_inputs: training on the prompts is not supported" in refused(
         "base_model: m\ndatasets:\n  - path: t.jsonl\ntrain_on_inputs: true\n")
+    assert "offloading parameters to the CPU is not supported" in refused(
+        "base_model: m\ndatasets:\n  - path: t.jsonl\nfsdp_config:\n  fsdp_offload_params: true\n")
     assert "datasets[0].type: 'alpaca' is not supported" in refused(
         "base_model: m\ndatasets:\n  - path: t.jsonl\n    type: alpaca\n")
     assert "bad.yaml:2: not valid YAML" in refused("model: m\n  - oops: [\n")
@@ -128,14 +130,16 @@ def test_axolotl_keys_map_and_unknown_ones_are_named(tmp_path: Path) -> None:
     path.write_text("base_model: m\ndatasets:\n  - path: train.jsonl\n    type: chat_template\nadapter: qlora\n"
                     "lora_target_linear: true\nsequence_len: 512\noptimizer: paged_adamw_8bit\nbf16: true\n"
                     "max_steps: 30\neval_steps: 5\nsave_steps: 10\nwarmup_ratio: 0.1\nval_set_size: 0.2\n"
-                    "wandb_project: x\nmystery_key: 1\nseed: 3\nsample_packing: true\ngroup_by_length: true\n")
+                    "wandb_project: x\nmystery_key: 1\nseed: 3\nsample_packing: true\ngroup_by_length: true\n"
+                    "fsdp:\n  - full_shard\n  - auto_wrap\nfsdp_config:\n  fsdp_version: 2\n")
     c = load_config(path)
     assert c.model == "m" and c.backend == "local" and c.file == str(data) and c.seed == 3
     assert c.options == {"qlora": True, "target_modules": "all-linear", "max_length": 512,
                          "optimizer": "paged-adamw-8bit", "precision": "bf16", "max_steps": 30, "eval_every": 5,
                          "checkpoint_every": 10, "warmup_ratio": 0.1,
-                         "packing": True, "group_by_length": True}
-    assert any("mystery_key" in w for w in c.warnings) and any("wandb" in w for w in c.warnings)
+                         "packing": True, "group_by_length": True, "parallel": "fsdp",
+                         "report_to": "wandb", "tracking_project": "x"}
+    assert any("mystery_key" in w for w in c.warnings)
     split = split_validation(c, tmp_path / "split")
     lines = {k: len(Path(getattr(split, k)).read_text().splitlines()) for k in ("file", "validation")}
     assert lines["file"] + lines["validation"] == 20 and 2 <= lines["validation"] <= 6 and split.val_set_size is None

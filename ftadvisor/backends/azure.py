@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ftadvisor.backends.base import Completion, Deployment, Job
+from ftadvisor.backends.base import BackendOptions, Completion, Deployment, Job, NoOptions
 from ftadvisor.backends.openai_api import BackendError, OpenAIBackend
 from ftadvisor.errors import InputError
 from ftadvisor.secrets import redact
@@ -46,6 +46,7 @@ class AzureBackend(OpenAIBackend):
     name = "azure"
     provider = "azure"
     methods = frozenset({"sft", "dpo"})
+    Options: type[BackendOptions] = NoOptions  # Azure has no W&B integration
 
     def __init__(self, endpoint: str | None = None, api_key: str | None = None, api_version: str | None = None,
                  ad_token: str | None = None, **kwargs: Any) -> None:

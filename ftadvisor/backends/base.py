@@ -173,6 +173,21 @@ class NoOptions(BackendOptions):
     """This backend takes no options of its own."""
 
 
+def parse_options(options: type[BackendOptions], given: dict[str, Any] | None, backend: str) -> BackendOptions:
+    """``given`` (e.g. from ``-o KEY=VALUE``) validated by a backend's own Options model, before anything is
+    sent; a mistake names the option and lists the backend's options."""
+    from pydantic import ValidationError
+
+    from ftadvisor.errors import InputError
+
+    try:
+        return options.model_validate(given or {})
+    except ValidationError as exc:
+        fields = ", ".join(options.model_fields) or "none"
+        raise InputError("; ".join(f"-o {'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
+                                   for e in exc.errors()) + f" (options of --backend {backend}: {fields})") from None
+
+
 class TrainingUsage(BaseModel):
     """What a finished job used, as the backend measured or billed it."""
 

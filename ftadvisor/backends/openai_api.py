@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
 from ftadvisor.backends.base import (
     METHOD_TYPES,
@@ -36,7 +36,6 @@ from ftadvisor.backends.base import (
     JobEvent,
     JobSpec,
     Method,
-    NoOptions,
     PlanTerms,
     TrainingUsage,
     Usage,
@@ -44,6 +43,7 @@ from ftadvisor.backends.base import (
     hosted_cost,
     look_for,
     new_run_id,
+    parse_options,
 )
 from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
 from ftadvisor.pricing.catalogue import Catalogue
@@ -101,13 +101,38 @@ def retry_after(exc: Any) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
+class OpenAIOptions(BackendOptions):
+    """OpenAI's job settings beyond the hyperparameters: its Weights & Biases integration."""
+
+    report_to: Literal["none", "wandb"] = Field(default="none", description="wandb: OpenAI sends the job's "
+                                                "metrics to your W&B project (link W&B to the organization first)")
+    tracking_project: str | None = Field(default=None, description="the W&B project (required with wandb)")
+    wandb_entity: str | None = Field(default=None, description="the W&B team or user (default: your W&B default)")
+    wandb_name: str | None = Field(default=None, description="the W&B run's display name (default: the job id)")
+    wandb_tags: list[str] = Field(default_factory=list, description="tags on the W&B run")
+
+    @model_validator(mode="after")
+    def _project(self) -> OpenAIOptions:
+        if self.report_to == "wandb" and not self.tracking_project:
+            raise ValueError("report_to=wandb needs tracking_project=<your W&B project>")
+        return self
+
+    def integrations(self) -> list[dict[str, Any]]:
+        """The create request's ``integrations`` (empty when nothing is tracked)."""
+        if self.report_to != "wandb":
+            return []
+        wandb = {"project": self.tracking_project, "entity": self.wandb_entity, "name": self.wandb_name,
+                 "tags": self.wandb_tags or None}
+        return [{"type": "wandb", "wandb": {k: v for k, v in wandb.items() if v is not None}}]
+
+
 class OpenAIBackend:
     """OpenAI's fine-tuning API: upload, create, poll, use."""
 
     name = "openai"
     provider = "openai"  # its rows in the price catalogue
     methods = frozenset({"sft", "dpo", "rft"})
-    Options: type[BackendOptions] = NoOptions
+    Options: type[BackendOptions] = OpenAIOptions
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, organization: str | None = None,
                  project: str | None = None, *, timeout: float = 60.0, max_retries: int = 2,
@@ -355,6 +380,9 @@ class OpenAIBackend:
         for key in ("validation_file", "suffix", "seed"):
             if getattr(spec, key) is not None:
                 params[key] = getattr(spec, key)
+        options = parse_options(self.Options, spec.options, self.name)
+        if isinstance(options, OpenAIOptions) and options.integrations():
+            params["integrations"] = options.integrations()
         jobs = self.client.with_options(max_retries=0).fine_tuning.jobs
         sent = False
         last: str = ""

@@ -42,6 +42,10 @@ from ftadvisor.cli.watching import detach, show_event, show_status
 @click.option("--beta", type=float, help="DPO beta, 0-2 (default auto). Example: --beta 0.1")
 @click.option("--suffix", help="Up to 64 characters in the model name. Example: --suffix tickets")
 @click.option("--seed", type=int, help="Seed for reproducibility. Example: --seed 42")
+@click.option("--report-to", type=click.Choice(["none", "mlflow", "wandb"]), help="Track the run (the same as -o "
+              "report_to=...): local runs in MLflow or W&B (offline without WANDB_API_KEY); OpenAI jobs in W&B through "
+              "its integration. Example: --report-to mlflow")
+@click.option("--tracking-project", help="The MLflow experiment or W&B project. Example: --tracking-project tickets")
 @click.option("--yes", "-y", is_flag=True, help="Skip the confirmation before spending. Example: --yes")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the cost; call no API. Example: --dry-run")
 @click.option("--no-wait", is_flag=True, help="Return once the job is created. Example: --no-wait")
@@ -75,7 +79,8 @@ from ftadvisor.cli.watching import detach, show_event, show_status
 def train(file: Path | None, config_file: Path | None, model: str | None, backend: str, options: tuple[str, ...],
           validation: Path | None,
           test_file: Path | None, method: str, epochs: int | None, batch_size: int | None,
-          learning_rate_multiplier: float | None, beta: float | None, suffix: str | None, seed: int | None, yes: bool,
+          learning_rate_multiplier: float | None, beta: float | None, suffix: str | None, seed: int | None,
+          report_to: str | None, tracking_project: str | None, yes: bool,
           dry_run: bool, no_wait: bool, poll: float, no_log: bool, as_json: bool, answers_file: Path | None,
           base_model: str | None, system_prompt: Path | None, prompt_tokens: float | None,
           requests_per_day: float | None, setup_budget: float | None, prompt_compliance: float | None,
@@ -99,7 +104,8 @@ def train(file: Path | None, config_file: Path | None, model: str | None, backen
     """
     from ftadvisor.train import ignored_hyperparameters, plan_training, run_training, upload_files
 
-    run = _run_config(locals(), parse_options(options))
+    tracking = {k: v for k, v in (("report_to", report_to), ("tracking_project", tracking_project)) if v}
+    run = _run_config(locals(), {**parse_options(options), **tracking})
     if run.file is None:
         raise click.UsageError("give the training FILE (or --config with a file in it)")
     if run.output_dir and Path(run.output_dir).exists() and any(Path(run.output_dir).iterdir()):
