@@ -23,7 +23,7 @@ from pydantic import Field
 
 from ftadvisor.pricing.training import default_epochs
 from local_backend.batching import Layout, Step, collate, plan
-from local_backend.chatdata import IGNORE, Encoded, encode_chat, encode_preference
+from local_backend.chatdata import IGNORE, Encoded, TemplateError, encode_chat, encode_preference
 from local_backend.losses import sequence_logps
 from local_backend.options import LocalOptions
 from local_backend.store import JobDir
@@ -52,10 +52,12 @@ def auto_batch_size(n: int) -> int:
     return max(1, min(8, round(n * 0.002) or 1))
 
 
-def _read_jsonl(path: str) -> list[dict[str, Any]]:
+def _read_jsonl(path: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each example (the worker validated the file first)."""
     import json
 
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [(n, json.loads(line)) for n, line in enumerate(lines, 1) if line.strip()]
 
 
 def _dpo_loss(model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str,
@@ -257,14 +259,18 @@ class Run:
             forward = _shard(forward, self.peft) if self.sharded else _replicate(forward, self.dev, dist)
         self.forward = forward
 
-        def encode(ex: dict[str, Any]) -> Any:
-            if spec.method == "dpo":
-                return encode_preference(tok, ex, spec.max_length)
-            return encode_chat(tok, ex["messages"], spec.max_length)
+        def encode(path: str) -> list[Any]:
+            out = []
+            for line, ex in _read_jsonl(path):
+                try:
+                    out.append(encode_preference(tok, ex, spec.max_length) if spec.method == "dpo"
+                               else encode_chat(tok, ex["messages"], spec.max_length, ex.get("tools")))
+                except TemplateError as exc:
+                    raise TemplateError(f"{Path(path).name}:{line}: {exc}") from None
+            return out
 
-        self.train_set: list[Any] = [encode(ex) for ex in _read_jsonl(spec.training_file)]
-        self.valid_set: list[Any] = [encode(ex) for ex in _read_jsonl(spec.validation_file)] \
-            if spec.validation_file else []
+        self.train_set: list[Any] = encode(spec.training_file)
+        self.valid_set: list[Any] = encode(spec.validation_file) if spec.validation_file else []
         self.schedule = Schedule.of(spec, [_n_tokens([e]) for e in self.train_set], dist.world)
         self.optim = _optimizer(spec, self.trainable(), self.schedule.lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.optim, self.schedule.factor)
