@@ -114,9 +114,18 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load(model: str, *, quantize_4bit: bool = False) -> tuple[Any, Any]:
-    """(model, tokenizer). fp32 on CPU (bf16 is slower there), bf16 on GPUs that support it; QLoRA stores
-    the base in 4-bit NF4 with double quantisation (bitsandbytes >= 0.47 also runs it on CPU)."""
+def attention_kernel(requested: str, dev: str) -> str:
+    """``auto``: flash-attention 2 on a GPU where the flash_attn package is installed (its varlen kernels
+    read packed position ids), else PyTorch's SDPA."""
+    if requested != "auto":
+        return requested
+    return "flash_attention_2" if dev == "cuda" and importlib.util.find_spec("flash_attn") else "sdpa"
+
+
+def load(model: str, *, quantize_4bit: bool = False, attention: str = "auto") -> tuple[Any, Any]:
+    """(model, tokenizer). The base is stored in fp32 on a CPU (bf16 autocast is decided per job by
+    ``precision``), in bf16 on GPUs that support it, else fp16; QLoRA stores it in 4-bit NF4 with double
+    quantisation (bitsandbytes >= 0.47 also runs it on CPU)."""
     import torch
 
     quiet()
@@ -126,7 +135,7 @@ def load(model: str, *, quantize_4bit: bool = False) -> tuple[Any, Any]:
     dev = device()
     dtype = torch.bfloat16 if dev == "cuda" and torch.cuda.is_bf16_supported() else (
         torch.float16 if dev == "cuda" else torch.float32)
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attention_kernel(attention, dev)}
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
 

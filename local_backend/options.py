@@ -54,6 +54,9 @@ class LocalOptions(BackendOptions):
                                   "(less padding); the order of the batches stays random")
     batch_tokens: int | None = Field(default=None, ge=8, description="fill each micro-batch up to this many tokens "
                                      "(padded, or packed with packing) instead of batch_size examples")
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
+        default="auto", description="attention kernel: auto = flash_attention_2 on a GPU with flash-attn "
+                                    "installed (varlen with packing), else sdpa")
     parallel: Literal["ddp", "fsdp"] = Field(default="ddp", description="with num_processes > 1: ddp (a model copy "
                                              "per process) or fsdp (weights sharded across processes, torch "
                                              "fully_shard, for models that do not fit one GPU)")

@@ -242,7 +242,8 @@ class Run:
         event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
               + (f" on {dist.world} processes" + (" (FSDP, sharded)" if self.sharded else " (DDP)")
                  if dist.world > 1 else ""))
-        model, tok = load(spec.model, quantize_4bit=spec.qlora)
+        model, tok = load(spec.model, quantize_4bit=spec.qlora, attention=spec.attention)
+        self.attention = str(model.config._attn_implementation)
         if spec.qlora:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
         elif checkpointing:
@@ -576,7 +577,7 @@ def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
         + (f" x {sch.accumulation} accumulated" if sch.accumulation > 1 else "") + f", {sch.total} steps, "
         + ("packed, " if spec.packing else "") + ("grouped by length, " if spec.group_by_length else "") +
         f"{sch.kind} schedule with {sch.warmup} warm-up steps, LoRA r={spec.lora_rank} on {spec.target_modules}, "
-        f"{trainable:,} trainable parameters; {run.precision.reason}"
+        f"{trainable:,} trainable parameters, {run.attention} attention; {run.precision.reason}"
         + ("; gradient checkpointing" if run.checkpointing else ""))
     run.peft.train()
     started = time.perf_counter() - state.wall_s

@@ -14,6 +14,16 @@ if not os.environ.get("TIKTOKEN_CACHE_DIR") and _shared.is_dir():
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with a ChatML tokenizer (``local_backend.tiny``), built once per session; tests read
+    it and never change it."""
+    pytest.importorskip("transformers")
+    from local_backend.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own config/data folder, so no user file leaks in."""

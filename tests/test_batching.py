@@ -16,13 +16,7 @@ from ftadvisor.backends.base import JobSpec, wait  # noqa: E402
 from local_backend.backend import LocalBackend  # noqa: E402
 from local_backend.batching import Layout, collate, plan  # noqa: E402
 from local_backend.chatdata import IGNORE, encode_chat  # noqa: E402
-from local_backend.tiny import make_tiny_model  # noqa: E402
 from tests.test_local_backend import SYSTEM, dataset  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _rows(tiny: Path, n: int = 5) -> tuple[object, list]:  # type: ignore[type-arg]
@@ -127,19 +121,23 @@ def test_a_packed_job_trains_the_adapter_an_unpacked_one_does(tiny: Path, tmp_pa
     b = LocalBackend(tmp_path / "store", poll_interval=0.2, sleep=time.sleep)
     data = b.upload(dataset(tmp_path / "train.jsonl", 12)).id
     jobs = []
-    for extra in ({}, {"packing": True}, {"packing": True, "batch_tokens": 100_000}):
+    for extra in ({}, {"packing": True}, {"packing": True, "batch_tokens": 100_000},
+                  {"packing": True, "attention": "eager"}):
         job = b.create_job(JobSpec(model=str(tiny), training_file=data,
                                    hyperparameters={"n_epochs": 1, "batch_size": 4},
                                    options={"lora_rank": 4, "lora_dropout": 0.0, "precision": "fp32", **extra}))
         done = wait(b, job.id, poll_interval=0.2, sleep=time.sleep)
         assert done.status == "succeeded", done.error
         jobs.append(done.id)
-    plain, packed, budget = (_adapter(b, j) for j in jobs)
+    plain, packed, budget, eager = (_adapter(b, j) for j in jobs)
     for k in plain:
         assert torch.allclose(plain[k], packed[k], atol=1e-5), k
+        assert torch.allclose(plain[k], eager[k], atol=1e-5), k  # the block mask is the same with eager attention
     assert not all(torch.allclose(plain[k], budget[k], atol=1e-5) for k in plain)  # one 12-example step instead
     events = [e.message for e in b.list_events(jobs[2], limit=1000)]
     assert any("micro-batches of up to 100,000 tokens, 1 steps, packed" in m for m in events)
+    assert any("sdpa attention" in m for m in events)
+    assert any("eager attention" in m.message for m in b.list_events(jobs[3], limit=1000))
 
 
 def test_packing_is_refused_for_dpo(tiny: Path, tmp_path: Path) -> None:

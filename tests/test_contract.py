@@ -65,13 +65,6 @@ def _tar_zst(folder: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from local_backend.tiny import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
-@pytest.fixture(scope="module")
 def tiny_adapter(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real PEFT LoRA adapter for the tiny model (what a Together job on that model would hand back)."""
     from peft import LoraConfig, get_peft_model

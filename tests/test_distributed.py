@@ -20,15 +20,9 @@ pytest.importorskip("peft")
 
 from ftadvisor.backends.base import JobSpec, wait  # noqa: E402
 from local_backend.backend import LocalBackend  # noqa: E402
-from local_backend.tiny import make_tiny_model  # noqa: E402
 from tests.test_local_backend import _wait_for_step, dataset  # noqa: E402
 
 COMMON = {"lora_rank": 4, "lora_dropout": 0.0, "precision": "fp32", "checkpoint_every": 2}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _adapter(b: LocalBackend, job_id: str) -> dict:  # type: ignore[type-arg]

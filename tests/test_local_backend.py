@@ -16,14 +16,8 @@ pytest.importorskip("peft")
 from ftadvisor.backends import JobSpec, wait  # noqa: E402
 from local_backend import LocalBackend  # noqa: E402
 from local_backend.chatdata import IGNORE, TemplateError, encode_chat  # noqa: E402
-from local_backend.tiny import make_tiny_model  # noqa: E402
 
 SYSTEM = {"role": "system", "content": "You triage support tickets. Answer with JSON."}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture

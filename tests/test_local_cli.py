@@ -12,13 +12,7 @@ import pytest
 pytest.importorskip("peft")
 
 from ftadvisor.ledger import Ledger
-from local_backend.tiny import make_tiny_model
 from tests.test_local_backend import dataset
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def test_train_chat_export_on_the_local_backend(tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path) -> None:

@@ -18,13 +18,6 @@ from tests.test_local_backend import dataset
 FT = "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from local_backend.tiny import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 @pytest.fixture
 def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """OpenAI with one finished fine-tune (2 epochs, batch 2, seed 7) and the files it trained on."""

@@ -41,14 +41,6 @@ save_safetensors: true
 """
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("peft")
-    from local_backend.tiny import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 def test_seed_004_axolotl_config_trains_and_reruns_exactly(tiny: Path, run_cli, tmp_path: Path,
                                                            _isolated_home: Path) -> None:
     pytest.importorskip("bitsandbytes")

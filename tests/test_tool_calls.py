@@ -11,7 +11,6 @@ import pytest
 pytest.importorskip("transformers")
 
 from local_backend.chatdata import IGNORE, TemplateError, encode_chat, preview, supports_tools
-from local_backend.tiny import make_tiny_model
 
 # ChatML with tools, shaped like Qwen 2.5's: the tool list in a system turn, each call as JSON in <tool_call>.
 TOOLS_TEMPLATE = (
@@ -27,11 +26,6 @@ CALL = {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
 CONVERSATION = [{"role": "user", "content": "Where is order A17?"}, CALL,
                 {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'},
                 {"role": "assistant", "content": "It has shipped."}]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _tokenizer(tiny: Path, template: str | None = None):  # type: ignore[no-untyped-def]

@@ -15,13 +15,7 @@ pytest.importorskip("peft")
 
 from ftadvisor.backends.base import JobSpec, wait
 from local_backend.backend import LocalBackend
-from local_backend.tiny import make_tiny_model
 from tests.test_local_backend import dataset
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _run(b: LocalBackend, tiny: Path, tmp_path: Path, **options: object) -> tuple[str, list[dict[str, str]]]:

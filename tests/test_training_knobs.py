@@ -16,13 +16,7 @@ pytest.importorskip("peft")
 from ftadvisor.backends import JobSpec, wait  # noqa: E402
 from local_backend import LocalBackend  # noqa: E402
 from local_backend.chatdata import IGNORE, encode_chat  # noqa: E402
-from local_backend.tiny import make_tiny_model  # noqa: E402
 from tests.test_local_backend import SYSTEM, dataset  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _batch(tiny: Path, n: int = 4) -> tuple[object, dict]:  # type: ignore[type-arg]
