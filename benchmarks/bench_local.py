@@ -4,6 +4,7 @@ Usage:
   python benchmarks/bench_local.py                 # ftadvisor alone, through the job system (end to end)
   python benchmarks/bench_local.py --compare       # the three trainers side by side (needs: pip install --no-deps trl)
       [--steps 12] [--batch-size 4] [--rounds 3] [--precision fp32|bf16]
+      [--variant packing=true --variant compile=true ...]  # ftadvisor with these options, as extra contenders
 
 --compare trains SmolLM2-135M-Instruct (the built-in model) with LoRA r=16 on all linear layers, the same
 examples in the same order (sequential batches of the legal sample), AdamW at 2e-4, the same precision and
@@ -50,7 +51,7 @@ def _report(name: str, times: list[float], tokens: list[int], losses: list[float
             "peak_rss_mb": _peak_rss_mb(), "first_loss": losses[0], "losses": losses, "tokens": sum(tokens)}
 
 
-def run_ftadvisor(steps: int, bs: int, precision: str) -> dict[str, Any]:
+def run_ftadvisor(steps: int, bs: int, precision: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     from local_backend.modelio import BUILTIN
     from local_backend.store import JobDir
     from local_backend.trainer import Dist, LocalSpec, Run
@@ -61,9 +62,9 @@ def run_ftadvisor(steps: int, bs: int, precision: str) -> dict[str, Any]:
         data.write_text("".join(json.dumps(e) + "\n" for e in examples))
         job = JobDir("ftjob-bench", Path(tmp))
         job.path.mkdir(parents=True)
-        spec = LocalSpec(model=BUILTIN, training_file=str(data), n_epochs=1, batch_size=bs, lora_rank=LORA["r"],
-                         lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"], precision=precision,
-                         warmup_steps=1, max_length=1024)
+        spec = LocalSpec(**{"model": BUILTIN, "training_file": str(data), "n_epochs": 1, "batch_size": bs,
+                            "lora_rank": LORA["r"], "lora_alpha": LORA["alpha"], "lora_dropout": LORA["dropout"],
+                            "precision": precision, "warmup_steps": 1, "max_length": 1024, **(options or {})})
         run = Run(job, spec, Dist(), lambda *a, **k: None)
         run.peft.train()
         times, losses = [], []
@@ -222,6 +223,12 @@ def _matmul_params() -> int:
     return shape.linear_params() + shape.vocab * shape.hidden
 
 
+def _variant(name: str) -> dict[str, Any]:
+    """The options of an ftadvisor variant named ``ftadvisor key=value,key=value``."""
+    _, _, spec = name.partition(" ")
+    return {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in spec.split(",") if kv)}
+
+
 def _child(name: str, steps: int, bs: int, precision: str) -> dict[str, Any]:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     r = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(steps), "--batch-size", str(bs),
@@ -232,32 +239,34 @@ def _child(name: str, steps: int, bs: int, precision: str) -> dict[str, Any]:
     return result
 
 
-def compare(steps: int, bs: int, rounds: int, precision: str) -> None:
-    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
+def compare(steps: int, bs: int, rounds: int, precision: str, variants: list[str]) -> None:
+    contenders = (*CONTENDERS, *(f"ftadvisor {v}" for v in variants))
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in contenders}
     for r in range(rounds):
-        order = CONTENDERS[r % 3:] + CONTENDERS[:r % 3]  # alternate who goes first
-        for name in order:
+        k = r % len(contenders)
+        for name in contenders[k:] + contenders[:k]:  # alternate who goes first
             runs[name].append(_child(name, steps, bs, precision))
             print(f"round {r + 1} {name}: {runs[name][-1]['tokens_per_s']:.0f} tokens/s", flush=True)
     gflops = ceiling_gflops()
     ceiling = gflops * 1e9 / (4 * _matmul_params())
-    rate = {c: statistics.median(x["tokens_per_s"] for x in runs[c]) for c in CONTENDERS}
+    rate = {c: statistics.median(x["tokens_per_s"] for x in runs[c]) for c in contenders}
     print(f"\nSmolLM2-135M-Instruct, LoRA r={LORA['r']} all-linear, {precision}, batch {bs}, {steps} steps, "
           f"{runs['ftadvisor'][0]['tokens']:,} tokens, medians of {rounds} alternated rounds:")
-    for c in CONTENDERS:
+    for c in contenders:
         x = runs[c]
         print(f"  {c:<11} {rate[c]:7.0f} tokens/s  {statistics.median(v['s_per_step'] for v in x):6.2f} s/step  "
               f"peak RSS {statistics.median(v['peak_rss_mb'] for v in x):6.0f} MB  first loss {x[0]['first_loss']:.4f}")
-    first = [runs[c][0]["first_loss"] for c in CONTENDERS]
+    first = [runs[c][0]["first_loss"] for c in contenders]
     agree = max(first) - min(first) <= 0.02 * max(first)
     print(f"  first-step losses agree within 2%: {agree}")
-    print(f"  ftadvisor / TRL {rate['ftadvisor'] / rate['trl']:.2f}x, ftadvisor / HF Trainer "
-          f"{rate['ftadvisor'] / rate['hf_trainer']:.2f}x")
+    for c in (c for c in contenders if c.startswith("ftadvisor")):
+        print(f"  {c} / TRL {rate[c] / rate['trl']:.2f}x, / HF Trainer {rate[c] / rate['hf_trainer']:.2f}x, "
+              f"{rate[c] / ceiling:.0%} of the ceiling")
     print(f"  fp32 matmul ceiling {gflops:,.0f} GFLOP/s = {ceiling:,.0f} tokens/s at 4 FLOPs x "
-          f"{_matmul_params() / 1e6:.0f}M parameters; ftadvisor reaches {rate['ftadvisor'] / ceiling:.0%}")
-    print(json.dumps({"tokens_per_s": {c: round(rate[c], 1) for c in CONTENDERS},
+          f"{_matmul_params() / 1e6:.0f}M parameters")
+    print(json.dumps({"tokens_per_s": {c: round(rate[c], 1) for c in contenders},
                       "ceiling_tokens_per_s": round(ceiling, 1), "precision": precision,
-                      "first_losses": {c: round(runs[c][0]["first_loss"], 4) for c in CONTENDERS}}))
+                      "first_losses": {c: round(runs[c][0]["first_loss"], 4) for c in contenders}}))
 
 
 def end_to_end(examples: int, bs: int, qlora: bool) -> None:
@@ -286,7 +295,9 @@ def end_to_end(examples: int, bs: int, qlora: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--compare", action="store_true")
-    ap.add_argument("--one", choices=CONTENDERS)
+    ap.add_argument("--one")
+    ap.add_argument("--variant", action="append", default=[], help="ftadvisor options as an extra contender, "
+                    "e.g. packing=true or compile=true,packing=true")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
@@ -294,11 +305,13 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=48)
     ap.add_argument("--qlora", action="store_true")
     args = ap.parse_args()
-    if args.one:
-        fn = {"ftadvisor": run_ftadvisor, "trl": run_trl, "hf_trainer": run_hf_trainer}[args.one]
+    if args.one and args.one.startswith("ftadvisor"):
+        print(json.dumps(run_ftadvisor(args.steps, args.batch_size, args.precision, _variant(args.one))))
+    elif args.one:
+        fn = {"trl": run_trl, "hf_trainer": run_hf_trainer}[args.one]
         print(json.dumps(fn(args.steps, args.batch_size, args.precision)))
     elif args.compare:
-        compare(args.steps, args.batch_size, args.rounds, args.precision)
+        compare(args.steps, args.batch_size, args.rounds, args.precision, args.variant)
     else:
         end_to_end(args.examples, args.batch_size, args.qlora)
 

@@ -57,6 +57,8 @@ class LocalOptions(BackendOptions):
     attention: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
         default="auto", description="attention kernel: auto = flash_attention_2 on a GPU with flash-attn "
                                     "installed (varlen with packing), else sdpa")
+    compile: bool = Field(default=False, description="torch.compile each decoder layer (compiled once, reused "
+                          "by every layer; costs tens of seconds up front; needs a C++ compiler on a CPU)")
     parallel: Literal["ddp", "fsdp"] = Field(default="ddp", description="with num_processes > 1: ddp (a model copy "
                                              "per process) or fsdp (weights sharded across processes, torch "
                                              "fully_shard, for models that do not fit one GPU)")

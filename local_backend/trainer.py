@@ -252,6 +252,9 @@ class Run:
         lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
                           target_modules=spec.target_modules, task_type="CAUSAL_LM")
         self.peft = get_peft_model(model, lora)
+        if spec.compile:  # regional compilation: one compiled graph for the repeated decoder layer
+            for layer in _decoder_layers(self.peft):
+                layer.compile(dynamic=True)
         self.pad = tok.pad_token_id
         self.pack_to = spec.max_length if spec.packing else None
         forward = self.peft if spec.method == "dpo" else make_loss_module(self.peft)
@@ -373,14 +376,19 @@ def _shard(module: Any, peft_model: Any) -> Any:
     the loop calls."""
     from torch.distributed.fsdp import fully_shard
 
-    layer_classes = set(getattr(peft_model.get_base_model(), "_no_split_modules", None) or [])
-    layers = [m for m in peft_model.modules() if type(m).__name__ in layer_classes]
-    if not layers:
-        raise ValueError("fsdp: the model declares no decoder layer class (_no_split_modules) to shard by")
-    for layer in layers:
+    for layer in _decoder_layers(peft_model):
         fully_shard(layer)
     fully_shard(module)
     return module
+
+
+def _decoder_layers(peft_model: Any) -> list[Any]:
+    """The model's repeated decoder layers (the classes transformers never splits across devices)."""
+    layer_classes = set(getattr(peft_model.get_base_model(), "_no_split_modules", None) or [])
+    layers = [m for m in peft_model.modules() if type(m).__name__ in layer_classes]
+    if not layers:
+        raise ValueError("the model declares no decoder layer class (_no_split_modules) to shard or compile by")
+    return layers
 
 
 def _optimizer(spec: LocalSpec, params: list[Any], lr: float) -> Any:
@@ -578,7 +586,7 @@ def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
         + ("packed, " if spec.packing else "") + ("grouped by length, " if spec.group_by_length else "") +
         f"{sch.kind} schedule with {sch.warmup} warm-up steps, LoRA r={spec.lora_rank} on {spec.target_modules}, "
         f"{trainable:,} trainable parameters, {run.attention} attention; {run.precision.reason}"
-        + ("; gradient checkpointing" if run.checkpointing else ""))
+        + ("; gradient checkpointing" if run.checkpointing else "") + ("; compiled" if spec.compile else ""))
     run.peft.train()
     started = time.perf_counter() - state.wall_s
     for step in sch.steps[state.step:sch.total]:  # the steps not trained yet (all of them unless resumed)

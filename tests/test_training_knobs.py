@@ -162,3 +162,19 @@ def test_precision_is_chosen_once_and_refuses_what_cannot_run(tmp_path: Path) ->
     assert torch.equal(torch.get_rng_state(), state)  # the probe does not move the run's random state
     (job.path / "precision.json").write_text(json.dumps({"name": "bf16", "device_type": "cpu", "reason": "kept"}))
     assert chosen(job, "auto", "cpu").reason == "kept" and first.device_type == "cpu"
+
+
+def test_compiled_decoder_layers_train_the_same_adapter(tiny: Path, tmp_path: Path) -> None:
+    import shutil
+
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("torch.compile on a CPU needs a C++ compiler; none is installed")
+    b = LocalBackend(tmp_path / "store", poll_interval=0.2, sleep=time.sleep)
+    data = dataset(tmp_path / "train.jsonl", 12)
+    plain = _job(b, tiny, data)
+    compiled = _job(b, tiny, data, compile=True)
+    assert plain.status == compiled.status == "succeeded", compiled.error  # type: ignore[attr-defined]
+    a, c = _adapter(b, plain.id), _adapter(b, compiled.id)  # type: ignore[attr-defined]
+    for k in a:
+        assert torch.allclose(a[k], c[k], atol=1e-5), k
+    assert any("; compiled" in e.message for e in b.list_events(compiled.id, limit=1000))  # type: ignore[attr-defined]
