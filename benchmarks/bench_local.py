@@ -264,9 +264,17 @@ def compare(steps: int, bs: int, rounds: int, precision: str, variants: list[str
               f"{rate[c] / ceiling:.0%} of the ceiling")
     print(f"  fp32 matmul ceiling {gflops:,.0f} GFLOP/s = {ceiling:,.0f} tokens/s at 4 FLOPs x "
           f"{_matmul_params() / 1e6:.0f}M parameters")
+    curves = {}
+    if precision != "fp32":  # the reduced-precision loss curve against fp32's, same data and order
+        curves = {"fp32": _child("ftadvisor", steps, bs, "fp32")["losses"], precision: runs["ftadvisor"][0]["losses"]}
+        worst = max(abs(a - b) / a for a, b in zip(curves["fp32"], curves[precision], strict=True))
+        print(f"  ftadvisor loss curve, fp32 vs {precision} (step: fp32 / {precision}); largest relative gap "
+              f"{worst:.2%}:\n    " + ", ".join(f"{i + 1}: {a:.4f} / {b:.4f}" for i, (a, b) in
+                                            enumerate(zip(curves["fp32"], curves[precision], strict=True))))
     print(json.dumps({"tokens_per_s": {c: round(rate[c], 1) for c in contenders},
                       "ceiling_tokens_per_s": round(ceiling, 1), "precision": precision,
-                      "first_losses": {c: round(runs[c][0]["first_loss"], 4) for c in contenders}}))
+                      "first_losses": {c: round(runs[c][0]["first_loss"], 4) for c in contenders},
+                      **({"loss_curves": curves} if curves else {})}))
 
 
 def end_to_end(examples: int, bs: int, qlora: bool) -> None:

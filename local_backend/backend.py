@@ -307,7 +307,6 @@ class LocalBackend:
 
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
         """Create a job and start its worker; ``spec.options`` are :class:`LocalOptions` (lora_rank, qlora, ...)."""
-
         from local_backend.modelio import base_name, check
 
         options = parse_options(LocalOptions, spec.options, self.name)
@@ -395,6 +394,9 @@ class LocalBackend:
             if action == "cancel" and job.status in ("paused", "failed"):
                 return d.update(status="cancelled")
             raise InputError(f"{job_id} is {job.status}; only a running job can be {final}")
+        if (d.path / "launch.json").is_file() and not (d.path / "worker.json").is_file():
+            raise InputError(f"{job_id} runs on nodes started by hand: stop torchrun on each node (its checkpoints "
+                             f"stay; start the printed command on every node again to continue)")
         (d.path / "control").write_text(action)
         pid = d.read_json("worker.json")["pid"]
         if _alive(pid):

@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from ftadvisor.backends.base import JobSpec, wait  # noqa: E402
+from ftadvisor.errors import InputError  # noqa: E402
 from local_backend.backend import LocalBackend  # noqa: E402
 from tests.test_local_backend import _wait_for_step, dataset  # noqa: E402
 
@@ -100,6 +101,8 @@ def test_two_nodes_over_loopback_with_torchrun(tiny: Path, tmp_path: Path) -> No
     assert printed == node_command(folder, 1, 2)
     assert any("Waiting for 2 nodes" in e.message and "--node-rank=N" in e.message for e in b.list_events(job.id))
     assert not (folder.path / "worker.json").exists()  # nothing started on this machine
+    with pytest.raises(InputError, match="stop torchrun on each node"):
+        b.pause(job.id)
     port = _free_port()
     nodes = [subprocess.Popen([sys.executable, *node_command(folder, 1, 2, str(rank), "127.0.0.1", port)[1:]],
                               env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
