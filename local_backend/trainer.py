@@ -356,10 +356,9 @@ class Run:
                 out[name] = (p.full_tensor() if self.sharded else p).detach().cpu().clone()  # type: ignore[attr-defined]
         return out
 
-    def save_adapter(self, path: Path) -> None:
-        """Write the adapter as PEFT does (``adapter_config.json`` + safetensors); all processes call it under
-        FSDP, the main one writes."""
-        weights = self.adapter_weights() if self.sharded else None
+    def save_adapter(self, path: Path, weights: dict[str, Any]) -> None:
+        """Write the adapter as PEFT does (``adapter_config.json`` + safetensors) from ``adapter_weights()``,
+        on the main process."""
         if self.dist.main:
             self.peft.save_pretrained(str(path), state_dict=weights)
 
@@ -632,6 +631,6 @@ def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
             break
     weights = run.adapter_weights()
     (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(weights))
-    run.save_adapter(job.adapter)
+    run.save_adapter(job.adapter, weights)  # the same gathered weights: FSDP gathers once
     if dist.main:
         report.finished(run, state, time.perf_counter() - started)
