@@ -23,8 +23,19 @@ THRESHOLD = 0.8
 
 def make(path: Path, n: int) -> None:
     if not path.exists():
-        subprocess.run([sys.executable, str(HERE / "make_data.py"), str(path), "--examples", str(n),
-                        "--shared-system", "--near-dup-rate", "0.1"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "make_data.py"),
+                str(path),
+                "--examples",
+                str(n),
+                "--shared-system",
+                "--near-dup-rate",
+                "0.1",
+            ],
+            check=True,
+        )
 
 
 def brute_force_pairs(shingles: list, lines: list[int]) -> set[tuple[int, int]]:
@@ -38,7 +49,7 @@ def brute_force_pairs(shingles: list, lines: list[int]) -> set[tuple[int, int]]:
     x = sparse.csr_matrix((np.ones(len(cols), dtype=np.int32), (rows, cols)), shape=(len(shingles), len(values)))
     pairs = set()
     for start in range(0, len(shingles), 500):  # row blocks bound the memory of the product
-        inter = (x[start:start + 500] @ x.T).tocoo()
+        inter = (x[start : start + 500] @ x.T).tocoo()
         i, j, n = inter.row + start, inter.col, inter.data
         keep = i < j
         i, j, n = i[keep], j[keep], n[keep]
@@ -51,8 +62,12 @@ def make_templated(path: Path, n: int) -> None:
     if not path.exists():
         with path.open("w") as f:
             for i in range(n):
-                f.write(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                                 {"role": "assistant", "content": "a"}]}) + "\n")
+                f.write(
+                    json.dumps(
+                        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+                    )
+                    + "\n"
+                )
 
 
 def recall(path: Path) -> tuple[int, int, float]:
@@ -88,12 +103,16 @@ def main() -> None:
     t = time.perf_counter()
     report = find_duplicates(big, threshold=THRESHOLD)
     elapsed = time.perf_counter() - t
-    print(f"find_duplicates on {report.n_examples:,} examples ({big.stat().st_size / 1e6:.0f} MB): "
-          f"{elapsed:.1f} s, {len(report.groups):,} groups  (target < 120 s)")
+    print(
+        f"find_duplicates on {report.n_examples:,} examples ({big.stat().st_size / 1e6:.0f} MB): "
+        f"{elapsed:.1f} s, {len(report.groups):,} groups  (target < 120 s)"
+    )
     t = time.perf_counter()
     n_truth, n_found, r = recall(small)
-    print(f"recall on {args.sample:,} examples: {n_found}/{n_truth} pairs with Jaccard >= {THRESHOLD} = {r:.3f}  "
-          f"(target >= 0.95; brute force took {time.perf_counter() - t:.0f} s)")
+    print(
+        f"recall on {args.sample:,} examples: {n_found}/{n_truth} pairs with Jaccard >= {THRESHOLD} = {r:.3f}  "
+        f"(target >= 0.95; brute force took {time.perf_counter() - t:.0f} s)"
+    )
     sample = data / f"templated-{args.sample}.jsonl"
     make_templated(sample, args.sample)
     n_truth, n_found, r = recall(sample)
@@ -102,13 +121,18 @@ def main() -> None:
         path = data / f"templated-{n}.jsonl"
         make_templated(path, n)
         # Peak memory from VmHWM: ru_maxrss would carry this (parent) process's peak across fork and exec.
-        code = (f"import re, time; from ftadvisor.data.dedup import find_duplicates; t = time.perf_counter(); "
-                f"r = find_duplicates({str(path)!r}); print(time.perf_counter() - t, len(r.groups), "
-                f"re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))")
-        secs, groups, rss = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                           check=True).stdout.split()
-        print(f"templated short lines: {n:,} in {float(secs):.1f} s, {int(groups):,} groups, peak "
-              f"{int(rss) / 1024:,.0f} MB  (target {'60 s' if n <= 100_000 else '600 s'})")
+        code = (
+            f"import re, time; from ftadvisor.data.dedup import find_duplicates; t = time.perf_counter(); "
+            f"r = find_duplicates({str(path)!r}); print(time.perf_counter() - t, len(r.groups), "
+            f"re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+        )
+        secs, groups, rss = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+        print(
+            f"templated short lines: {n:,} in {float(secs):.1f} s, {int(groups):,} groups, peak "
+            f"{int(rss) / 1024:,.0f} MB  (target {'60 s' if n <= 100_000 else '600 s'})"
+        )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,15 @@ def _peak_rss_mb() -> float:
 
 def _report(name: str, times: list[float], tokens: list[int], losses: list[float]) -> dict[str, Any]:
     rates = [t / s for t, s in zip(tokens[1:], times[1:], strict=True)]  # the first step warms up kernels
-    return {"name": name, "tokens_per_s": statistics.median(rates), "s_per_step": statistics.median(times[1:]),
-            "peak_rss_mb": _peak_rss_mb(), "first_loss": losses[0], "losses": losses, "tokens": sum(tokens)}
+    return {
+        "name": name,
+        "tokens_per_s": statistics.median(rates),
+        "s_per_step": statistics.median(times[1:]),
+        "peak_rss_mb": _peak_rss_mb(),
+        "first_loss": losses[0],
+        "losses": losses,
+        "tokens": sum(tokens),
+    }
 
 
 def run_ftadvisor(steps: int, bs: int, precision: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -62,17 +69,29 @@ def run_ftadvisor(steps: int, bs: int, precision: str, options: dict[str, Any] |
         data.write_text("".join(json.dumps(e) + "\n" for e in examples))
         job = JobDir("ftjob-bench", Path(tmp))
         job.path.mkdir(parents=True)
-        spec = LocalSpec(**{"model": BUILTIN, "training_file": str(data), "n_epochs": 1, "batch_size": bs,
-                            "lora_rank": LORA["r"], "lora_alpha": LORA["alpha"], "lora_dropout": LORA["dropout"],
-                            "precision": precision, "warmup_steps": 1, "max_length": 1024, **(options or {})})
+        spec = LocalSpec(
+            **{
+                "model": BUILTIN,
+                "training_file": str(data),
+                "n_epochs": 1,
+                "batch_size": bs,
+                "lora_rank": LORA["r"],
+                "lora_alpha": LORA["alpha"],
+                "lora_dropout": LORA["dropout"],
+                "precision": precision,
+                "warmup_steps": 1,
+                "max_length": 1024,
+                **(options or {}),
+            }
+        )
         run = Run(job, spec, Dist(), lambda *a, **k: None)
         run.peft.train()
         times, losses = [], []
         for s in range(steps):
             t = time.perf_counter()
-            losses.append(run.step([run.train_set[s * bs:(s + 1) * bs]]))
+            losses.append(run.step([run.train_set[s * bs : (s + 1) * bs]]))
             times.append(time.perf_counter() - t)
-        return _report("ftadvisor", times, _batch_tokens(run.train_set[:steps * bs], bs), losses)
+        return _report("ftadvisor", times, _batch_tokens(run.train_set[: steps * bs], bs), losses)
 
 
 class _Timer:
@@ -114,17 +133,36 @@ def _sequential(cls: Any) -> Any:
 
 
 def _common_args(steps: int, bs: int, precision: str, out: str) -> dict[str, Any]:
-    return {"output_dir": out, "per_device_train_batch_size": bs, "max_steps": steps, "learning_rate": LR,
-            "lr_scheduler_type": "linear", "warmup_steps": 1, "logging_steps": 1, "report_to": [],
-            "save_strategy": "no", "use_cpu": True, "bf16": precision == "bf16", "dataloader_num_workers": 0,
-            "seed": 0, "max_grad_norm": 1.0, "weight_decay": 0.0, "disable_tqdm": True}
+    return {
+        "output_dir": out,
+        "per_device_train_batch_size": bs,
+        "max_steps": steps,
+        "learning_rate": LR,
+        "lr_scheduler_type": "linear",
+        "warmup_steps": 1,
+        "logging_steps": 1,
+        "report_to": [],
+        "save_strategy": "no",
+        "use_cpu": True,
+        "bf16": precision == "bf16",
+        "dataloader_num_workers": 0,
+        "seed": 0,
+        "max_grad_norm": 1.0,
+        "weight_decay": 0.0,
+        "disable_tqdm": True,
+    }
 
 
 def _lora_config() -> Any:
     from peft import LoraConfig
 
-    return LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=LORA["r"],
+        lora_alpha=LORA["alpha"],
+        lora_dropout=LORA["dropout"],
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
 
 
 def run_hf_trainer(steps: int, bs: int, precision: str) -> dict[str, Any]:
@@ -158,15 +196,16 @@ def run_hf_trainer(steps: int, bs: int, precision: str) -> dict[str, Any]:
     timer = _Timer()
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(**_common_args(steps, bs, precision, tmp), remove_unused_columns=False)
-        trainer = _sequential(Trainer)(model=model, args=args, train_dataset=data, data_collator=collate,
-                                       callbacks=[timer.callback()])
+        trainer = _sequential(Trainer)(
+            model=model, args=args, train_dataset=data, data_collator=collate, callbacks=[timer.callback()]
+        )
         trainer.train()
     return _report("hf_trainer", timer.times, _batch_tokens(enc, bs), timer.losses)
 
 
 def _batch_tokens(enc: list[Any], bs: int) -> list[int]:
     """Real (unpadded) tokens of each batch of ``bs`` encoded examples, in order."""
-    return [sum(len(e.input_ids) for e in enc[i:i + bs]) for i in range(0, len(enc), bs)]
+    return [sum(len(e.input_ids) for e in enc[i : i + bs]) for i in range(0, len(enc), bs)]
 
 
 def run_trl(steps: int, bs: int, precision: str) -> dict[str, Any]:
@@ -188,11 +227,17 @@ def run_trl(steps: int, bs: int, precision: str) -> dict[str, Any]:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     timer = _Timer()
     with tempfile.TemporaryDirectory() as tmp:
-        args = SFTConfig(**_common_args(steps, bs, precision, tmp), max_length=1024, packing=False,
-                         completion_only_loss=True)
-        trainer = _sequential(SFTTrainer)(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                          processing_class=tok, peft_config=_lora_config(),
-                                          callbacks=[timer.callback()])
+        args = SFTConfig(
+            **_common_args(steps, bs, precision, tmp), max_length=1024, packing=False, completion_only_loss=True
+        )
+        trainer = _sequential(SFTTrainer)(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tok,
+            peft_config=_lora_config(),
+            callbacks=[timer.callback()],
+        )
         trainer.train()
     return _report("trl", timer.times, _batch_tokens(enc, bs), timer.losses)
 
@@ -210,7 +255,7 @@ def ceiling_gflops(sizes: tuple[int, ...] = (2048, 4096), reps: int = 5) -> floa
             t = time.perf_counter()
             a @ b
             best = min(best, time.perf_counter() - t)
-        rates.append(2 * size ** 3 / best / 1e9)
+        rates.append(2 * size**3 / best / 1e9)
     return max(rates)
 
 
@@ -231,8 +276,24 @@ def _variant(name: str) -> dict[str, Any]:
 
 def _child(name: str, steps: int, bs: int, precision: str) -> dict[str, Any]:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    r = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(steps), "--batch-size", str(bs),
-                        "--precision", precision], capture_output=True, text=True, env=env, timeout=3600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            name,
+            "--steps",
+            str(steps),
+            "--batch-size",
+            str(bs),
+            "--precision",
+            precision,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
     if r.returncode != 0:
         raise SystemExit(f"{name} failed:\n{r.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
@@ -250,31 +311,51 @@ def compare(steps: int, bs: int, rounds: int, precision: str, variants: list[str
     gflops = ceiling_gflops()
     ceiling = gflops * 1e9 / (4 * _matmul_params())
     rate = {c: statistics.median(x["tokens_per_s"] for x in runs[c]) for c in contenders}
-    print(f"\nSmolLM2-135M-Instruct, LoRA r={LORA['r']} all-linear, {precision}, batch {bs}, {steps} steps, "
-          f"{runs['ftadvisor'][0]['tokens']:,} tokens, medians of {rounds} alternated rounds:")
+    print(
+        f"\nSmolLM2-135M-Instruct, LoRA r={LORA['r']} all-linear, {precision}, batch {bs}, {steps} steps, "
+        f"{runs['ftadvisor'][0]['tokens']:,} tokens, medians of {rounds} alternated rounds:"
+    )
     for c in contenders:
         x = runs[c]
-        print(f"  {c:<11} {rate[c]:7.0f} tokens/s  {statistics.median(v['s_per_step'] for v in x):6.2f} s/step  "
-              f"peak RSS {statistics.median(v['peak_rss_mb'] for v in x):6.0f} MB  first loss {x[0]['first_loss']:.4f}")
+        print(
+            f"  {c:<11} {rate[c]:7.0f} tokens/s  {statistics.median(v['s_per_step'] for v in x):6.2f} s/step  "
+            f"peak RSS {statistics.median(v['peak_rss_mb'] for v in x):6.0f} MB  first loss {x[0]['first_loss']:.4f}"
+        )
     first = [runs[c][0]["first_loss"] for c in contenders]
     agree = max(first) - min(first) <= 0.02 * max(first)
     print(f"  first-step losses agree within 2%: {agree}")
     for c in (c for c in contenders if c.startswith("ftadvisor")):
-        print(f"  {c} / TRL {rate[c] / rate['trl']:.2f}x, / HF Trainer {rate[c] / rate['hf_trainer']:.2f}x, "
-              f"{rate[c] / ceiling:.0%} of the ceiling")
-    print(f"  fp32 matmul ceiling {gflops:,.0f} GFLOP/s = {ceiling:,.0f} tokens/s at 4 FLOPs x "
-          f"{_matmul_params() / 1e6:.0f}M parameters")
+        print(
+            f"  {c} / TRL {rate[c] / rate['trl']:.2f}x, / HF Trainer {rate[c] / rate['hf_trainer']:.2f}x, "
+            f"{rate[c] / ceiling:.0%} of the ceiling"
+        )
+    print(
+        f"  fp32 matmul ceiling {gflops:,.0f} GFLOP/s = {ceiling:,.0f} tokens/s at 4 FLOPs x "
+        f"{_matmul_params() / 1e6:.0f}M parameters"
+    )
     curves = {}
     if precision != "fp32":  # the reduced-precision loss curve against fp32's, same data and order
         curves = {"fp32": _child("ftadvisor", steps, bs, "fp32")["losses"], precision: runs["ftadvisor"][0]["losses"]}
         worst = max(abs(a - b) / a for a, b in zip(curves["fp32"], curves[precision], strict=True))
-        print(f"  ftadvisor loss curve, fp32 vs {precision} (step: fp32 / {precision}); largest relative gap "
-              f"{worst:.2%}:\n    " + ", ".join(f"{i + 1}: {a:.4f} / {b:.4f}" for i, (a, b) in
-                                            enumerate(zip(curves["fp32"], curves[precision], strict=True))))
-    print(json.dumps({"tokens_per_s": {c: round(rate[c], 1) for c in contenders},
-                      "ceiling_tokens_per_s": round(ceiling, 1), "precision": precision,
-                      "first_losses": {c: round(runs[c][0]["first_loss"], 4) for c in contenders},
-                      **({"loss_curves": curves} if curves else {})}))
+        print(
+            f"  ftadvisor loss curve, fp32 vs {precision} (step: fp32 / {precision}); largest relative gap "
+            f"{worst:.2%}:\n    "
+            + ", ".join(
+                f"{i + 1}: {a:.4f} / {b:.4f}"
+                for i, (a, b) in enumerate(zip(curves["fp32"], curves[precision], strict=True))
+            )
+        )
+    print(
+        json.dumps(
+            {
+                "tokens_per_s": {c: round(rate[c], 1) for c in contenders},
+                "ceiling_tokens_per_s": round(ceiling, 1),
+                "precision": precision,
+                "first_losses": {c: round(runs[c][0]["first_loss"], 4) for c in contenders},
+                **({"loss_curves": curves} if curves else {}),
+            }
+        )
+    )
 
 
 def end_to_end(examples: int, bs: int, qlora: bool) -> None:
@@ -287,25 +368,37 @@ def end_to_end(examples: int, bs: int, qlora: bool) -> None:
         data.write_text("".join(json.dumps(e) + "\n" for e in _examples(examples)))
         b = LocalBackend(Path(tmp) / "store")
         b.complete("smollm2-135m-instruct", [{"role": "user", "content": "hi"}], max_tokens=1)  # convert once
-        job = b.create_job(JobSpec(model="smollm2-135m-instruct", training_file=b.upload(data).id,
-                                   hyperparameters={"n_epochs": 1, "batch_size": bs}, options={"qlora": qlora}))
+        job = b.create_job(
+            JobSpec(
+                model="smollm2-135m-instruct",
+                training_file=b.upload(data).id,
+                hyperparameters={"n_epochs": 1, "batch_size": bs},
+                options={"qlora": qlora},
+            )
+        )
         done = wait(b, job.id, poll_interval=1, sleep=time.sleep)
         used = b.training_usage(done)
         assert used is not None and used.trained_tokens and used.wall_s
         steps = [e.data for e in b.list_events(job.id, limit=10_000) if e.data]
         started = next(e.message for e in b.list_events(job.id, limit=10_000) if "Fine-tuning started" in e.message)
-        print(f"training ({'QLoRA 4-bit' if qlora else 'LoRA'}, {examples} examples, batch {bs}): "
-              f"{used.trained_tokens / used.wall_s:.0f} tokens/s over {used.wall_s:.1f} s "
-              f"({used.wall_s / len(steps):.2f} s/step incl. evaluation and checkpoints), peak memory "
-              f"{used.peak_memory_mb or 0:,.0f} MB, status {done.status}\n  {started.split('; ', 1)[-1]}")
+        print(
+            f"training ({'QLoRA 4-bit' if qlora else 'LoRA'}, {examples} examples, batch {bs}): "
+            f"{used.trained_tokens / used.wall_s:.0f} tokens/s over {used.wall_s:.1f} s "
+            f"({used.wall_s / len(steps):.2f} s/step incl. evaluation and checkpoints), peak memory "
+            f"{used.peak_memory_mb or 0:,.0f} MB, status {done.status}\n  {started.split('; ', 1)[-1]}"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--one")
-    ap.add_argument("--variant", action="append", default=[], help="ftadvisor options as an extra contender, "
-                    "e.g. packing=true or compile=true,packing=true")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="ftadvisor options as an extra contender, e.g. packing=true or compile=true,packing=true",
+    )
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)

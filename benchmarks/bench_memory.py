@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-GIB = 1024 ** 3
+GIB = 1024**3
 CHILD = r"""
 import json, os, sys, threading, time
 import torch
@@ -94,24 +94,39 @@ def main() -> None:
         script.write_text(CHILD)
         for _ in range(args.repeats):
             for ckpt in (False, True):  # alternate the settings
-                r = subprocess.run([sys.executable, str(script), str(args.seq_len), str(args.batch_size),
-                                    "1" if ckpt else "0"], capture_output=True, text=True, check=True,
-                                   env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"})
+                r = subprocess.run(
+                    [sys.executable, str(script), str(args.seq_len), str(args.batch_size), "1" if ckpt else "0"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"},
+                )
                 measured[ckpt].append(json.loads(r.stdout.strip().splitlines()[-1])["measured"] / GIB)
-    print(f"SmolLM2-135M-Instruct, LoRA r=16 all-linear, fp32, batch {args.batch_size} x seq {args.seq_len}, "
-          f"AdamW, fp32 loss ({args.repeats} runs each, medians)")
+    print(
+        f"SmolLM2-135M-Instruct, LoRA r=16 all-linear, fp32, batch {args.batch_size} x seq {args.seq_len}, "
+        f"AdamW, fp32 loss ({args.repeats} runs each, medians)"
+    )
     ratios = {}
     for ckpt in (False, True):
-        est = lora_size(shape, 16, list(ALL_LINEAR), MemorySettings(
-            seq_len=args.seq_len, batch_size=args.batch_size, gradient_checkpointing=ckpt, dtype_bytes=4))
+        est = lora_size(
+            shape,
+            16,
+            list(ALL_LINEAR),
+            MemorySettings(
+                seq_len=args.seq_len, batch_size=args.batch_size, gradient_checkpointing=ckpt, dtype_bytes=4
+            ),
+        )
         b = est.breakdown["lora"]
         m = statistics.median(measured[ckpt])
         ratios["checkpointing" if ckpt else "no_checkpointing"] = round(b.total / m, 3)
-        print(f"checkpointing {'on ' if ckpt else 'off'}: estimated {b.total:.3f} GiB (weights {b.weights:.3f}, "
-              f"adapter+optimizer {b.adapter_and_optimizer:.3f}, activations {b.activations:.3f}, logits "
-              f"{b.logits:.3f}) | measured {m:.3f} GiB (runs: {', '.join(f'{x:.3f}' for x in measured[ckpt])}) | "
-              f"estimate/measured {b.total / m:.2f}" + ("" if 0.8 <= b.total / m <= 1.2 else "  OUTSIDE 20 %"))
+        print(
+            f"checkpointing {'on ' if ckpt else 'off'}: estimated {b.total:.3f} GiB (weights {b.weights:.3f}, "
+            f"adapter+optimizer {b.adapter_and_optimizer:.3f}, activations {b.activations:.3f}, logits "
+            f"{b.logits:.3f}) | measured {m:.3f} GiB (runs: {', '.join(f'{x:.3f}' for x in measured[ckpt])}) | "
+            f"estimate/measured {b.total / m:.2f}" + ("" if 0.8 <= b.total / m <= 1.2 else "  OUTSIDE 20 %")
+        )
     print(json.dumps({"estimate_over_measured": ratios}))
+
 
 if __name__ == "__main__":
     main()

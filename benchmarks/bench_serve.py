@@ -51,8 +51,12 @@ def run(url: str, clients: int, requests: int, max_tokens: int) -> tuple[float, 
         c = openai.OpenAI(base_url=url, api_key="-", max_retries=0)
         tokens = 0
         for k in range(per_client):
-            r = c.chat.completions.create(model=MODEL, max_tokens=max_tokens, temperature=0, messages=[
-                {"role": "user", "content": f"Write one sentence about the number {i * 100 + k}."}])
+            r = c.chat.completions.create(
+                model=MODEL,
+                max_tokens=max_tokens,
+                temperature=0,
+                messages=[{"role": "user", "content": f"Write one sentence about the number {i * 100 + k}."}],
+            )
             tokens += r.usage.completion_tokens
         return tokens
 
@@ -78,8 +82,9 @@ def main() -> None:
             for clients in (1, 4, 16):
                 modes = list(urls) if r % 2 == 0 else list(urls)[::-1]  # alternate which goes first
                 for mode in modes:
-                    results.setdefault((clients, mode), []).append(run(urls[mode], clients, args.requests,
-                                                                       args.max_tokens))
+                    results.setdefault((clients, mode), []).append(
+                        run(urls[mode], clients, args.requests, args.max_tokens)
+                    )
     print(f"{args.requests} chats of up to {args.max_tokens} tokens, median of {args.rounds} rounds")
     for clients in (1, 4, 16):
         line = []
@@ -87,8 +92,9 @@ def main() -> None:
             rps = statistics.median(x[0] for x in results[(clients, mode)])
             tps = statistics.median(x[1] for x in results[(clients, mode)])
             line.append(f"{mode}: {rps:.2f} req/s, {tps:.0f} tok/s")
-        ratio = (statistics.median(x[0] for x in results[(clients, "batched")])
-                 / statistics.median(x[0] for x in results[(clients, "one-by-one")]))
+        ratio = statistics.median(x[0] for x in results[(clients, "batched")]) / statistics.median(
+            x[0] for x in results[(clients, "one-by-one")]
+        )
         print(f"{clients:>2} clients: " + "; ".join(line) + f"; batched/one-by-one {ratio:.2f}x")
 
 

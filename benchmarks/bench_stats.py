@@ -64,10 +64,17 @@ def timed(fn, *args, repeat: int = 2):
 
 def peak_rss_mb(args: list[str]) -> float:
     """Peak RSS of the largest process of a fresh ``python -m ftadvisor ...`` run (workers included)."""
-    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
-             " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "ftadvisor", *args], check=True,
-                         capture_output=True, text=True, env={**os.environ}).stdout
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+        " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "ftadvisor", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    ).stdout
     return int(out) / 1024
 
 

@@ -10,8 +10,38 @@ import argparse
 import json
 import random
 
-SYLLABLES = ["ka", "lo", "mi", "ten", "ver", "sa", "pol", "ri", "dun", "ex", "or", "an", "qua", "zel", "fi",
-             "mo", "tra", "gen", "ul", "bis", "cor", "den", "ef", "hal", "jor", "lin", "nu", "pre", "sto", "wy"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ten",
+    "ver",
+    "sa",
+    "pol",
+    "ri",
+    "dun",
+    "ex",
+    "or",
+    "an",
+    "qua",
+    "zel",
+    "fi",
+    "mo",
+    "tra",
+    "gen",
+    "ul",
+    "bis",
+    "cor",
+    "den",
+    "ef",
+    "hal",
+    "jor",
+    "lin",
+    "nu",
+    "pre",
+    "sto",
+    "wy",
+]
 
 
 def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
@@ -48,8 +78,13 @@ def main() -> None:
                 user = " ".join(sentence(rng, vocab, 14) for _ in range(5)) + f" Ref {i}."
                 answer = " ".join(sentence(rng, vocab, 12) for _ in range(3))
             prev_user, prev_answer = user, answer
-            row = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
-                                {"role": "assistant", "content": answer}]}
+            row = {
+                "messages": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
             f.write(json.dumps(row) + "\n")
 
 

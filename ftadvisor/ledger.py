@@ -134,8 +134,9 @@ class Ledger:
         self.path = Path(path) if path else ledger_path()
         try:
             if self.path.exists() and not self.path.is_file():
-                raise LedgerUnavailable(f"the ledger {self.path} is unusable: it is not a file; or set "
-                                        "FTADVISOR_LEDGER to a file")
+                raise LedgerUnavailable(
+                    f"the ledger {self.path} is unusable: it is not a file; or set FTADVISOR_LEDGER to a file"
+                )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -148,9 +149,11 @@ class Ledger:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise LedgerUnavailable(f"the ledger {self.path} has schema version {version}, written by a newer "
-                                    f"ftadvisor (this one knows {len(MIGRATIONS)}): upgrade ftadvisor, or set "
-                                    "FTADVISOR_LEDGER to another file; it was not changed")
+            raise LedgerUnavailable(
+                f"the ledger {self.path} has schema version {version}, written by a newer "
+                f"ftadvisor (this one knows {len(MIGRATIONS)}): upgrade ftadvisor, or set "
+                "FTADVISOR_LEDGER to another file; it was not changed"
+            )
         if version == len(MIGRATIONS):
             return
         self.db.execute("BEGIN IMMEDIATE")
@@ -172,13 +175,21 @@ class Ledger:
     def record(self, kind: str, data: Any, ref: str | None = None) -> int:
         """Store an estimate, upload or other event; returns its id."""
         payload = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
-        cur = self.db.execute("INSERT INTO records(created_at, kind, ref, data) VALUES (?, ?, ?, ?)",
-                              (_now(), kind, ref, json.dumps(payload, default=str)))
+        cur = self.db.execute(
+            "INSERT INTO records(created_at, kind, ref, data) VALUES (?, ?, ?, ?)",
+            (_now(), kind, ref, json.dumps(payload, default=str)),
+        )
         return int(cur.lastrowid or 0)
 
     @_guarded
-    def save_job(self, job: Any, *, run_id: str | None = None, estimated_cost_usd: float | None = None,
-                 actual_cost_usd: float | None = None) -> None:
+    def save_job(
+        self,
+        job: Any,
+        *,
+        run_id: str | None = None,
+        estimated_cost_usd: float | None = None,
+        actual_cost_usd: float | None = None,
+    ) -> None:
         """Insert or update a job and append its status to the history (once per status)."""
         now = _now()
         self.db.execute("BEGIN IMMEDIATE")
@@ -193,11 +204,26 @@ class Ledger:
                    estimated_cost_usd=COALESCE(excluded.estimated_cost_usd, jobs.estimated_cost_usd),
                    actual_cost_usd=COALESCE(excluded.actual_cost_usd, jobs.actual_cost_usd),
                    updated_at=excluded.updated_at, data=excluded.data""",
-                (job.id, job.backend, job.model, job.method, job.status, job.fine_tuned_model, run_id,
-                 json.dumps(job.hyperparameters), job.trained_tokens, estimated_cost_usd, actual_cost_usd, now, now,
-                 job.model_dump_json()))
-            self.db.execute("INSERT OR IGNORE INTO job_status(job_id, status, at) VALUES (?, ?, ?)",
-                            (job.id, job.status, now))
+                (
+                    job.id,
+                    job.backend,
+                    job.model,
+                    job.method,
+                    job.status,
+                    job.fine_tuned_model,
+                    run_id,
+                    json.dumps(job.hyperparameters),
+                    job.trained_tokens,
+                    estimated_cost_usd,
+                    actual_cost_usd,
+                    now,
+                    now,
+                    job.model_dump_json(),
+                ),
+            )
+            self.db.execute(
+                "INSERT OR IGNORE INTO job_status(job_id, status, at) VALUES (?, ?, ?)", (job.id, job.status, now)
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -211,7 +237,8 @@ class Ledger:
             """SELECT ref, data FROM records WHERE kind = 'create_pending'
                AND ref NOT IN (SELECT run_id FROM jobs WHERE run_id IS NOT NULL)
                AND ref NOT IN (SELECT ref FROM records WHERE kind = 'create_absent' AND ref IS NOT NULL)
-               ORDER BY id""").fetchall()
+               ORDER BY id"""
+        ).fetchall()
         out = []
         for r in rows:
             data = json.loads(r["data"])
@@ -222,6 +249,7 @@ class Ledger:
     @_guarded
     def add_metrics(self, job_id: str, rows: list[dict[str, Any]]) -> int:
         """Store per-step training metrics (step, train_loss, valid_loss, ...); returns how many."""
+
         def num(v: Any) -> float | None:
             try:
                 return None if v in (None, "") else float(v)
@@ -231,9 +259,11 @@ class Ledger:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for r in rows:
-                self.db.execute("INSERT OR REPLACE INTO job_metrics(job_id, step, train_loss, valid_loss, data) "
-                                "VALUES (?, ?, ?, ?, ?)", (job_id, int(float(r["step"])), num(r.get("train_loss")),
-                                                           num(r.get("valid_loss")), json.dumps(r)))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO job_metrics(job_id, step, train_loss, valid_loss, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (job_id, int(float(r["step"])), num(r.get("train_loss")), num(r.get("valid_loss")), json.dumps(r)),
+                )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -246,12 +276,16 @@ class Ledger:
         summary = run.model_dump(mode="json", exclude={"examples"})
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("INSERT OR REPLACE INTO eval_runs(id, created_at, data) VALUES (?, ?, ?)",
-                            (run.id, run.created_at, json.dumps(summary)))
+            self.db.execute(
+                "INSERT OR REPLACE INTO eval_runs(id, created_at, data) VALUES (?, ?, ?)",
+                (run.id, run.created_at, json.dumps(summary)),
+            )
             for r in run.examples:
                 metrics = r.model_dump(mode="json", exclude={"model", "line", "output", "reference"})
-                self.db.execute("INSERT OR REPLACE INTO eval_results VALUES (?, ?, ?, ?, ?, ?)",
-                                (run.id, r.model, r.line, r.output, r.reference, json.dumps(metrics)))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO eval_results VALUES (?, ?, ?, ?, ?, ?)",
+                    (run.id, r.model, r.line, r.output, r.reference, json.dumps(metrics)),
+                )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -263,9 +297,14 @@ class Ledger:
         if row is None:
             return None
         out = json.loads(row["data"])
-        out["examples"] = [{**dict(r), "metrics": json.loads(r["metrics"])} for r in self.db.execute(
-            "SELECT model, line, output, reference, metrics FROM eval_results WHERE run_id = ? ORDER BY model, line",
-            (run_id,))]
+        out["examples"] = [
+            {**dict(r), "metrics": json.loads(r["metrics"])}
+            for r in self.db.execute(
+                "SELECT model, line, output, reference, metrics FROM eval_results WHERE run_id = ? "
+                "ORDER BY model, line",
+                (run_id,),
+            )
+        ]
         return out
 
     @_guarded
@@ -274,10 +313,16 @@ class Ledger:
         if row is None:
             return None
         out = dict(row)
-        out["statuses"] = [s["status"] for s in self.db.execute(
-            "SELECT status FROM job_status WHERE job_id = ? ORDER BY at, rowid", (job_id,))]
-        out["metrics"] = [dict(m) for m in self.db.execute(
-            "SELECT step, train_loss, valid_loss FROM job_metrics WHERE job_id = ? ORDER BY step", (job_id,))]
+        out["statuses"] = [
+            s["status"]
+            for s in self.db.execute("SELECT status FROM job_status WHERE job_id = ? ORDER BY at, rowid", (job_id,))
+        ]
+        out["metrics"] = [
+            dict(m)
+            for m in self.db.execute(
+                "SELECT step, train_loss, valid_loss FROM job_metrics WHERE job_id = ? ORDER BY step", (job_id,)
+            )
+        ]
         return out
 
     @_guarded
@@ -286,27 +331,48 @@ class Ledger:
         keeps runs that evaluated a model whose name contains it, ``since`` runs from that ISO date on."""
         out = []
         where, args = _filters("created_at", since, model, ("data",))
-        for row in self.db.execute(f"SELECT id, created_at, data FROM eval_runs{where} ORDER BY created_at DESC "
-                                   "LIMIT ?", (*args, limit)):
+        for row in self.db.execute(
+            f"SELECT id, created_at, data FROM eval_runs{where} ORDER BY created_at DESC LIMIT ?", (*args, limit)
+        ):
             data = json.loads(row["data"])
-            out.append({"id": row["id"], "created_at": row["created_at"], "data": data.get("data"),
-                        "models": [{k: m.get(k) for k in ("model", "backend", "n", "exact_match", "accuracy",
-                                                          "format_compliance", "rouge_l")}
-                                   for m in data.get("models", [])]})
+            out.append(
+                {
+                    "id": row["id"],
+                    "created_at": row["created_at"],
+                    "data": data.get("data"),
+                    "models": [
+                        {
+                            k: m.get(k)
+                            for k in (
+                                "model",
+                                "backend",
+                                "n",
+                                "exact_match",
+                                "accuracy",
+                                "format_compliance",
+                                "rouge_l",
+                            )
+                        }
+                        for m in data.get("models", [])
+                    ],
+                }
+            )
         return out
 
     @_guarded
     def backend_of(self, ref: str) -> str | None:
         """The backend that ran the job with this id or fine-tuned model name, if ftadvisor recorded it."""
-        row = self.db.execute("SELECT backend FROM jobs WHERE id = ? OR fine_tuned_model = ? ORDER BY updated_at DESC "
-                              "LIMIT 1", (ref, ref)).fetchone()
+        row = self.db.execute(
+            "SELECT backend FROM jobs WHERE id = ? OR fine_tuned_model = ? ORDER BY updated_at DESC LIMIT 1", (ref, ref)
+        ).fetchone()
         return str(row["backend"]) if row else None
 
     @_guarded
     def latest_record(self, kind: str, ref: str) -> dict[str, Any] | None:
         """The data of the newest record of ``kind`` about ``ref`` (a run id, a job id, an evaluation run)."""
-        row = self.db.execute("SELECT data FROM records WHERE kind = ? AND ref = ? ORDER BY id DESC LIMIT 1",
-                              (kind, ref)).fetchone()
+        row = self.db.execute(
+            "SELECT data FROM records WHERE kind = ? AND ref = ? ORDER BY id DESC LIMIT 1", (kind, ref)
+        ).fetchone()
         data: dict[str, Any] | None = json.loads(row["data"]) if row else None
         return data
 
@@ -318,13 +384,15 @@ class Ledger:
     @_guarded
     def job_by_model(self, fine_tuned_model: str) -> dict[str, Any] | None:
         """The recorded job that produced ``fine_tuned_model``."""
-        row = self.db.execute("SELECT id FROM jobs WHERE fine_tuned_model = ? ORDER BY updated_at DESC LIMIT 1",
-                              (fine_tuned_model,)).fetchone()
+        row = self.db.execute(
+            "SELECT id FROM jobs WHERE fine_tuned_model = ? ORDER BY updated_at DESC LIMIT 1", (fine_tuned_model,)
+        ).fetchone()
         return self.job(row["id"]) if row else None
 
     @_guarded
-    def records(self, kind: str | None = None, limit: int = 50, *, model: str | None = None,
-                since: str | None = None) -> list[dict[str, Any]]:
+    def records(
+        self, kind: str | None = None, limit: int = 50, *, model: str | None = None, since: str | None = None
+    ) -> list[dict[str, Any]]:
         """Records, newest first, of one ``kind``, mentioning ``model``, from the ISO date ``since`` on."""
         where, args = _filters("created_at", since, model, ("data",))
         if kind:
@@ -349,8 +417,10 @@ class Ledger:
         """Jobs, last updated first; ``model`` matches the base or the fine-tuned model's name (a substring),
         ``since`` keeps jobs created from that ISO date on."""
         where, args = _filters("created_at", since, model, ("model", "fine_tuned_model"))
-        return [dict(r) for r in self.db.execute(f"SELECT * FROM jobs{where} ORDER BY updated_at DESC LIMIT ?",
-                                                 (*args, limit))]
+        return [
+            dict(r)
+            for r in self.db.execute(f"SELECT * FROM jobs{where} ORDER BY updated_at DESC LIMIT ?", (*args, limit))
+        ]
 
 
 def training_cost(job: dict[str, Any]) -> float | None:
@@ -359,8 +429,9 @@ def training_cost(job: dict[str, Any]) -> float | None:
     return float(actual) if actual is not None else job["estimated_cost_usd"]
 
 
-def _filters(time_column: str, since: str | None, model: str | None, model_columns: tuple[str, ...]
-             ) -> tuple[str, list[str]]:
+def _filters(
+    time_column: str, since: str | None, model: str | None, model_columns: tuple[str, ...]
+) -> tuple[str, list[str]]:
     """A WHERE clause (and its parameters) for the ``since`` and ``model`` filters of the list methods."""
     clauses, args = [], []
     if since:

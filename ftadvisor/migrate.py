@@ -28,8 +28,10 @@ from ftadvisor.pricing.catalogue import Catalogue, ModelEntry, load_catalogue
 from ftadvisor.train import TrainPlan, ValidationFailed, plan_training, run_training
 
 # The replacement's base when --base is not given: the open model of the same class that each road trains.
-DEFAULT_BASE = {"local": "meta-llama/Llama-3.1-8B-Instruct",
-                "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}
+DEFAULT_BASE = {
+    "local": "meta-llama/Llama-3.1-8B-Instruct",
+    "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+}
 
 
 class MigrationSource(BaseModel):
@@ -79,16 +81,26 @@ def _slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")[:80]
 
 
-def find_source(hosted_model: str, hosted: Backend, workdir: Path, *, recorded_job_id: str | None = None,
-                catalogue: Catalogue | None = None, today: dt.date | None = None) -> MigrationSource:
+def find_source(
+    hosted_model: str,
+    hosted: Backend,
+    workdir: Path,
+    *,
+    recorded_job_id: str | None = None,
+    catalogue: Catalogue | None = None,
+    today: dt.date | None = None,
+) -> MigrationSource:
     """The job that made ``hosted_model`` (the ledger's record first, else the provider's job list), with its
     training and validation files downloaded into ``workdir`` and validated again."""
     from ftadvisor.data.jsonl import atomic_writer
     from ftadvisor.data.validate import validate_file
 
     catalogue = catalogue or load_catalogue()
-    job = hosted.get_job(recorded_job_id) if recorded_job_id else next(
-        (j for j in hosted.list_jobs(100) if j.fine_tuned_model == hosted_model), None)
+    job = (
+        hosted.get_job(recorded_job_id)
+        if recorded_job_id
+        else next((j for j in hosted.list_jobs(100) if j.fine_tuned_model == hosted_model), None)
+    )
     if job is None or job.fine_tuned_model != hosted_model:
         raise InputError(f"{hosted.name} lists no job that made {hosted_model} (among its last 100 jobs)")
     if not isinstance(hosted, ResultFiles):
@@ -107,18 +119,37 @@ def find_source(hosted_model: str, hosted: Backend, workdir: Path, *, recorded_j
         report = validate_file(path, method=job.method)
         errors = report.blocking_errors(validation_file=role == "validation")
         if errors:
-            raise ValidationFailed("\n".join([f"{path} ({role} file {file_id} of {job.id}): {len(errors)} errors",
-                                              *[p.format(str(path)) for p in errors[:10]]]))
+            raise ValidationFailed(
+                "\n".join(
+                    [
+                        f"{path} ({role} file {file_id} of {job.id}): {len(errors)} errors",
+                        *[p.format(str(path)) for p in errors[:10]],
+                    ]
+                )
+            )
         paths[role] = str(path)
     entry = catalogue.find(hosted_model, provider=hosted.provider)
-    return MigrationSource(hosted_model=hosted_model, backend=hosted.name, job=job, training_path=str(paths["train"]),
-                           validation_path=paths["validation"], shutdown=entry.shutdown if entry else None,
-                           days_left=remaining_life_days(entry, today) if entry else None)
+    return MigrationSource(
+        hosted_model=hosted_model,
+        backend=hosted.name,
+        job=job,
+        training_path=str(paths["train"]),
+        validation_path=paths["validation"],
+        shutdown=entry.shutdown if entry else None,
+        days_left=remaining_life_days(entry, today) if entry else None,
+    )
 
 
-def plan_migration(source: MigrationSource, target: Backend, *, base: str | None = None, test: str | Path | None = None,
-                   options: dict[str, Any] | None = None, catalogue: Catalogue | None = None,
-                   today: dt.date | None = None) -> MigrationPlan:
+def plan_migration(
+    source: MigrationSource,
+    target: Backend,
+    *,
+    base: str | None = None,
+    test: str | Path | None = None,
+    options: dict[str, Any] | None = None,
+    catalogue: Catalogue | None = None,
+    today: dt.date | None = None,
+) -> MigrationPlan:
     """The replacement's training plan with the hosted job's settings (method, epochs, batch size, learning-rate
     multiplier, beta, seed), and the held-out examples both will answer: ``test``, else the job's validation
     file. Spends nothing."""
@@ -129,18 +160,35 @@ def plan_migration(source: MigrationSource, target: Backend, *, base: str | None
         raise InputError(f"{source.job.id} had no validation file: give --test FILE with held-out examples")
     model = base or DEFAULT_BASE.get(target.name) or source.job.model
     h = source.job.hyperparameters
-    pick = {k: h[k] for k in ("n_epochs", "batch_size", "learning_rate_multiplier", "beta")
-            if isinstance(h.get(k), (int, float)) and not isinstance(h.get(k), bool)}
-    suffix = (source.job.fine_tuned_model or "").split(":")[-2] if source.job.fine_tuned_model and \
-        source.job.fine_tuned_model.startswith("ft:") else None
-    training = plan_training(source.training_path, model=model, backend=target, method=source.job.method,
-                             validation=source.validation_path, epochs=pick.get("n_epochs"),
-                             batch_size=pick.get("batch_size"),
-                             learning_rate_multiplier=pick.get("learning_rate_multiplier"), beta=pick.get("beta"),
-                             suffix=suffix or "migrated", seed=source.job.seed, options=options, catalogue=catalogue,
-                             today=today)
-    return MigrationPlan(source=source, target=target.name, training=training, test_file=test_file,
-                         n_test=len(load_cases(test_file)))
+    pick = {
+        k: h[k]
+        for k in ("n_epochs", "batch_size", "learning_rate_multiplier", "beta")
+        if isinstance(h.get(k), (int, float)) and not isinstance(h.get(k), bool)
+    }
+    suffix = (
+        (source.job.fine_tuned_model or "").split(":")[-2]
+        if source.job.fine_tuned_model and source.job.fine_tuned_model.startswith("ft:")
+        else None
+    )
+    training = plan_training(
+        source.training_path,
+        model=model,
+        backend=target,
+        method=source.job.method,
+        validation=source.validation_path,
+        epochs=pick.get("n_epochs"),
+        batch_size=pick.get("batch_size"),
+        learning_rate_multiplier=pick.get("learning_rate_multiplier"),
+        beta=pick.get("beta"),
+        suffix=suffix or "migrated",
+        seed=source.job.seed,
+        options=options,
+        catalogue=catalogue,
+        today=today,
+    )
+    return MigrationPlan(
+        source=source, target=target.name, training=training, test_file=test_file, n_test=len(load_cases(test_file))
+    )
 
 
 def parity(run: EvalRun) -> dict[str, Parity]:
@@ -149,8 +197,9 @@ def parity(run: EvalRun) -> dict[str, Parity]:
     return {k: Parity(hosted=c.a, new=c.b, ci=c.ci) for k, c in compare_models(run).items()}
 
 
-def monthly_costs(run: EvalRun, hosted: ModelEntry | None, new: ModelEntry | None, new_kind: str,
-                  requests_per_day: float) -> MonthlyCost:
+def monthly_costs(
+    run: EvalRun, hosted: ModelEntry | None, new: ModelEntry | None, new_kind: str, requests_per_day: float
+) -> MonthlyCost:
     """What each model costs a month at ``requests_per_day``, from the tokens the evaluation measured: per-token
     prices (plus an hourly deployment fee where the provider charges one) or the GPUs a self-hosted model needs."""
     h_sum, n_sum = run.models[0], run.models[1]
@@ -163,9 +212,12 @@ def monthly_costs(run: EvalRun, hosted: ModelEntry | None, new: ModelEntry | Non
         return per_request * requests_per_day * DAYS_PER_MONTH + deployment_hosting(entry)
 
     hosted_usd = per_token(hosted, h_sum)
-    basis.append(f"hosted: {h_sum.prompt_tokens_mean:,.0f} prompt + {h_sum.completion_tokens_mean:,.0f} completion "
-                 f"tokens per request at {hosted.id if hosted else '?'}'s fine-tuned prices" if hosted else
-                 "hosted: not in the price catalogue")
+    basis.append(
+        f"hosted: {h_sum.prompt_tokens_mean:,.0f} prompt + {h_sum.completion_tokens_mean:,.0f} completion "
+        f"tokens per request at {hosted.id if hosted else '?'}'s fine-tuned prices"
+        if hosted
+        else "hosted: not in the price catalogue"
+    )
     if new is not None and new.self_hosted:
         s = Scenario(prompt_tokens=0, input_tokens=n_sum.prompt_tokens_mean, output_tokens=n_sum.completion_tokens_mean)
         fleet = serving_fleet(new, s, requests_per_day)
@@ -173,39 +225,63 @@ def monthly_costs(run: EvalRun, hosted: ModelEntry | None, new: ModelEntry | Non
         basis.append(f"new: {fleet.basis}" if fleet else "new: no serving profile")
     else:
         new_usd = per_token(new, n_sum)
-        basis.append(f"new: {new.id}'s per-token prices" if new else
-                     f"new: {new_kind} model not in the price catalogue (give its serving profile in prices.json)")
+        basis.append(
+            f"new: {new.id}'s per-token prices"
+            if new
+            else f"new: {new_kind} model not in the price catalogue (give its serving profile in prices.json)"
+        )
     return MonthlyCost(hosted=hosted_usd, new=new_usd, requests_per_day=requests_per_day, basis=basis)
 
 
-def run_migration(plan: MigrationPlan, hosted: Backend, target: Backend, *, ledger: Any = None,
-                  requests_per_day: float = 1000.0, rules: FormatRules | None = None, report_dir: Path | None = None,
-                  on_event: Callable[[JobEvent], None] | None = None, on_status: Callable[[Job], None] | None = None,
-                  progress: Callable[[int, int], None] | None = None, poll_interval: float = 30.0,
-                  catalogue: Catalogue | None = None) -> MigrationResult:
+def run_migration(
+    plan: MigrationPlan,
+    hosted: Backend,
+    target: Backend,
+    *,
+    ledger: Any = None,
+    requests_per_day: float = 1000.0,
+    rules: FormatRules | None = None,
+    report_dir: Path | None = None,
+    on_event: Callable[[JobEvent], None] | None = None,
+    on_status: Callable[[Job], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    poll_interval: float = 30.0,
+    catalogue: Catalogue | None = None,
+) -> MigrationResult:
     """Train the replacement, evaluate both on the same examples, price both, record and report."""
     catalogue = catalogue or load_catalogue()
-    job = run_training(plan.training, target, ledger=ledger, on_event=on_event, on_status=on_status,
-                       poll_interval=poll_interval)
+    job = run_training(
+        plan.training, target, ledger=ledger, on_event=on_event, on_status=on_status, poll_interval=poll_interval
+    )
     if job.status != "succeeded" or not job.fine_tuned_model:
         result = MigrationResult(plan=plan, new_model=None, job=job, eval_id=None, parity={}, cost_per_month_usd=None)
         if ledger is not None:
             ledger.record("migration", result, ref=job.id)
         return result
-    run = run_eval([(hosted, plan.source.hosted_model), (target, job.fine_tuned_model)], plan.test_file,
-                   rules=rules, progress=progress)
+    run = run_eval(
+        [(hosted, plan.source.hosted_model), (target, job.fine_tuned_model)],
+        plan.test_file,
+        rules=rules,
+        progress=progress,
+    )
     hosted_entry = catalogue.find(plan.source.hosted_model, provider=hosted.provider)
     new_entry = catalogue.find(plan.training.model, provider=target.provider)
-    result = MigrationResult(plan=plan, new_model=job.fine_tuned_model, job=job, eval_id=run.id, parity=parity(run),
-                             cost_per_month_usd=monthly_costs(run, hosted_entry, new_entry, target.name,
-                                                              requests_per_day))
+    result = MigrationResult(
+        plan=plan,
+        new_model=job.fine_tuned_model,
+        job=job,
+        eval_id=run.id,
+        parity=parity(run),
+        cost_per_month_usd=monthly_costs(run, hosted_entry, new_entry, target.name, requests_per_day),
+    )
     if ledger is not None:
         ledger.save_eval(run)
         if report_dir is not None:
             from ftadvisor.reports.build import write_report
 
-            result.report = str(write_report(report_dir, ledger, eval_id=run.id, job_id=job.id,
-                                             requests_per_day=requests_per_day))
+            result.report = str(
+                write_report(report_dir, ledger, eval_id=run.id, job_id=job.id, requests_per_day=requests_per_day)
+            )
         ledger.record("migration", result, ref=job.id)
     return result
 

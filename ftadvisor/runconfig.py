@@ -18,33 +18,82 @@ from ftadvisor.errors import InputError
 
 # ftadvisor's own keys: the `train` options (file, model, backend, validation, method, epochs, batch_size,
 # learning_rate_multiplier, beta, suffix, seed) plus `options` for the backend's -o KEY=VALUE settings.
-OWN_KEYS = ("file", "model", "backend", "validation", "method", "epochs", "batch_size", "learning_rate_multiplier",
-            "beta", "suffix", "seed", "options", "output_dir", "val_set_size")
+OWN_KEYS = (
+    "file",
+    "model",
+    "backend",
+    "validation",
+    "method",
+    "epochs",
+    "batch_size",
+    "learning_rate_multiplier",
+    "beta",
+    "suffix",
+    "seed",
+    "options",
+    "output_dir",
+    "val_set_size",
+)
 
 AXOLOTL_OPTIONS = {  # Axolotl key -> local backend option
-    "lora_r": "lora_rank", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout",
-    "sequence_len": "max_length", "gradient_accumulation_steps": "gradient_accumulation_steps",
-    "max_steps": "max_steps", "learning_rate": "learning_rate", "warmup_steps": "warmup_steps",
-    "warmup_ratio": "warmup_ratio", "gradient_checkpointing": "gradient_checkpointing", "eval_steps": "eval_every",
-    "save_steps": "checkpoint_every", "weight_decay": "weight_decay", "max_grad_norm": "max_grad_norm",
-    "early_stopping_patience": "early_stopping_patience", "sample_packing": "packing",
+    "lora_r": "lora_rank",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+    "sequence_len": "max_length",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "max_steps": "max_steps",
+    "learning_rate": "learning_rate",
+    "warmup_steps": "warmup_steps",
+    "warmup_ratio": "warmup_ratio",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "eval_steps": "eval_every",
+    "save_steps": "checkpoint_every",
+    "weight_decay": "weight_decay",
+    "max_grad_norm": "max_grad_norm",
+    "early_stopping_patience": "early_stopping_patience",
+    "sample_packing": "packing",
     "group_by_length": "group_by_length",
 }
-AXOLOTL_OPTIMIZERS = {"adamw_torch": "adamw", "adamw_torch_fused": "adamw", "adamw_hf": "adamw",
-                      "adamw_bnb_8bit": "adamw-8bit", "adamw_8bit": "adamw-8bit",
-                      "paged_adamw_8bit": "paged-adamw-8bit"}
+AXOLOTL_OPTIMIZERS = {
+    "adamw_torch": "adamw",
+    "adamw_torch_fused": "adamw",
+    "adamw_hf": "adamw",
+    "adamw_bnb_8bit": "adamw-8bit",
+    "adamw_8bit": "adamw-8bit",
+    "paged_adamw_8bit": "paged-adamw-8bit",
+}
 AXOLOTL_SCHEDULERS = ("linear", "cosine", "constant")
 # Keys that change nothing here (the same behaviour is built in, or they only name what we infer).
-AXOLOTL_HARMLESS = ("model_type", "tokenizer_type", "save_safetensors", "trust_remote_code", "strict",
-                    "logging_steps", "chat_template", "special_tokens", "pad_to_sequence_len",
-                    "dataset_prepared_path",
-                    "tf32", "flash_attention", "sdp_attention", "xformers_attention",
-                    "lora_fan_in_fan_out", "load_in_8bit", "saves_per_epoch", "evals_per_epoch", "bf16", "fp16",
-                    "hub_model_id", "resume_from_checkpoint", "auto_resume_from_checkpoints")
+AXOLOTL_HARMLESS = (
+    "model_type",
+    "tokenizer_type",
+    "save_safetensors",
+    "trust_remote_code",
+    "strict",
+    "logging_steps",
+    "chat_template",
+    "special_tokens",
+    "pad_to_sequence_len",
+    "dataset_prepared_path",
+    "tf32",
+    "flash_attention",
+    "sdp_attention",
+    "xformers_attention",
+    "lora_fan_in_fan_out",
+    "load_in_8bit",
+    "saves_per_epoch",
+    "evals_per_epoch",
+    "bf16",
+    "fp16",
+    "hub_model_id",
+    "resume_from_checkpoint",
+    "auto_resume_from_checkpoints",
+)
 AXOLOTL_REFUSED = {  # key -> why (only when set to something other than off)
     "deepspeed": "DeepSpeed is not supported: the local backend uses DDP (-o num_processes=N)",
     "train_on_inputs": "training on the prompts is not supported: the loss covers the assistant turns, as OpenAI's",
-    "unsloth_lora_mlp": "Unsloth kernels are not supported", "relora_steps": "ReLoRA is not supported",
+    "unsloth_lora_mlp": "Unsloth kernels are not supported",
+    "relora_steps": "ReLoRA is not supported",
     "peft_use_dora": "DoRA is not supported (and vLLM would refuse the adapter)",
     "lora_modules_to_save": "modules_to_save is not supported (vLLM refuses such adapters)",
 }
@@ -102,8 +151,10 @@ def _from_own(data: dict[str, Any], path: Path) -> RunConfig:
     data = {k.replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(data) - set(OWN_KEYS))
     if unknown:
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; the keys are the `train` option names "
-                         f"({', '.join(OWN_KEYS)}), backend settings go under options:")
+        raise InputError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; the keys are the `train` option names "
+            f"({', '.join(OWN_KEYS)}), backend settings go under options:"
+        )
     for key in ("file", "validation", "output_dir"):
         if data.get(key) is not None:
             data[key] = _relative(path, data[key], key)
@@ -124,8 +175,10 @@ def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
         raise InputError(f"{path}: datasets: exactly one dataset is supported (a list with one path)")
     ds = datasets[0]
     if ds.get("type", "chat_template") != "chat_template":
-        raise InputError(f"{path}: datasets[0].type: {ds.get('type')!r} is not supported; use chat_template "
-                         "(OpenAI chat JSONL), converting with `ftadvisor data convert` if needed")
+        raise InputError(
+            f"{path}: datasets[0].type: {ds.get('type')!r} is not supported; use chat_template "
+            "(OpenAI chat JSONL), converting with `ftadvisor data convert` if needed"
+        )
     field = ds.get("field_messages", "messages")
     if field != "messages":
         raise InputError(f"{path}: datasets[0].field_messages: only `messages` is supported")
@@ -145,13 +198,15 @@ def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
             options[option] = data[key]
     if "lr_scheduler" in data:
         if data["lr_scheduler"] not in AXOLOTL_SCHEDULERS:
-            raise InputError(f"{path}: lr_scheduler: {data['lr_scheduler']!r} is not supported "
-                             f"({', '.join(AXOLOTL_SCHEDULERS)})")
+            raise InputError(
+                f"{path}: lr_scheduler: {data['lr_scheduler']!r} is not supported ({', '.join(AXOLOTL_SCHEDULERS)})"
+            )
         options["lr_scheduler"] = data["lr_scheduler"]
     if "optimizer" in data:
         if data["optimizer"] not in AXOLOTL_OPTIMIZERS:
-            raise InputError(f"{path}: optimizer: {data['optimizer']!r} is not supported "
-                             f"({', '.join(AXOLOTL_OPTIMIZERS)})")
+            raise InputError(
+                f"{path}: optimizer: {data['optimizer']!r} is not supported ({', '.join(AXOLOTL_OPTIMIZERS)})"
+            )
         options["optimizer"] = AXOLOTL_OPTIMIZERS[data["optimizer"]]
     if data.get("fp16") is True:
         options["precision"] = "fp16"
@@ -162,8 +217,10 @@ def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
         if isinstance(config, dict) and (config.get("fsdp_offload_params") or config.get("offload_params")):
             raise InputError(f"{path}: fsdp_config: offloading parameters to the CPU is not supported")
         options["parallel"] = "fsdp"
-        warnings.append("fsdp: each decoder layer is sharded (torch fully_shard) across -o num_processes=N "
-                        "processes; the other fsdp_config keys are ignored")
+        warnings.append(
+            "fsdp: each decoder layer is sharded (torch fully_shard) across -o num_processes=N "
+            "processes; the other fsdp_config keys are ignored"
+        )
     val = data.get("val_set_size") or 0
     if not isinstance(val, int | float) or not 0 <= val < 1:
         raise InputError(f"{path}: val_set_size must be a fraction between 0 and 1")
@@ -173,21 +230,49 @@ def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
         options.update(report_to="wandb", tracking_project=data["wandb_project"])
     elif data.get("mlflow_experiment_name"):
         options.update(report_to="mlflow", tracking_project=data["mlflow_experiment_name"])
-    ignored = sorted(k for k in data if k.startswith(("wandb_", "mlflow_"))
-                     and k not in ("wandb_project", "mlflow_experiment_name"))
+    ignored = sorted(
+        k for k in data if k.startswith(("wandb_", "mlflow_")) and k not in ("wandb_project", "mlflow_experiment_name")
+    )
     if ignored:
         warnings.append(f"{', '.join(ignored)} ignored: W&B reads WANDB_* and MLflow MLFLOW_* environment variables")
-    known = {"base_model", "datasets", "adapter", "load_in_4bit", "lora_target_linear", "lora_target_modules",
-             "lr_scheduler", "optimizer", "val_set_size", "rl", "num_epochs", "micro_batch_size", "output_dir",
-             "seed", "fsdp", "fsdp_config", "fsdp_version", *AXOLOTL_OPTIONS, *AXOLOTL_HARMLESS, *AXOLOTL_REFUSED}
+    known = {
+        "base_model",
+        "datasets",
+        "adapter",
+        "load_in_4bit",
+        "lora_target_linear",
+        "lora_target_modules",
+        "lr_scheduler",
+        "optimizer",
+        "val_set_size",
+        "rl",
+        "num_epochs",
+        "micro_batch_size",
+        "output_dir",
+        "seed",
+        "fsdp",
+        "fsdp_config",
+        "fsdp_version",
+        *AXOLOTL_OPTIONS,
+        *AXOLOTL_HARMLESS,
+        *AXOLOTL_REFUSED,
+    }
     unknown = sorted(k for k in data if k not in known and not k.startswith(("wandb_", "mlflow_")))
     if unknown:
         warnings.append(f"unknown Axolotl key(s) ignored: {', '.join(unknown)}")
-    return RunConfig(file=_relative(path, ds.get("path"), "datasets[0].path"), model=data.get("base_model"),
-                     backend="local", method="dpo" if data.get("rl") == "dpo" else None,
-                     epochs=data.get("num_epochs"), batch_size=data.get("micro_batch_size"), seed=data.get("seed"),
-                     options=options, output_dir=_relative(path, data["output_dir"], "output_dir")
-                     if data.get("output_dir") else None, val_set_size=float(val) or None, warnings=warnings)
+    return RunConfig(
+        file=_relative(path, ds.get("path"), "datasets[0].path"),
+        model=data.get("base_model"),
+        backend="local",
+        method="dpo" if data.get("rl") == "dpo" else None,
+        epochs=data.get("num_epochs"),
+        batch_size=data.get("micro_batch_size"),
+        seed=data.get("seed"),
+        options=options,
+        output_dir=_relative(path, data["output_dir"], "output_dir") if data.get("output_dir") else None,
+        val_set_size=float(val) or None,
+        warnings=warnings,
+    )
 
 
 def split_validation(config: RunConfig, work: Path) -> RunConfig:
@@ -201,8 +286,9 @@ def split_validation(config: RunConfig, work: Path) -> RunConfig:
 
     share = config.val_set_size
     report = split_file(config.file, work, ratios=(1 - share, share), seed=config.seed or 0)
-    return config.model_copy(update={"file": report.files["train"], "validation": report.files["validation"],
-                                     "val_set_size": None})
+    return config.model_copy(
+        update={"file": report.files["train"], "validation": report.files["validation"], "val_set_size": None}
+    )
 
 
 def run_config_of(ledger: Any, job_id: str) -> RunConfig:
@@ -214,8 +300,10 @@ def run_config_of(ledger: Any, job_id: str) -> RunConfig:
         raise InputError(f"no job {job_id!r} in the ledger (see `ftadvisor ledger list`)")
     found = ledger.latest_record("run_config", job["run_id"]) if job["run_id"] else None
     if found is None:
-        raise InputError(f"{job_id} has no recorded run config (jobs started before ftadvisor recorded them cannot "
-                         "be rerun): start it again with `ftadvisor train`")
+        raise InputError(
+            f"{job_id} has no recorded run config (jobs started before ftadvisor recorded them cannot "
+            "be rerun): start it again with `ftadvisor train`"
+        )
     config = RunConfig.model_validate(found)
     if config.seed is None:
         seed = json.loads(job["data"]).get("seed") if job.get("data") else None

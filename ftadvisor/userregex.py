@@ -26,8 +26,10 @@ class UserPattern:
         try:
             return self.compiled.search(text, timeout=TIMEOUT_S) is not None
         except TimeoutError:
-            raise InputError(f"{self.where} {self.pattern!r}: took more than {TIMEOUT_S:g} s on one text "
-                             "(catastrophic backtracking, as in (a+)+$); simplify the pattern") from None
+            raise InputError(
+                f"{self.where} {self.pattern!r}: took more than {TIMEOUT_S:g} s on one text "
+                "(catastrophic backtracking, as in (a+)+$); simplify the pattern"
+            ) from None
 
 
 MULTILINE = regex.M

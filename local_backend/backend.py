@@ -49,12 +49,23 @@ _JOB_ID = re.compile(r"ftjob-[0-9a-f]{24}")
 RESULT_FILES = ("metrics.csv",)
 
 
-def node_command(d: JobDir, per_node: int, nodes: int, node_rank: str = "N", master: str = "MASTER_HOST",
-                 port: int = 29500) -> list[str]:
+def node_command(
+    d: JobDir, per_node: int, nodes: int, node_rank: str = "N", master: str = "MASTER_HOST", port: int = 29500
+) -> list[str]:
     """The torchrun command one node of a multi-node job runs (its rank, the first node's address)."""
-    return ["python", "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--node-rank={node_rank}",
-            f"--nproc-per-node={per_node}", f"--master-addr={master}", f"--master-port={port}",
-            "-m", "local_backend.worker", str(d.path)]
+    return [
+        "python",
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={nodes}",
+        f"--node-rank={node_rank}",
+        f"--nproc-per-node={per_node}",
+        f"--master-addr={master}",
+        f"--master-port={port}",
+        "-m",
+        "local_backend.worker",
+        str(d.path),
+    ]
 
 
 def _alive(pid: int) -> bool:
@@ -84,9 +95,15 @@ class LocalBackend:
     methods = frozenset({"sft", "dpo"})
     Options: type[BackendOptions] = LocalOptions
 
-    def __init__(self, base: str | Path | None = None, *, sleep: Callable[[float], None] | None = None,
-                 poll_interval: float = 2.0, max_running: int | Literal["per-device"] | None = None,
-                 devices: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        base: str | Path | None = None,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        poll_interval: float = 2.0,
+        max_running: int | Literal["per-device"] | None = None,
+        devices: list[str] | None = None,
+    ) -> None:
         """``max_running``: train at most this many jobs at once and queue the rest on disk; "per-device" runs
         one job per device (``ftadvisor serve``'s default), each worker seeing only its own GPU; None starts
         every job at once (the CLI's own jobs). ``devices`` overrides detection (``cuda:0``..., or ``cpu``)."""
@@ -104,8 +121,14 @@ class LocalBackend:
         if ref.startswith("ftjob-"):
             return 2 if _JOB_ID.fullmatch(ref) and JobDir(ref, root()).exists() else 0
         if ref.startswith("ft:"):
-            return 2 if any((d.path / "names.json").is_file() and d.read_json("names.json").get("fine_tuned_model")
-                            == ref for d in all_jobs(root())) else 0
+            return (
+                2
+                if any(
+                    (d.path / "names.json").is_file() and d.read_json("names.json").get("fine_tuned_model") == ref
+                    for d in all_jobs(root())
+                )
+                else 0
+            )
         return 0
 
     # --- planning -------------------------------------------------------------------------------------------
@@ -115,8 +138,14 @@ class LocalBackend:
         are an o200k_base estimate (the model's own tokenizer is not loaded to plan)."""
         assert isinstance(options, LocalOptions)
         entry = catalogue.find(model, provider=self.provider)
-        return PlanTerms(model=model, entry=entry, token_model=ESTIMATE_MODEL, exact_tokens=False,
-                         max_example_tokens=options.max_length, lifetime_applies=False)
+        return PlanTerms(
+            model=model,
+            entry=entry,
+            token_model=ESTIMATE_MODEL,
+            exact_tokens=False,
+            max_example_tokens=options.max_length,
+            lifetime_applies=False,
+        )
 
     def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate:
         """GPU-hours at ``gpu_per_hour`` (else the catalogue row's rate) x the row's training throughput."""
@@ -132,8 +161,9 @@ class LocalBackend:
 
     # --- files ----------------------------------------------------------------------------------------------
 
-    def upload(self, path: str | Path, progress: Callable[[int, int], None] | None = None, *,
-               filename: str | None = None) -> FileRef:
+    def upload(
+        self, path: str | Path, progress: Callable[[int, int], None] | None = None, *, filename: str | None = None
+    ) -> FileRef:
         """Copy a file into the store (``filename``: the name to keep, when ``path`` is a temporary copy)."""
         src = Path(path)
         if not src.is_file():
@@ -143,8 +173,9 @@ class LocalBackend:
         with atomic_writer(dest, "wb") as f, src.open("rb") as s:
             shutil.copyfileobj(s, f)
         size = dest.stat().st_size
-        ref = FileRef(id=file_id, filename=filename or src.name, bytes=size, status="processed",
-                      created_at=int(time.time()))
+        ref = FileRef(
+            id=file_id, filename=filename or src.name, bytes=size, status="processed", created_at=int(time.time())
+        )
         self._write_file_ref(ref)
         if progress:
             progress(size, size)
@@ -160,12 +191,18 @@ class LocalBackend:
         self.file_path(file_id)
         if meta.is_file():
             data = json.loads(meta.read_text())
-            return FileRef.model_validate({k: v for k, v in data.items() if k != "status_details"}), \
-                data.get("status_details")
+            return FileRef.model_validate({k: v for k, v in data.items() if k != "status_details"}), data.get(
+                "status_details"
+            )
         legacy = self.root / "files" / f"{file_id}.name"  # stored before file records existed
         p = Path(self.file_path(file_id))
-        return FileRef(id=file_id, filename=legacy.read_text() if legacy.is_file() else p.name,
-                       bytes=p.stat().st_size, status="processed", created_at=int(p.stat().st_mtime)), None
+        return FileRef(
+            id=file_id,
+            filename=legacy.read_text() if legacy.is_file() else p.name,
+            bytes=p.stat().st_size,
+            status="processed",
+            created_at=int(p.stat().st_mtime),
+        ), None
 
     def mark_file(self, file_id: str, status: str, details: str | None) -> FileRef:
         """Record the outcome of checking a file (``processed`` or ``error`` with the problems)."""
@@ -227,20 +264,31 @@ class LocalBackend:
         if nodes > 1:  # nothing starts here: each node runs the command (the job folder on a shared disk)
             command = node_command(d, n, nodes)
             d.write_json("launch.json", {"command": command})
-            d.event(f"Waiting for {nodes} nodes; on each node N (0 to {nodes - 1}), with the job folder on a disk "
-                    f"they share, run: {shlex.join(command)}")
+            d.event(
+                f"Waiting for {nodes} nodes; on each node N (0 to {nodes - 1}), with the job folder on a disk "
+                f"they share, run: {shlex.join(command)}"
+            )
             return
         log = (d.path / "worker.log").open("ab")
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"] if n > 1 \
+        launcher = (
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"]
+            if n > 1
             else [sys.executable]
+        )
         env, device = dict(os.environ), None
         if self.max_running is not None and n == 1 and self._devices is not None:
             taken = {w.get("device") for w in self._busy_workers()}
             device = next((x for x in self._devices if x not in taken), None)
             if device and device.startswith("cuda:"):
                 env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
-        proc = subprocess.Popen([*launcher, "-m", "local_backend.worker", str(d.path)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            [*launcher, "-m", "local_backend.worker", str(d.path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
         d.write_json("worker.json", {"pid": proc.pid, "started": time.time(), "device": device})
 
     # --- the queue: a waiting job is a job folder with a ``queued`` marker, so it survives restarts ----------
@@ -284,7 +332,7 @@ class LocalBackend:
             return started
         with self._queue_lock:
             free = self.max_running - len(self._busy_workers())
-            for d in self._waiting()[:max(free, 0)]:
+            for d in self._waiting()[: max(free, 0)]:
                 (d.path / "queued").unlink(missing_ok=True)
                 self._spawn(d)
                 started.append(d.id)
@@ -327,18 +375,32 @@ class LocalBackend:
         check(spec.model)  # a model that cannot be loaded is refused before a job exists
         job_id = new_id("ftjob-")
         hyper = {k: v for k, v in spec.hyperparameters.items() if not (k == "beta" and v == "auto")}
-        local = LocalSpec(model=spec.model, training_file=self.file_path(spec.training_file),
-                          validation_file=self.file_path(spec.validation_file) if spec.validation_file else None,
-                          seed=spec.seed if spec.seed is not None else 0, suffix=spec.suffix, method=spec.method,
-                          **{**options.model_dump(), **hyper})
+        local = LocalSpec(
+            model=spec.model,
+            training_file=self.file_path(spec.training_file),
+            validation_file=self.file_path(spec.validation_file) if spec.validation_file else None,
+            seed=spec.seed if spec.seed is not None else 0,
+            suffix=spec.suffix,
+            method=spec.method,
+            **{**options.model_dump(), **hyper},
+        )
         name = f"ft:{base_name(spec.model)}:{spec.suffix or ''}:{job_id.removeprefix('ftjob-')[:8]}"
         d = JobDir(job_id, self.root)
         d.path.mkdir(parents=True)
         d.write_json("spec.json", local.model_dump())
-        job = Job(id=job_id, status="validating_files", model=base_name(spec.model), backend=self.name,
-                  created_at=int(time.time()), method=spec.method, hyperparameters=dict(spec.hyperparameters),
-                  training_file=spec.training_file, validation_file=spec.validation_file, seed=local.seed,
-                  metadata={**spec.metadata, **({RUN_KEY: run_id} if run_id else {})})
+        job = Job(
+            id=job_id,
+            status="validating_files",
+            model=base_name(spec.model),
+            backend=self.name,
+            created_at=int(time.time()),
+            method=spec.method,
+            hyperparameters=dict(spec.hyperparameters),
+            training_file=spec.training_file,
+            validation_file=spec.validation_file,
+            seed=local.seed,
+            metadata={**spec.metadata, **({RUN_KEY: run_id} if run_id else {})},
+        )
         d.write_job(job)
         d.write_json("names.json", {"fine_tuned_model": name})
         d.event(f"Created fine-tuning job: {job_id}")
@@ -351,10 +413,15 @@ class LocalBackend:
         worker = d.path / "worker.json"
         waiting = (d.path / "queued").is_file()  # a queued job's old worker.json (before a resume) is not its worker
         if job.status in ACTIVE and worker.is_file() and not waiting and not _alive(d.read_json("worker.json")["pid"]):
-            job = d.update(status="failed", error=JobError(
-                code="worker_died", param=None,
-                message=f"the training worker stopped without finishing; continue from the last checkpoint with "
-                        f"`ftadvisor jobs resume {job_id} --backend local`"))
+            job = d.update(
+                status="failed",
+                error=JobError(
+                    code="worker_died",
+                    param=None,
+                    message=f"the training worker stopped without finishing; continue from the last checkpoint with "
+                    f"`ftadvisor jobs resume {job_id} --backend local`",
+                ),
+            )
         return job
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
@@ -378,9 +445,15 @@ class LocalBackend:
             step = int(ck.name.split("-")[1])
             rows = [e.data for e in d.events() if e.data and e.data.get("step") == step]
             metrics = {k: v for k, v in (rows[0] if rows else {}).items() if k in ("train_loss", "valid_loss")}
-            out.append(Checkpoint(id=f"ftckpt_{job_id[6:14]}_{step}", created_at=int(ck.stat().st_mtime),
-                                  step_number=step, fine_tuned_model_checkpoint=f"{name}:ckpt-step-{step}",
-                                  metrics=metrics))
+            out.append(
+                Checkpoint(
+                    id=f"ftckpt_{job_id[6:14]}_{step}",
+                    created_at=int(ck.stat().st_mtime),
+                    step_number=step,
+                    fine_tuned_model_checkpoint=f"{name}:ckpt-step-{step}",
+                    metrics=metrics,
+                )
+            )
         return out
 
     def _signal(self, job_id: str, action: str, final: str) -> Job:
@@ -395,8 +468,10 @@ class LocalBackend:
                 return d.update(status="cancelled")
             raise InputError(f"{job_id} is {job.status}; only a running job can be {final}")
         if (d.path / "launch.json").is_file() and not (d.path / "worker.json").is_file():
-            raise InputError(f"{job_id} runs on nodes started by hand: stop torchrun on each node (its checkpoints "
-                             f"stay; start the printed command on every node again to continue)")
+            raise InputError(
+                f"{job_id} runs on nodes started by hand: stop torchrun on each node (its checkpoints "
+                f"stay; start the printed command on every node again to continue)"
+            )
         (d.path / "control").write_text(action)
         pid = d.read_json("worker.json")["pid"]
         if _alive(pid):
@@ -418,8 +493,9 @@ class LocalBackend:
         """Continue a paused job, or one whose worker died, from its last checkpoint."""
         d = self._dir(job_id)
         job = self.get_job(job_id)
-        if job.status not in ("paused", "failed") or (job.status == "failed" and job.error and
-                                                      job.error.code != "worker_died"):
+        if job.status not in ("paused", "failed") or (
+            job.status == "failed" and job.error and job.error.code != "worker_died"
+        ):
             raise InputError(f"{job_id} is {job.status}; only paused jobs and jobs whose worker died can resume")
         (d.path / "control").unlink(missing_ok=True)
         job = d.update(status="queued", error=None)
@@ -435,8 +511,11 @@ class LocalBackend:
     def download_adapter(self, job_id: str, out: str | Path) -> AdapterFiles:
         """The job's PEFT adapter, copied to ``out`` (what `ftadvisor export` writes, without the merge)."""
         result = self.export(job_id, out)
-        return AdapterFiles(path=result.out, base_model=self._dir(job_id).read_json("spec.json")["model"],
-                            files=sorted(p.name for p in Path(result.out).iterdir()))
+        return AdapterFiles(
+            path=result.out,
+            base_model=self._dir(job_id).read_json("spec.json")["model"],
+            files=sorted(p.name for p in Path(result.out).iterdir()),
+        )
 
     def export(self, job_id: str, out: str | Path, *, merge: bool = False) -> ExportResult:
         """A local job's adapter, or an adapter folder (``job_id`` a path holding adapter_config.json)."""
@@ -484,8 +563,14 @@ class LocalBackend:
     def is_deleted(self, job_id: str) -> bool:
         return (self._dir(job_id).path / "deleted").is_file()
 
-    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion:
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         """Generate with the chat template; adapters share one loaded base and switch per request."""
         return self.complete_many(model, [messages], max_tokens=max_tokens, temperature=temperature)[0]
 
@@ -496,30 +581,54 @@ class LocalBackend:
             self._engine = Engine(base)
         return self._engine
 
-    def stream(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
-               temperature: float | None = None, seed: int | None = None) -> Iterator[str | Completion]:
+    def stream(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str | Completion]:
         """The answer's text as it is generated, then the whole :class:`Completion` (``ftadvisor serve``'s
         streamed chat)."""
         base, adapter = self.find_model(model)
         start = time.perf_counter()
-        for item in self._engine_for(base).stream(messages, adapter=adapter, max_new_tokens=max_tokens or 256,
-                                                  temperature=temperature or 0.0, seed=seed):
+        for item in self._engine_for(base).stream(
+            messages, adapter=adapter, max_new_tokens=max_tokens or 256, temperature=temperature or 0.0, seed=seed
+        ):
             if isinstance(item, str):
                 yield item
             else:
                 text, n_prompt, n_out = item
-                yield Completion(model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
-                                 latency_s=time.perf_counter() - start)
+                yield Completion(
+                    model=model,
+                    text=text,
+                    usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
+                    latency_s=time.perf_counter() - start,
+                )
 
-    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], *, max_tokens: int | None = None,
-                      temperature: float | None = None, seed: int | None = None) -> list[Completion]:
+    def complete_many(
+        self,
+        model: str,
+        conversations: list[list[dict[str, Any]]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> list[Completion]:
         """Answer several prompts in one batch (faster on a CPU or GPU than one by one). Each completion's
         latency is the batch's time divided by its size."""
         base, adapter = self.find_model(model)
         engine = self._engine_for(base)
         start = time.perf_counter()
-        answers = engine.generate_batch(conversations, adapter=adapter, max_new_tokens=max_tokens or 256,
-                                        temperature=temperature or 0.0, seed=seed)
+        answers = engine.generate_batch(
+            conversations, adapter=adapter, max_new_tokens=max_tokens or 256, temperature=temperature or 0.0, seed=seed
+        )
         each = (time.perf_counter() - start) / len(conversations)
-        return [Completion(model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out),
-                           latency_s=each) for text, n_prompt, n_out in answers]
+        return [
+            Completion(
+                model=model, text=text, usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_out), latency_s=each
+            )
+            for text, n_prompt, n_out in answers
+        ]

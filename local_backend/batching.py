@@ -67,7 +67,7 @@ def _grouped(order: list[int], lengths: list[int], group: int) -> list[int]:
     """Sort each run of ``group`` examples by length (longest first), so a micro-batch holds similar lengths."""
     out: list[int] = []
     for i in range(0, len(order), group):
-        out += sorted(order[i:i + group], key=lambda k: -lengths[k])
+        out += sorted(order[i : i + group], key=lambda k: -lengths[k])
     return out
 
 
@@ -83,11 +83,11 @@ def _fixed(order: list[int], layout: Layout) -> list[Shares]:
     per_step = layout.batch_size * layout.world * layout.accumulation
     steps: list[Shares] = []
     for i in range(0, len(order), per_step):
-        chunk = order[i:i + per_step]
+        chunk = order[i : i + per_step]
         shares = []
         for r in range(layout.world):
-            mine = chunk[r::layout.world] or chunk[:1]  # a short last step: repeat one example
-            shares.append([mine[j:j + layout.batch_size] for j in range(0, len(mine), layout.batch_size)])
+            mine = chunk[r :: layout.world] or chunk[:1]  # a short last step: repeat one example
+            shares.append([mine[j : j + layout.batch_size] for j in range(0, len(mine), layout.batch_size)])
         steps.append(shares)
     return steps
 
@@ -108,8 +108,8 @@ def _budgeted(order: list[int], lengths: list[int], layout: Layout) -> list[Shar
     per_step = layout.world * layout.accumulation
     steps: list[Shares] = []
     for i in range(0, len(micro), per_step):
-        group = micro[i:i + per_step]
-        steps.append([group[r::layout.world] or [group[0][:1]] for r in range(layout.world)])
+        group = micro[i : i + per_step]
+        steps.append([group[r :: layout.world] or [group[0][:1]] for r in range(layout.world)])
     return steps
 
 
@@ -171,14 +171,18 @@ def collate(seqs: list[Encoded], pad_id: int, dev: str, pack_to: int | None = No
         at = 0
         for i in row:
             s, n = seqs[i], len(seqs[i].input_ids)
-            ids[r, at:at + n] = torch.tensor(s.input_ids)
-            labels[r, at:at + n] = torch.tensor(s.labels)
+            ids[r, at : at + n] = torch.tensor(s.input_ids)
+            labels[r, at : at + n] = torch.tensor(s.labels)
             labels[r, at] = IGNORE  # never the target of the previous example's last token
-            mask[r, at:at + n] = 1
-            positions[r, at:at + n] = torch.arange(n)
+            mask[r, at : at + n] = 1
+            positions[r, at : at + n] = torch.arange(n)
             at += n
         positions[r, at:] = torch.arange(width - at)  # the padding is a sequence of its own
     if pack_to is None:
         return {"input_ids": ids.to(dev), "labels": labels.to(dev), "attention_mask": mask.to(dev)}
-    return {"input_ids": ids.to(dev), "labels": labels.to(dev), "attention_mask": None,
-            "position_ids": positions.to(dev)}
+    return {
+        "input_ids": ids.to(dev),
+        "labels": labels.to(dev),
+        "attention_mask": None,
+        "position_ids": positions.to(dev),
+    }

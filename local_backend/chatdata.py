@@ -48,29 +48,38 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat message as Hugging Face chat templates read it (tool calls included)."""
     out: dict[str, Any] = {"role": m["role"], "content": m.get("content") or ""}
     if m.get("tool_calls"):
-        out["tool_calls"] = [{"type": "function", "id": c.get("id"),
-                              "function": {"name": c["function"]["name"],
-                                           "arguments": _arguments(c["function"].get("arguments"))}}
-                             for c in m["tool_calls"]]
+        out["tool_calls"] = [
+            {
+                "type": "function",
+                "id": c.get("id"),
+                "function": {"name": c["function"]["name"], "arguments": _arguments(c["function"].get("arguments"))},
+            }
+            for c in m["tool_calls"]
+        ]
     for key in ("tool_call_id", "name"):
         if m.get(key):
             out[key] = m[key]
     return out
 
 
-def _render(tokenizer: Any, messages: list[dict[str, Any]], generation_prompt: bool,
-            tools: list[dict[str, Any]] | None = None) -> str:
-    return tokenizer.apply_chat_template([_message(m) for m in messages], tools=tools or None, tokenize=False,
-                                         add_generation_prompt=generation_prompt)
+def _render(
+    tokenizer: Any, messages: list[dict[str, Any]], generation_prompt: bool, tools: list[dict[str, Any]] | None = None
+) -> str:
+    return tokenizer.apply_chat_template(
+        [_message(m) for m in messages], tools=tools or None, tokenize=False, add_generation_prompt=generation_prompt
+    )
 
 
-def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]],
-                    tools: list[dict[str, Any]] | None = None) -> tuple[str, list[tuple[int, int]]]:
+def assistant_spans(
+    tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of the assistant turns to train on (their tool calls
     included, when the template renders them; a template that cannot is refused rather than dropping them)."""
     if any(m.get("tool_calls") for m in messages) and not supports_tools(tokenizer):
-        raise TemplateError("an assistant turn calls tools but the model's chat template cannot render tool calls "
-                            "(it never reads tool_calls); use a model whose template supports tools")
+        raise TemplateError(
+            "an assistant turn calls tools but the model's chat template cannot render tool calls "
+            "(it never reads tool_calls); use a model whose template supports tools"
+        )
     spans = []
     for i, m in enumerate(messages):
         if m.get("role") != "assistant" or m.get("weight", 1) == 0:
@@ -78,8 +87,10 @@ def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]],
         before = _render(tokenizer, messages[:i], generation_prompt=True, tools=tools)
         upto = _render(tokenizer, messages[: i + 1], generation_prompt=False, tools=tools)
         if not upto.startswith(before):
-            raise TemplateError("the chat template renders a conversation differently from its prefix; "
-                                "exact assistant masking is impossible with it")
+            raise TemplateError(
+                "the chat template renders a conversation differently from its prefix; "
+                "exact assistant masking is impossible with it"
+            )
         spans.append((len(before), len(upto)))
     full = _render(tokenizer, messages, generation_prompt=False, tools=tools)
     for _, end in spans:
@@ -88,8 +99,9 @@ def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]],
     return full, spans
 
 
-def encode_chat(tokenizer: Any, messages: list[dict[str, Any]], max_length: int,
-                tools: list[dict[str, Any]] | None = None) -> Encoded:
+def encode_chat(
+    tokenizer: Any, messages: list[dict[str, Any]], max_length: int, tools: list[dict[str, Any]] | None = None
+) -> Encoded:
     """Token ids and labels of one SFT example (truncated at ``max_length``, like OpenAI, from the end)."""
     text, spans = assistant_spans(tokenizer, messages, tools)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -113,8 +125,11 @@ def encode_preference(tokenizer: Any, example: dict[str, Any], max_length: int) 
     pair = []
     for key in ("preferred_output", "non_preferred_output"):
         answer = example[key][-1]
-        turn = {"role": "assistant", "content": answer.get("content") or "",
-                **({"tool_calls": answer["tool_calls"]} if answer.get("tool_calls") else {})}
+        turn = {
+            "role": "assistant",
+            "content": answer.get("content") or "",
+            **({"tool_calls": answer["tool_calls"]} if answer.get("tool_calls") else {}),
+        }
         pair.append(encode_chat(tokenizer, [*prompt, turn], max_length, example["input"].get("tools")))
     return pair[0], pair[1]
 
@@ -151,8 +166,15 @@ def preview(path: str, model: str, n: int, max_length: int = 1024) -> list[tuple
             enc = encode_chat(tok, messages, max_length, obj.get("tools"))
         except TemplateError as exc:
             raise InputError(f"{path}:{line}: {exc}") from None
-        out.append((line, [TokenView(id=i, text=str(tok.decode([i])), trained=lab != IGNORE)
-                           for i, lab in zip(enc.input_ids, enc.labels, strict=True)]))
+        out.append(
+            (
+                line,
+                [
+                    TokenView(id=i, text=str(tok.decode([i])), trained=lab != IGNORE)
+                    for i, lab in zip(enc.input_ids, enc.labels, strict=True)
+                ],
+            )
+        )
         if len(out) == n:
             break
     if not out:

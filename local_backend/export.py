@@ -91,5 +91,6 @@ def _merge(adapter: Path, model: str, out: Path) -> ExportResult:
     if out.exists():
         out.rmdir()
     tmp.rename(out)
-    return ExportResult(kind="merged", out=str(out), dtype=str(stored).removeprefix("torch."),
-                        vllm=f"vllm serve {out.resolve()}")
+    return ExportResult(
+        kind="merged", out=str(out), dtype=str(stored).removeprefix("torch."), vllm=f"vllm serve {out.resolve()}"
+    )

@@ -35,15 +35,29 @@ class Engine:
         self.model.set_adapter(self.adapters[key])
         return self.adapters[key]
 
-    def generate(self, messages: list[dict[str, Any]], *, adapter: Path | None, max_new_tokens: int = 256,
-                 temperature: float = 0.0) -> tuple[str, int, int]:
+    def generate(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        adapter: Path | None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+    ) -> tuple[str, int, int]:
         """(text, prompt tokens, completion tokens)."""
-        return self.generate_batch([messages], adapter=adapter, max_new_tokens=max_new_tokens,
-                                   temperature=temperature)[0]
+        return self.generate_batch([messages], adapter=adapter, max_new_tokens=max_new_tokens, temperature=temperature)[
+            0
+        ]
 
-    def generate_batch(self, conversations: list[list[dict[str, Any]]], *, adapter: Path | None,
-                       max_new_tokens: int = 256, temperature: float = 0.0, seed: int | None = None,
-                       streamer: Any = None) -> list[tuple[str, int, int]]:
+    def generate_batch(
+        self,
+        conversations: list[list[dict[str, Any]]],
+        *,
+        adapter: Path | None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        streamer: Any = None,
+    ) -> list[tuple[str, int, int]]:
         """Several prompts in one batch (left-padded): [(text, prompt tokens, completion tokens)]. ``seed`` makes
         sampling (temperature > 0) reproducible; ``streamer`` receives the tokens as they come (one prompt)."""
         import contextlib
@@ -63,10 +77,18 @@ class Engine:
         plain = isinstance(self.model, PeftModel) and name is None
         ctx = self.model.disable_adapter() if plain else contextlib.nullcontext()
         with ctx, torch.no_grad():
-            out = self.model.generate(input_ids=inputs, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                      do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
-                                      top_p=None, top_k=None, pad_token_id=pad,
-                                      eos_token_id=self.tokenizer.eos_token_id, streamer=streamer)
+            out = self.model.generate(
+                input_ids=inputs,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=temperature > 0,
+                temperature=temperature if temperature > 0 else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=pad,
+                eos_token_id=self.tokenizer.eos_token_id,
+                streamer=streamer,
+            )
         results = []
         eos = self.tokenizer.eos_token_id
         for row, prompt in zip(out, prompts, strict=True):
@@ -76,8 +98,15 @@ class Engine:
             results.append((self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(prompt), len(new)))
         return results
 
-    def stream(self, messages: list[dict[str, Any]], *, adapter: Path | None, max_new_tokens: int = 256,
-               temperature: float = 0.0, seed: int | None = None) -> Iterator[str | tuple[str, int, int]]:
+    def stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        adapter: Path | None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> Iterator[str | tuple[str, int, int]]:
         """The answer's text piece by piece as it is generated, then (text, prompt tokens, completion tokens)."""
         import threading
 
@@ -89,8 +118,16 @@ class Engine:
 
         def run() -> None:
             try:
-                result.extend(self.generate_batch([messages], adapter=adapter, max_new_tokens=max_new_tokens,
-                                                  temperature=temperature, seed=seed, streamer=streamer))
+                result.extend(
+                    self.generate_batch(
+                        [messages],
+                        adapter=adapter,
+                        max_new_tokens=max_new_tokens,
+                        temperature=temperature,
+                        seed=seed,
+                        streamer=streamer,
+                    )
+                )
             except BaseException as exc:  # handed to the caller below
                 failure.append(exc)
                 streamer.end()

@@ -30,8 +30,12 @@ def labelled_ce_sum(base: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     from torch.utils.checkpoint import checkpoint
 
     # no cache: training needs none, and with one transformers would not read packed position ids as packing
-    hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                position_ids=batch.get("position_ids"), use_cache=False).last_hidden_state
+    hidden = base.get_decoder()(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch.get("position_ids"),
+        use_cache=False,
+    ).last_hidden_state
     targets = batch["labels"][:, 1:]
     keep = targets != IGNORE
     n = int(keep.sum())
@@ -43,7 +47,7 @@ def labelled_ce_sum(base: Any, batch: dict[str, Any]) -> tuple[Any, int]:
         return _ce_sum(head, h, y), n
     total = torch.zeros((), device=h.device, dtype=torch.float32)
     for i in range(0, n, CHUNK):
-        total = total + checkpoint(_ce_sum, head, h[i:i + CHUNK], y[i:i + CHUNK], use_reentrant=False)
+        total = total + checkpoint(_ce_sum, head, h[i : i + CHUNK], y[i : i + CHUNK], use_reentrant=False)
     return total, n
 
 

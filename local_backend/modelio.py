@@ -75,8 +75,10 @@ def check(model: str) -> None:
             raise InputError(f"{p}: no such GGUF file")
         return
     if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise InputError(f"{model!r} is neither a local folder nor a GGUF file, and HF_HUB_OFFLINE=1 forbids "
-                         f"downloading it; use a local path or the built-in {BUILTIN}")
+        raise InputError(
+            f"{model!r} is neither a local folder nor a GGUF file, and HF_HUB_OFFLINE=1 forbids "
+            f"downloading it; use a local path or the built-in {BUILTIN}"
+        )
 
 
 def resolve(model: str) -> Path:
@@ -133,14 +135,18 @@ def load(model: str, *, quantize_4bit: bool = False, attention: str = "auto") ->
 
     path = resolve(model)
     dev = device()
-    dtype = torch.bfloat16 if dev == "cuda" and torch.cuda.is_bf16_supported() else (
-        torch.float16 if dev == "cuda" else torch.float32)
+    dtype = (
+        torch.bfloat16
+        if dev == "cuda" and torch.cuda.is_bf16_supported()
+        else (torch.float16 if dev == "cuda" else torch.float32)
+    )
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attention_kernel(attention, dev)}
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
         kwargs["device_map"] = {"": dev}
     tokenizer = AutoTokenizer.from_pretrained(path)
     m = AutoModelForCausalLM.from_pretrained(path, **kwargs)

@@ -108,5 +108,4 @@ def choose(requested: Requested, device_type: str) -> Precision:
     speedup = bf16_speedup()
     if speedup < PROBE_MIN_SPEEDUP:
         return Precision("fp32", "cpu", f"fp32: bf16 matmuls are only {speedup:.1f}x as fast on this CPU")
-    return Precision("bf16", "cpu", f"bf16 autocast: this CPU's bf16 units ran matmuls {speedup:.1f}x faster than "
-                                    "fp32")
+    return Precision("bf16", "cpu", f"bf16 autocast: this CPU's bf16 units ran matmuls {speedup:.1f}x faster than fp32")

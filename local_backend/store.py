@@ -40,8 +40,10 @@ class JobDir:
         try:
             return Job.model_validate_json(path.read_text())
         except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-            raise InputError(f"{path}: this job's record is damaged ({exc.__class__.__name__}); the job cannot be "
-                             "read, other jobs are not affected") from None
+            raise InputError(
+                f"{path}: this job's record is damaged ({exc.__class__.__name__}); the job cannot be "
+                "read, other jobs are not affected"
+            ) from None
 
     def write_job(self, job: Job) -> None:
         with atomic_writer(self.path / "job.json") as f:
@@ -57,16 +59,23 @@ class JobDir:
         try:
             return json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: this job's file is damaged or missing ({exc.__class__.__name__}); other jobs "
-                             "are not affected") from None
+            raise InputError(
+                f"{path}: this job's file is damaged or missing ({exc.__class__.__name__}); other jobs are not affected"
+            ) from None
 
     def write_json(self, name: str, data: Any) -> None:
         with atomic_writer(self.path / name) as f:
             json.dump(data, f, indent=1)
 
     def event(self, message: str, *, level: str = "info", data: dict[str, Any] | None = None) -> JobEvent:
-        e = JobEvent(id=new_id("ftevent-"), created_at=int(time.time()), level=level, message=message,
-                     type="metrics" if data else "message", data=data)
+        e = JobEvent(
+            id=new_id("ftevent-"),
+            created_at=int(time.time()),
+            level=level,
+            message=message,
+            type="metrics" if data else "message",
+            data=data,
+        )
         with (self.path / "events.jsonl").open("a", encoding="utf-8") as f:
             f.write(e.model_dump_json() + "\n")
         return e

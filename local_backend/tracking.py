@@ -77,11 +77,19 @@ class WandbTracker:
         import wandb
 
         mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
-        self.run = wandb.init(project=project, name=job.id, id=job.id, resume="allow", config=config,
-                              dir=str(job.path), mode=mode)  # type: ignore[arg-type]
+        self.run = wandb.init(
+            project=project,
+            name=job.id,
+            id=job.id,
+            resume="allow",
+            config=config,
+            dir=str(job.path),
+            mode=mode,  # type: ignore[arg-type]
+        )
         if not (job.path / "tracking.json").is_file():
-            job.write_json("tracking.json", {"wandb_run_id": job.id, "wandb_mode": mode,
-                                             "wandb_dir": str(job.path / "wandb")})
+            job.write_json(
+                "tracking.json", {"wandb_run_id": job.id, "wandb_mode": mode, "wandb_dir": str(job.path / "wandb")}
+            )
 
     def log(self, row: dict[str, Any]) -> None:
         self.run.log({k: row[k] for k in METRICS if row.get(k) is not None}, step=int(row["step"]))

@@ -60,8 +60,9 @@ def _read_jsonl(path: str) -> list[tuple[int, dict[str, Any]]]:
     return [(n, json.loads(line)) for n, line in enumerate(lines, 1) if line.strip()]
 
 
-def _dpo_loss(model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str,
-              beta: float) -> tuple[Any, int]:
+def _dpo_loss(
+    model: Any, peft_model: Any, pairs: list[tuple[Encoded, Encoded]], pad_id: int, dev: str, beta: float
+) -> tuple[Any, int]:
     """DPO with the adapter-disabled model as the reference (no second model in memory). ``model`` may be
     the DDP wrapper of ``peft_model``. Returns the sum over pairs and their number."""
     import torch
@@ -195,15 +196,30 @@ class Schedule:
         n = len(lengths)
         epochs = default_epochs(n) if spec.n_epochs == "auto" else int(spec.n_epochs)
         bs = auto_batch_size(n) if spec.batch_size == "auto" else int(spec.batch_size)
-        layout = Layout(batch_size=bs, world=world, accumulation=spec.gradient_accumulation_steps,
-                        batch_tokens=spec.batch_tokens, packing=spec.packing, group_by_length=spec.group_by_length)
+        layout = Layout(
+            batch_size=bs,
+            world=world,
+            accumulation=spec.gradient_accumulation_steps,
+            batch_tokens=spec.batch_tokens,
+            packing=spec.packing,
+            group_by_length=spec.group_by_length,
+        )
         steps = plan(lengths, layout, spec.seed, epochs, spec.max_steps)
         total = len(steps)
-        lr = spec.learning_rate or BASE_LR * (1.0 if spec.learning_rate_multiplier == "auto"
-                                              else float(spec.learning_rate_multiplier))
+        lr = spec.learning_rate or BASE_LR * (
+            1.0 if spec.learning_rate_multiplier == "auto" else float(spec.learning_rate_multiplier)
+        )
         warmup = spec.warmup_steps if spec.warmup_steps is not None else math.ceil(spec.warmup_ratio * total)
-        return cls(epochs=steps[-1].epoch + 1, batch_size=bs, accumulation=spec.gradient_accumulation_steps,
-                   total=total, lr=lr, warmup=min(warmup, total), kind=spec.lr_scheduler, steps=steps)
+        return cls(
+            epochs=steps[-1].epoch + 1,
+            batch_size=bs,
+            accumulation=spec.gradient_accumulation_steps,
+            total=total,
+            lr=lr,
+            warmup=min(warmup, total),
+            kind=spec.lr_scheduler,
+            steps=steps,
+        )
 
     def factor(self, s: int) -> float:
         """Learning-rate multiplier at step ``s``: linear warm-up, then linear or cosine decay to 0, or constant."""
@@ -236,12 +252,21 @@ class Run:
             chosen(job, spec.precision, kind)
         dist.barrier()
         self.precision = chosen(job, spec.precision, kind)
-        checkpointing = spec.gradient_checkpointing if spec.gradient_checkpointing is not None else \
-            spec.qlora or self.dev.startswith("cuda")
+        checkpointing = (
+            spec.gradient_checkpointing
+            if spec.gradient_checkpointing is not None
+            else spec.qlora or self.dev.startswith("cuda")
+        )
         self.sharded = dist.world > 1 and spec.parallel == "fsdp"
-        event(f"Loading {spec.model}" + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
-              + (f" on {dist.world} processes" + (" (FSDP, sharded)" if self.sharded else " (DDP)")
-                 if dist.world > 1 else ""))
+        event(
+            f"Loading {spec.model}"
+            + (" in 4-bit NF4 (QLoRA)" if spec.qlora else "")
+            + (
+                f" on {dist.world} processes" + (" (FSDP, sharded)" if self.sharded else " (DDP)")
+                if dist.world > 1
+                else ""
+            )
+        )
         model, tok = load(spec.model, quantize_4bit=spec.qlora, attention=spec.attention)
         self.attention = str(model.config._attn_implementation)
         if spec.qlora:
@@ -249,8 +274,13 @@ class Run:
         elif checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.checkpointing = checkpointing
-        lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
-                          target_modules=spec.target_modules, task_type="CAUSAL_LM")
+        lora = LoraConfig(
+            r=spec.lora_rank,
+            lora_alpha=spec.lora_alpha,
+            lora_dropout=spec.lora_dropout,
+            target_modules=spec.target_modules,
+            task_type="CAUSAL_LM",
+        )
         self.peft = get_peft_model(model, lora)
         if spec.compile:  # regional compilation: one compiled graph for the repeated decoder layer
             for layer in _decoder_layers(self.peft):
@@ -267,8 +297,11 @@ class Run:
             out = []
             for line, ex in _read_jsonl(path):
                 try:
-                    out.append(encode_preference(tok, ex, spec.max_length) if spec.method == "dpo"
-                               else encode_chat(tok, ex["messages"], spec.max_length, ex.get("tools")))
+                    out.append(
+                        encode_preference(tok, ex, spec.max_length)
+                        if spec.method == "dpo"
+                        else encode_chat(tok, ex["messages"], spec.max_length, ex.get("tools"))
+                    )
                 except TemplateError as exc:
                     raise TemplateError(f"{Path(path).name}:{line}: {exc}") from None
             return out
@@ -342,7 +375,7 @@ class Run:
         bs = self.schedule.batch_size
         with torch.no_grad():
             for i in range(0, len(self.valid_set), bs):
-                loss, n = self.loss_sum(self.valid_set[i:i + bs])
+                loss, n = self.loss_sum(self.valid_set[i : i + bs])
                 total, count = total + float(loss), count + n
         self.peft.train()
         return total / max(count, 1)
@@ -428,8 +461,16 @@ class Checkpointer:
         torch.save(optim, tmp / "optimizer.pt")
         torch.save(run.sched.state_dict(), tmp / "scheduler.pt")
         extra = {"scaler": run.scaler.state_dict()} if run.scaler else {}
-        torch.save({"state": asdict(state), "metrics": list(state.metrics), "torch_rng": torch.get_rng_state(),
-                    "py_rng": random.getstate(), **extra}, tmp / "state.pt")
+        torch.save(
+            {
+                "state": asdict(state),
+                "metrics": list(state.metrics),
+                "torch_rng": torch.get_rng_state(),
+                "py_rng": random.getstate(),
+                **extra,
+            },
+            tmp / "state.pt",
+        )
         final = self.job.checkpoints / f"step-{state.step:06d}"
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -490,8 +531,9 @@ class Reporter:
         from local_backend.tracking import open_tracker
 
         self.job, self.main = job, dist.main
-        self.tracker = open_tracker(spec.report_to, spec.tracking_project, job, spec.model_dump()) \
-            if dist.main else None
+        self.tracker = (
+            open_tracker(spec.report_to, spec.tracking_project, job, spec.model_dump()) if dist.main else None
+        )
 
     def end(self, status: str) -> None:
         """Close the tracked run (once) as the job ends: succeeded, paused, cancelled or failed."""
@@ -510,26 +552,44 @@ class Reporter:
     def step(self, row: dict[str, Any]) -> None:
         if self.tracker is not None:
             self.tracker.log(row)
-        self.event(f"Step {row['step']}/{row['total_steps']}: training loss={row['train_loss']:.4f}"
-                   + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""), row)
+        self.event(
+            f"Step {row['step']}/{row['total_steps']}: training loss={row['train_loss']:.4f}"
+            + (f", validation loss={row['valid_loss']:.4f}" if row["valid_loss"] is not None else ""),
+            row,
+        )
 
     def finished(self, run: Run, state: TrainState, wall: float) -> None:
         job = self.job
         with (job.path / "metrics.csv").open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["step", "train_loss", "valid_loss", "tokens_per_second"],
-                               extrasaction="ignore")
+            w = csv.DictWriter(
+                f, fieldnames=["step", "train_loss", "valid_loss", "tokens_per_second"], extrasaction="ignore"
+            )
             w.writeheader()
             w.writerows(state.metrics)
         ft_name = job.read_json("names.json")["fine_tuned_model"]
         spec = run.spec
         cost = wall / 3600 * spec.gpu_per_hour if spec.gpu_per_hour is not None else None
         job.event("New fine-tuned model created")
-        job.event(f"Training took {wall:.1f} s, {state.trained_tokens:,} tokens, peak memory "
-                  f"{_peak_memory_mb():,.0f} MB" + (f", cost ${cost:.4f}" if cost is not None else ""))
-        job.write_json("usage.json", {"wall_s": wall, "trained_tokens": state.trained_tokens,
-                                      "peak_memory_mb": _peak_memory_mb(), "cost_usd": cost})
-        job.update(status="succeeded", finished_at=int(time.time()), trained_tokens=state.trained_tokens,
-                   fine_tuned_model=ft_name, result_files=[f"{job.id}:metrics.csv"])
+        job.event(
+            f"Training took {wall:.1f} s, {state.trained_tokens:,} tokens, peak memory "
+            f"{_peak_memory_mb():,.0f} MB" + (f", cost ${cost:.4f}" if cost is not None else "")
+        )
+        job.write_json(
+            "usage.json",
+            {
+                "wall_s": wall,
+                "trained_tokens": state.trained_tokens,
+                "peak_memory_mb": _peak_memory_mb(),
+                "cost_usd": cost,
+            },
+        )
+        job.update(
+            status="succeeded",
+            finished_at=int(time.time()),
+            trained_tokens=state.trained_tokens,
+            fine_tuned_model=ft_name,
+            result_files=[f"{job.id}:metrics.csv"],
+        )
         job.event(f"The job has successfully completed: {ft_name}")
         self.end("succeeded")
 
@@ -564,8 +624,11 @@ def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
     report.update(status="running")
     run = Run(job, spec, dist, report.event)
     sch = run.schedule
-    hyper: dict[str, Any] = {"n_epochs": sch.epochs, "batch_size": sch.batch_size,
-                             "learning_rate_multiplier": sch.lr / BASE_LR}
+    hyper: dict[str, Any] = {
+        "n_epochs": sch.epochs,
+        "batch_size": sch.batch_size,
+        "learning_rate_multiplier": sch.lr / BASE_LR,
+    }
     if spec.method == "dpo":
         hyper["beta"] = spec.beta
     report.update(hyperparameters=hyper)
@@ -579,25 +642,37 @@ def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
     n = len(run.train_set)
     report.event(
         f"Fine-tuning started: {n} examples, {sch.epochs} epochs, "
-        + (f"micro-batches of up to {spec.batch_tokens:,} tokens" if spec.batch_tokens
-           else f"batch size {sch.batch_size}")
-        + (f" x {sch.accumulation} accumulated" if sch.accumulation > 1 else "") + f", {sch.total} steps, "
-        + ("packed, " if spec.packing else "") + ("grouped by length, " if spec.group_by_length else "") +
-        f"{sch.kind} schedule with {sch.warmup} warm-up steps, LoRA r={spec.lora_rank} on {spec.target_modules}, "
+        + (
+            f"micro-batches of up to {spec.batch_tokens:,} tokens"
+            if spec.batch_tokens
+            else f"batch size {sch.batch_size}"
+        )
+        + (f" x {sch.accumulation} accumulated" if sch.accumulation > 1 else "")
+        + f", {sch.total} steps, "
+        + ("packed, " if spec.packing else "")
+        + ("grouped by length, " if spec.group_by_length else "")
+        + f"{sch.kind} schedule with {sch.warmup} warm-up steps, LoRA r={spec.lora_rank} on {spec.target_modules}, "
         f"{trainable:,} trainable parameters, {run.attention} attention; {run.precision.reason}"
-        + ("; gradient checkpointing" if run.checkpointing else "") + ("; compiled" if spec.compile else ""))
+        + ("; gradient checkpointing" if run.checkpointing else "")
+        + ("; compiled" if spec.compile else "")
+    )
     run.peft.train()
     started = time.perf_counter() - state.wall_s
-    for step in sch.steps[state.step:sch.total]:  # the steps not trained yet (all of them unless resumed)
+    for step in sch.steps[state.step : sch.total]:  # the steps not trained yet (all of them unless resumed)
         t0 = time.perf_counter()
         micro = [[run.train_set[i] for i in mb] for mb in step.micro_batches(dist.rank)]
         loss = run.step(micro, step.most_micro_batches)
         tokens = int(dist.total(sum(_n_tokens(m) for m in micro)))
         state.step += 1
         state.trained_tokens += tokens
-        row: dict[str, Any] = {"step": state.step, "train_loss": round(dist.mean(loss), 6), "valid_loss": None,
-                               "tokens_per_second": round(tokens / max(time.perf_counter() - t0, 1e-9), 1),
-                               "total_steps": sch.total, "epoch": step.epoch + 1}
+        row: dict[str, Any] = {
+            "step": state.step,
+            "train_loss": round(dist.mean(loss), 6),
+            "valid_loss": None,
+            "tokens_per_second": round(tokens / max(time.perf_counter() - t0, 1e-9), 1),
+            "total_steps": sch.total,
+            "epoch": step.epoch + 1,
+        }
         last_step = step.last_of_epoch or state.step == sch.total
         if run.valid_set and (state.step % spec.eval_every == 0 or last_step):
             valid = run.validation_loss()
@@ -626,8 +701,10 @@ def _train(job: JobDir, dist: Dist, spec: LocalSpec, report: Reporter) -> None:
         if early:
             if best is not None:
                 run.peft.load_state_dict(best, strict=False)
-            report.event(f"Early stopping at step {state.step}: the validation loss has not improved for "
-                         f"{patience} evaluations; keeping the adapter with the best one ({state.best_valid:.4f})")
+            report.event(
+                f"Early stopping at step {state.step}: the validation loss has not improved for "
+                f"{patience} evaluations; keeping the adapter with the best one ({state.best_valid:.4f})"
+            )
             break
     weights = run.adapter_weights()
     (job.path / f"rank-{dist.rank}.sha256").write_text(adapter_digest(weights))

@@ -29,8 +29,10 @@ def run(path: Path) -> int:
                     if errors:
                         first = errors[0].format(Path(spec[key]).name)
                         job.event(f"Invalid {key.replace('_', ' ')}: {first}", level="error")
-                        job.update(status="failed", error=JobError(code=f"invalid_{key}", param=key,
-                                                                   message=f"{len(errors)} errors; {first}"))
+                        job.update(
+                            status="failed",
+                            error=JobError(code=f"invalid_{key}", param=key, message=f"{len(errors)} errors; {first}"),
+                        )
                         return 1
             job.update(status="queued")
         from local_backend.trainer import train

@@ -157,13 +157,36 @@ AREAS: dict[str, dict[str, list[str]]] = {
         ],
     },
 }
-WHO = ["Harrow Logistics Ltd", "Mrs Patel", "Brightwater Foods Ltd", "Mr Okafor", "Kestrel Design LLP",
-       "Ms Lindqvist", "Thornbury Dental Practice", "Mr and Mrs Evans", "Northgate Software Ltd", "Dr Adeyemi"]
-OTHER = ["Castlegate Supplies Ltd", "a former business partner", "Meridian Finance plc", "a competitor",
-         "a national retailer", "Albion Property Management", "a software vendor", "a marketing agency"]
+WHO = [
+    "Harrow Logistics Ltd",
+    "Mrs Patel",
+    "Brightwater Foods Ltd",
+    "Mr Okafor",
+    "Kestrel Design LLP",
+    "Ms Lindqvist",
+    "Thornbury Dental Practice",
+    "Mr and Mrs Evans",
+    "Northgate Software Ltd",
+    "Dr Adeyemi",
+]
+OTHER = [
+    "Castlegate Supplies Ltd",
+    "a former business partner",
+    "Meridian Finance plc",
+    "a competitor",
+    "a national retailer",
+    "Albion Property Management",
+    "a software vendor",
+    "a marketing agency",
+]
 AMOUNTS = ["£4,500", "£12,800", "£27,350", "£63,000", "£1,950", "£148,000", "£8,725"]
-PARAPHRASES = ["", " Please set out the steps.", " We need a clear plan for the client.",
-               " The client is anxious to act quickly.", " What would you recommend?"]
+PARAPHRASES = [
+    "",
+    " Please set out the steps.",
+    " We need a clear plan for the client.",
+    " The client is anxious to act quickly.",
+    " What would you recommend?",
+]
 
 
 def fill(text: str, rng: random.Random, slots: dict[str, str]) -> str:
@@ -172,10 +195,16 @@ def fill(text: str, rng: random.Random, slots: dict[str, str]) -> str:
 
 def slots_for(rng: random.Random) -> dict[str, str]:
     who = rng.choice(WHO)
-    return {"who": who, "who_cap": who[0].upper() + who[1:], "other": rng.choice(OTHER),
-            "amount": rng.choice(AMOUNTS), "days": str(rng.choice([7, 10, 14, 21, 28])),
-            "years": str(rng.randint(1, 12)), "months": str(rng.randint(2, 9)),
-            "count": f"{rng.randint(2, 90) * 100:,}"}
+    return {
+        "who": who,
+        "who_cap": who[0].upper() + who[1:],
+        "other": rng.choice(OTHER),
+        "amount": rng.choice(AMOUNTS),
+        "days": str(rng.choice([7, 10, 14, 21, 28])),
+        "years": str(rng.randint(1, 12)),
+        "months": str(rng.randint(2, 9)),
+        "count": f"{rng.randint(2, 90) * 100:,}",
+    }
 
 
 def answer(area: str, rng: random.Random, slots: dict[str, str]) -> str:
@@ -187,25 +216,32 @@ def answer(area: str, rng: random.Random, slots: dict[str, str]) -> str:
 def example(area: str, rng: random.Random, system: str) -> dict:
     slots = slots_for(rng)
     question = fill(rng.choice(AREAS[area]["questions"]), rng, slots) + rng.choice(PARAPHRASES)
-    return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": question},
-                         {"role": "assistant", "content": answer(area, rng, slots)}]}
+    return {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer(area, rng, slots)},
+        ]
+    }
 
 
 def long_prompt() -> str:
-    return "\n".join([
-        "You are a legal support assistant for Whitmore & Hale LLP, a law firm in England and Wales.",
-        "Every answer must follow these rules without exception:",
-        "1. Respond only with numbered action items (1., 2., 3., ...), one per line, three to five items.",
-        "2. Write in formal British English: British spelling (organisation, authorise, colour), no contractions,",
-        "   no slang, no exclamation marks, and refer to 'the client' rather than 'you'.",
-        "3. Each item starts with a verb in the imperative (Acknowledge, Obtain, Review, Consider, Advise ...).",
-        "4. Cite statutes and protocols by their full short title (e.g. Consumer Rights Act 2015).",
-        "5. Never promise an outcome, never estimate a percentage chance of success.",
-        "6. After the last item, leave one blank line, then end with exactly this line:",
-        f"   {DISCLAIMER}",
-        "7. Do not add headings, summaries, greetings or sign-offs.",
-        "8. If the question falls outside English law, say so in the first item and advise local counsel.",
-    ])
+    return "\n".join(
+        [
+            "You are a legal support assistant for Whitmore & Hale LLP, a law firm in England and Wales.",
+            "Every answer must follow these rules without exception:",
+            "1. Respond only with numbered action items (1., 2., 3., ...), one per line, three to five items.",
+            "2. Write in formal British English: British spelling (organisation, authorise, colour), no contractions,",
+            "   no slang, no exclamation marks, and refer to 'the client' rather than 'you'.",
+            "3. Each item starts with a verb in the imperative (Acknowledge, Obtain, Review, Consider, Advise ...).",
+            "4. Cite statutes and protocols by their full short title (e.g. Consumer Rights Act 2015).",
+            "5. Never promise an outcome, never estimate a percentage chance of success.",
+            "6. After the last item, leave one blank line, then end with exactly this line:",
+            f"   {DISCLAIMER}",
+            "7. Do not add headings, summaries, greetings or sign-offs.",
+            "8. If the question falls outside English law, say so in the first item and advise local counsel.",
+        ]
+    )
 
 
 def main() -> None:
@@ -223,19 +259,27 @@ def main() -> None:
     rng.shuffle(rows)
     splits = {"train": rows[:176], "validation": rows[176:198], "test": rows[198:]}
     for name, part in splits.items():
-        (OUT / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part),
-                                          encoding="utf-8")
+        (OUT / f"{name}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8"
+        )
     (OUT / "system_prompt.txt").write_text(long_prompt() + "\n", encoding="utf-8")
     shots = [example(a, random.Random(i), SHORT_SYSTEM) for i, a in enumerate(areas[:3])]
-    (OUT / "few_shot.jsonl").write_text("".join(json.dumps({"messages": s["messages"][1:]}, ensure_ascii=False)
-                                                + "\n" for s in shots), encoding="utf-8")
+    (OUT / "few_shot.jsonl").write_text(
+        "".join(json.dumps({"messages": s["messages"][1:]}, ensure_ascii=False) + "\n" for s in shots), encoding="utf-8"
+    )
     prefs = []
     for r in rows[:40]:
         good = r["messages"][2]["content"]
-        bad = ("Well, you should probably write back to them and see what happens! Maybe get a lawyer if it "
-               "gets serious.")
-        prefs.append({"input": {"messages": r["messages"][:2]}, "preferred_output": [{"role": "assistant",
-                      "content": good}], "non_preferred_output": [{"role": "assistant", "content": bad}]})
+        bad = (
+            "Well, you should probably write back to them and see what happens! Maybe get a lawyer if it gets serious."
+        )
+        prefs.append(
+            {
+                "input": {"messages": r["messages"][:2]},
+                "preferred_output": [{"role": "assistant", "content": good}],
+                "non_preferred_output": [{"role": "assistant", "content": bad}],
+            }
+        )
     (OUT / "dpo.jsonl").write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prefs), encoding="utf-8")
     print({k: len(v) for k, v in splits.items()}, "dpo", len(prefs))
 

@@ -12,8 +12,10 @@ import random
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
-SYSTEM = ("You triage customer support tickets for Northwind Software. Reply with one JSON object: "
-          '{"category": billing|technical|account|shipping|other, "priority": low|normal|high}.')
+SYSTEM = (
+    "You triage customer support tickets for Northwind Software. Reply with one JSON object: "
+    '{"category": billing|technical|account|shipping|other, "priority": low|normal|high}.'
+)
 
 TEMPLATES = {
     "billing": [
@@ -49,18 +51,32 @@ TEMPLATES = {
 }
 OPENERS = ["", "Hi,", "Hello team,", "Good morning,", "Hey there,", "Dear support,", "Hi Northwind,"]
 DETAILS = {
-    "billing": ["Our finance team noticed it during the monthly close.", "I have attached the statement.",
-                "This happened right after we upgraded.", "The amount was {n} euros."],
-    "technical": ["I already tried reinstalling and clearing the cache.", "It happens on Windows and macOS.",
-                  "Three colleagues see the same thing.", "The log says something about a timeout."],
-    "account": ["I am the workspace administrator.", "Our IT policy requires this by Friday.",
-                "My manager approved the change.", "We are reorganising our teams."],
-    "shipping": ["The tracking page has not changed for a week.", "We need it for a new starter on Monday.",
-                 "The delivery address is our Leeds office."],
+    "billing": [
+        "Our finance team noticed it during the monthly close.",
+        "I have attached the statement.",
+        "This happened right after we upgraded.",
+        "The amount was {n} euros.",
+    ],
+    "technical": [
+        "I already tried reinstalling and clearing the cache.",
+        "It happens on Windows and macOS.",
+        "Three colleagues see the same thing.",
+        "The log says something about a timeout.",
+    ],
+    "account": [
+        "I am the workspace administrator.",
+        "Our IT policy requires this by Friday.",
+        "My manager approved the change.",
+        "We are reorganising our teams.",
+    ],
+    "shipping": [
+        "The tracking page has not changed for a week.",
+        "We need it for a new starter on Monday.",
+        "The delivery address is our Leeds office.",
+    ],
     "other": ["Just curious.", "A friend recommended you.", "I could not find it on your website."],
 }
-CLOSINGS = ["", "Thanks.", "Thank you!", "Regards, {name}", "Cheers, {name}", "Best, {name}",
-            "Kind regards."]
+CLOSINGS = ["", "Thanks.", "Thank you!", "Regards, {name}", "Cheers, {name}", "Best, {name}", "Kind regards."]
 NAMES = ["Priya", "Tom", "Aiko", "Lars", "Fatima", "Diego", "Chloe", "Ben", "Ngozi", "Mateo"]
 WEIGHTS = {"billing": 40, "technical": 30, "account": 22, "shipping": 12, "other": 8}
 URGENT = ("Please treat this as urgent.", "We need this fixed today.", "Production is down for us.")
@@ -79,16 +95,25 @@ def ticket(rng: random.Random, category: str) -> tuple[str, str]:
         priority = "low"
     parts.append(rng.choice(CLOSINGS))
     text = " ".join(p for p in parts if p).format(
-        name=rng.choice(NAMES), plan=rng.choice(["Starter", "Team", "Business", "Enterprise"]),
-        ref=f"#{rng.randint(10000, 99999)}", n=rng.randint(2, 90), ver=f"{rng.randint(3, 5)}.{rng.randint(0, 12)}",
-        company=rng.choice(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay"]))
+        name=rng.choice(NAMES),
+        plan=rng.choice(["Starter", "Team", "Business", "Enterprise"]),
+        ref=f"#{rng.randint(10000, 99999)}",
+        n=rng.randint(2, 90),
+        ver=f"{rng.randint(3, 5)}.{rng.randint(0, 12)}",
+        company=rng.choice(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay"]),
+    )
     return text, priority
 
 
 def example(text: str, category: str, priority: str) -> dict:
     answer = json.dumps({"category": category, "priority": priority})
-    return {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text},
-                         {"role": "assistant", "content": answer}]}
+    return {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": text},
+            {"role": "assistant", "content": answer},
+        ]
+    }
 
 
 def main() -> None:

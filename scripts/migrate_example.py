@@ -35,22 +35,49 @@ def main() -> None:
     valid = "".join(LEGAL.joinpath("validation.jsonl").read_text().splitlines(True)[:8]).encode()
     hyper = {"n_epochs": 1, "batch_size": 4, "learning_rate_multiplier": 5.0}
     job = load("job_succeeded")
-    job.update(id="ftjob-Lg7Qa2XzLegal0000000001", model="gpt-4.1-mini-2025-04-14", fine_tuned_model=FT,
-               training_file="file-LegalTrain48", validation_file="file-LegalValid08", seed=7,
-               hyperparameters=hyper, method={"type": "supervised", "supervised": {"hyperparameters": hyper}})
+    job.update(
+        id="ftjob-Lg7Qa2XzLegal0000000001",
+        model="gpt-4.1-mini-2025-04-14",
+        fine_tuned_model=FT,
+        training_file="file-LegalTrain48",
+        validation_file="file-LegalValid08",
+        seed=7,
+        hyperparameters=hyper,
+        method={"type": "supervised", "supervised": {"hyperparameters": hyper}},
+    )
     with StandIn() as s, tempfile.TemporaryDirectory() as home:
         s.seed_finished(job, {"file-LegalTrain48": train, "file-LegalValid08": valid})
         for line in LEGAL.joinpath("test.jsonl").read_text().splitlines():
             messages = json.loads(line)["messages"]
             s.state.answers[messages[-2]["content"]] = messages[-1]["content"]
         env = {**os.environ, "OPENAI_API_KEY": STANDIN_KEY, "OPENAI_BASE_URL": s.url, "FTADVISOR_HOME": home}
-        cli = [str(ROOT / ".venv" / "bin" / "ftadvisor"), "migrate", FT, "--to", "local", "--base",
-               "smollm2-135m-instruct", "-o", "max_length=512", "--test", str(LEGAL / "test.jsonl"),
-               "--require", r"^1\. ", "--contains", DISCLAIMER, "--requests-per-day", "2000", "--poll", "3"]
+        cli = [
+            str(ROOT / ".venv" / "bin" / "ftadvisor"),
+            "migrate",
+            FT,
+            "--to",
+            "local",
+            "--base",
+            "smollm2-135m-instruct",
+            "-o",
+            "max_length=512",
+            "--test",
+            str(LEGAL / "test.jsonl"),
+            "--require",
+            r"^1\. ",
+            "--contains",
+            DISCLAIMER,
+            "--requests-per-day",
+            "2000",
+            "--poll",
+            "3",
+        ]
         print("$ ftadvisor migrate " + FT + " --to local --dry-run")
         subprocess.run([*cli, "--dry-run"], env=env, check=True)
-        print("\n$ ftadvisor migrate " + FT + " --to local --base smollm2-135m-instruct --test test.jsonl \\\n"
-              "    --require '^1\\. ' --contains '" + DISCLAIMER + "' --requests-per-day 2000 --yes")
+        print(
+            "\n$ ftadvisor migrate " + FT + " --to local --base smollm2-135m-instruct --test test.jsonl \\\n"
+            "    --require '^1\\. ' --contains '" + DISCLAIMER + "' --requests-per-day 2000 --yes"
+        )
         subprocess.run([*cli, "--yes", "--out", str(Path(home) / "report")], env=env, check=True)
 
 

@@ -21,9 +21,18 @@ def url(path: str) -> re.Pattern[str]:
     return re.compile(re.escape(API + path) + r"(\?.*)?$")
 
 
-def respond(mock: Any, method: str, path: str, name: str, status: int = 200, headers: dict | None = None,
-            reusable: bool = False, **changes: Any) -> None:
+def respond(
+    mock: Any,
+    method: str,
+    path: str,
+    name: str,
+    status: int = 200,
+    headers: dict | None = None,
+    reusable: bool = False,
+    **changes: Any,
+) -> None:
     body = load(name)
     body.update(changes)
-    mock.add_response(method=method, url=url(path), json=body, status_code=status, headers=headers or {},
-                      is_reusable=reusable)
+    mock.add_response(
+        method=method, url=url(path), json=body, status_code=status, headers=headers or {}, is_reusable=reusable
+    )

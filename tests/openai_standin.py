@@ -129,8 +129,9 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/v1/deployments/") and path.endswith("/chat/completions"):
                 name = path.split("/")[3]
                 if name not in state.deployments:
-                    return self._send(404, {"error": {"code": "DeploymentNotFound",
-                                                      "message": f"no deployment {name}"}})
+                    return self._send(
+                        404, {"error": {"code": "DeploymentNotFound", "message": f"no deployment {name}"}}
+                    )
                 path = "/v1/chat/completions"
             if path.startswith("/v1/fine_tuning/jobs/") and path.endswith("/cancel"):
                 job_id = path.split("/")[4]
@@ -138,8 +139,12 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                     return self._send(404, load("error_404"))
                 state.cancelled.add(job_id)
                 done = fixture("job_cancelled")
-                done.update(id=job_id, model=state.jobs[job_id]["model"],
-                            training_file=state.jobs[job_id]["training_file"], metadata=state.jobs[job_id]["metadata"])
+                done.update(
+                    id=job_id,
+                    model=state.jobs[job_id]["model"],
+                    training_file=state.jobs[job_id]["training_file"],
+                    metadata=state.jobs[job_id]["metadata"],
+                )
                 return self._send(200, done)
             if path == "/v1/files":
                 f = fixture("file_processed")
@@ -180,16 +185,23 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 if state.faults.create == "429" and n <= state.faults.create_times:
                     body = json.dumps(load("error_429")).encode()
                     self.send_response(429)
-                    for k, v in (("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                 ("Retry-After", state.faults.retry_after)):
+                    for k, v in (
+                        ("Content-Type", "application/json"),
+                        ("Content-Length", str(len(body))),
+                        ("Retry-After", state.faults.retry_after),
+                    ):
                         self.send_header(k, v)
                     self.end_headers()
                     self.wfile.write(body)
                     return None
                 job = fixture("job_validating_files")
-                job.update(id=new_job_id(), model=params["model"],
-                           training_file=params["training_file"], metadata=params.get("metadata"),
-                           suffix=params.get("suffix"))
+                job.update(
+                    id=new_job_id(),
+                    model=params["model"],
+                    training_file=params["training_file"],
+                    metadata=params.get("metadata"),
+                    suffix=params.get("suffix"),
+                )
                 state.jobs[job["id"]] = job
                 state.created_at[job["id"]] = time.monotonic()
             fault = state.faults.create if n <= state.faults.create_times else "none"
@@ -214,8 +226,11 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 if name not in state.deployments:
                     return self._send(404, load("error_404"))
                 state.deployments[name] += 1
-                return self._send(200, fixture("deployment_succeeded" if state.deployments[name] > 1
-                                               else "deployment_creating") | {"name": name})
+                return self._send(
+                    200,
+                    fixture("deployment_succeeded" if state.deployments[name] > 1 else "deployment_creating")
+                    | {"name": name},
+                )
             path = self._path()
             if path is None:
                 return None
@@ -224,8 +239,7 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             if url.path == "/v1/fine_tuning/jobs":
                 return self._list(parse_qs(url.query))
             if url.path == "/v1/files":
-                return self._send(200, {"object": "list", "data": list(state.files.values())[::-1],
-                                        "has_more": False})
+                return self._send(200, {"object": "list", "data": list(state.files.values())[::-1], "has_more": False})
             if parts[:3] == ["v1", "fine_tuning", "jobs"] and len(parts) == 4 and parts[3] in state.finished:
                 return self._send(200, state.finished[parts[3]])
             if parts[:3] == ["v1", "fine_tuning", "jobs"] and len(parts) == 4:
@@ -241,8 +255,9 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 else:
                     done = fixture("job_succeeded")
                     done["fine_tuned_model"] = fine_tuned_name(job["model"], suffix, job["id"])
-                done.update(id=job["id"], model=job["model"], training_file=job["training_file"],
-                            metadata=job["metadata"])
+                done.update(
+                    id=job["id"], model=job["model"], training_file=job["training_file"], metadata=job["metadata"]
+                )
                 if state.faults.poll == "truncated" and state.retrieves <= 2:
                     return self._send(200, json.dumps(done).encode()[:40])
                 return self._send(200, done)
@@ -270,11 +285,15 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                     return self._send(500, load("error_500"))
                 now = time.monotonic()
                 wanted = query.get("metadata[ftadvisor_run]", [None])[0]
-                visible = [j for i, j in state.jobs.items()
-                           if now - state.created_at[i] >= state.faults.list_lag_s
-                           and (wanted is None or (j.get("metadata") or {}).get("ftadvisor_run") == wanted)]
-            return self._send(200, {"object": "list", "data": visible[::-1] + list(state.finished.values()),
-                                    "has_more": False})
+                visible = [
+                    j
+                    for i, j in state.jobs.items()
+                    if now - state.created_at[i] >= state.faults.list_lag_s
+                    and (wanted is None or (j.get("metadata") or {}).get("ftadvisor_run") == wanted)
+                ]
+            return self._send(
+                200, {"object": "list", "data": visible[::-1] + list(state.finished.values()), "has_more": False}
+            )
 
     return Handler
 

@@ -25,22 +25,26 @@ FAST = (0.2, 0.2, 0.3, 0.5)  # a short reconciliation window, for scenarios whos
 
 
 def backend(s: StandIn, delays: tuple[float, ...] = FAST, attempts: int = 4) -> OpenAIBackend:
-    return OpenAIBackend(api_key=KEY, base_url=s.url, timeout=3.0, max_retries=0, create_attempts=attempts,
-                         reconcile_delays=delays)
+    return OpenAIBackend(
+        api_key=KEY, base_url=s.url, timeout=3.0, max_retries=0, create_attempts=attempts, reconcile_delays=delays
+    )
 
 
 def spec() -> JobSpec:
     return JobSpec(model="gpt-4.1-mini-2025-04-14", training_file="file-abc")
 
 
-@pytest.mark.parametrize(("faults", "delays"), [
-    (Faults(create="drop", list_lag_s=2.0), FAST + (1.5,)),  # http:create_drop_list_lag
-    (Faults(create="500", list_lag_s=2.0), FAST + (1.5,)),  # http:create_500_always_list_lag
-    (Faults(create="truncated", list_lag_s=1.0), FAST + (1.0,)),  # http:create_malformed_after_create
-    (Faults(create="html", list_lag_s=1.0), FAST + (1.0,)),  # http:create_html200_after_create
-    (Faults(create="500", list_500=3), FAST),  # http:create_500_after_create_list_500
-    (Faults(create="500", create_times=1), FAST),  # a 500 that did create, list in step
-])
+@pytest.mark.parametrize(
+    ("faults", "delays"),
+    [
+        (Faults(create="drop", list_lag_s=2.0), FAST + (1.5,)),  # http:create_drop_list_lag
+        (Faults(create="500", list_lag_s=2.0), FAST + (1.5,)),  # http:create_500_always_list_lag
+        (Faults(create="truncated", list_lag_s=1.0), FAST + (1.0,)),  # http:create_malformed_after_create
+        (Faults(create="html", list_lag_s=1.0), FAST + (1.0,)),  # http:create_html200_after_create
+        (Faults(create="500", list_500=3), FAST),  # http:create_500_after_create_list_500
+        (Faults(create="500", create_times=1), FAST),  # a 500 that did create, list in step
+    ],
+)
 def test_exactly_one_job_when_the_create_answer_is_lost(faults: Faults, delays: tuple[float, ...]) -> None:
     with StandIn(faults) as s:
         run_id = new_run_id()
@@ -81,8 +85,9 @@ def test_a_create_that_really_failed_is_retried_and_the_error_is_true() -> None:
         assert s.jobs_created == 0
 
 
-def test_rerun_after_a_lost_answer_finds_the_job_instead_of_paying_twice(run_cli, standin_env,
-                                                                        _isolated_home: Path) -> None:
+def test_rerun_after_a_lost_answer_finds_the_job_instead_of_paying_twice(
+    run_cli, standin_env, _isolated_home: Path
+) -> None:
     """http:rerun_after_malformed: the first run cannot tell; the second finds the job and stops."""
     s = standin_env(Faults(create="html", list_500=1000))
     first = _train_short(run_cli)
@@ -112,8 +117,18 @@ def _train_short(run_cli, *extra: str):
 
     api.OpenAIBackend.__init__ = short  # type: ignore[method-assign]
     try:
-        return run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--poll", "1",
-                       "--org-history", "active", *extra)
+        return run_cli(
+            "train",
+            SAMPLE,
+            "--model",
+            "gpt-4.1-mini-2025-04-14",
+            "--yes",
+            "--poll",
+            "1",
+            "--org-history",
+            "active",
+            *extra,
+        )
     finally:
         api.OpenAIBackend.__init__ = init  # type: ignore[method-assign]
 
@@ -132,9 +147,24 @@ def test_ctrl_c_during_a_slow_create_says_unknown(tmp_path: Path) -> None:
     """http:sigint_during_slow_create: a real process, a real SIGINT while the create is in flight."""
     with StandIn(Faults(create="slow", slow_s=8.0)) as s:
         env = {**os.environ, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": s.url, "FTADVISOR_HOME": str(tmp_path)}
-        p = subprocess.Popen([sys.executable, "-m", "ftadvisor", "train", str(SAMPLE), "--model",
-                              "gpt-4.1-mini-2025-04-14", "--yes", "--org-history", "active"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ftadvisor",
+                "train",
+                str(SAMPLE),
+                "--model",
+                "gpt-4.1-mini-2025-04-14",
+                "--yes",
+                "--org-history",
+                "active",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         while s.state.creates_received == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -159,8 +189,19 @@ def test_server_strings_never_carry_the_key_anywhere(run_cli, standin_env, _isol
     s = standin_env(Faults(echo_key=True))
     test = _isolated_home / "test.jsonl"
     test.write_text("".join(SAMPLE.read_text().splitlines(True)[:3]))
-    r = run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--poll", "1", "--org-history",
-                "active", "--test", test)
+    r = run_cli(
+        "train",
+        SAMPLE,
+        "--model",
+        "gpt-4.1-mini-2025-04-14",
+        "--yes",
+        "--poll",
+        "1",
+        "--org-history",
+        "active",
+        "--test",
+        test,
+    )
     assert r.exit_code == 0, r.output
     assert s.jobs_created == 1
     assert KEY not in r.output and "[REDACTED]" in r.output
@@ -177,8 +218,9 @@ def test_server_strings_never_carry_the_key_anywhere(run_cli, standin_env, _isol
 def test_a_healthy_job_survives_a_bad_poll_or_results_file(run_cli, standin_env, faults: Faults) -> None:
     """http:poll_malformed, http:events_500, http:binary_metrics_csv: the job succeeded, so does train."""
     s = standin_env(faults)
-    r = run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--poll", "1", "--org-history",
-                "active")
+    r = run_cli(
+        "train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--poll", "1", "--org-history", "active"
+    )
     assert r.exit_code == 0, r.output
     assert "succeeded" in r.output and s.jobs_created == 1 and "Traceback" not in r.output
 

@@ -29,10 +29,12 @@ def test_the_four_backends_are_registered_through_entry_points() -> None:
         get_backend("nope")
 
 
-def test_a_separate_package_adds_a_backend_by_declaring_an_entry_point(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_separate_package_adds_a_backend_by_declaring_an_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What a plugin does: a distribution whose entry_points.txt names a class in the group."""
-    (tmp_path / "echo_backend.py").write_text(textwrap.dedent('''
+    (tmp_path / "echo_backend.py").write_text(
+        textwrap.dedent("""
         from ftadvisor.backends.openai_api import OpenAIBackend
 
         class EchoBackend(OpenAIBackend):
@@ -42,7 +44,8 @@ def test_a_separate_package_adds_a_backend_by_declaring_an_entry_point(tmp_path:
             @classmethod
             def owns(cls, ref):
                 return 1 if ref.startswith("echo-") else 0
-    '''))
+    """)
+    )
     dist = tmp_path / "echo_backend-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-backend\nVersion: 0.1\n")
@@ -83,8 +86,7 @@ def test_backends_lists_methods_capabilities_and_options(run_cli) -> None:
     assert "-o lora_rank=16: LoRA rank" in text and "together: trains dpo, sft" in text
 
 
-def test_jobs_get_needs_no_backend_for_a_together_id(run_cli, monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:
+def test_jobs_get_needs_no_backend_for_a_together_id(run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with TogetherStandIn() as s:
         monkeypatch.setenv("TOGETHER_API_KEY", TOGETHER_KEY)
         monkeypatch.setenv("TOGETHER_BASE_URL", s.url)
@@ -94,18 +96,34 @@ def test_jobs_get_needs_no_backend_for_a_together_id(run_cli, monkeypatch: pytes
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["backend"] == "together"
         paused = run_cli("jobs", "pause", job.id)
-        assert paused.exit_code == 2 and "the together backend cannot pause jobs (openai, azure, local can)" in \
-            paused.output
+        assert (
+            paused.exit_code == 2
+            and "the together backend cannot pause jobs (openai, azure, local can)" in paused.output
+        )
 
 
-def test_train_on_together_shows_its_quote_and_records_the_job(run_cli, monkeypatch: pytest.MonkeyPatch,
-                                                               _isolated_home: Path, tmp_path: Path) -> None:
+def test_train_on_together_shows_its_quote_and_records_the_job(
+    run_cli, monkeypatch: pytest.MonkeyPatch, _isolated_home: Path, tmp_path: Path
+) -> None:
     with TogetherStandIn() as s:
         monkeypatch.setenv("TOGETHER_API_KEY", TOGETHER_KEY)
         monkeypatch.setenv("TOGETHER_BASE_URL", s.url)
         monkeypatch.setattr("time.sleep", lambda seconds: None)
-        r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--backend", "together", "--model",
-                    "together/llama-3.1-8b-instruct", "-o", "lora_rank=8", "--epochs", "2", "--yes", "--poll", "1")
+        r = run_cli(
+            "train",
+            dataset(tmp_path / "t.jsonl"),
+            "--backend",
+            "together",
+            "--model",
+            "together/llama-3.1-8b-instruct",
+            "-o",
+            "lora_rank=8",
+            "--epochs",
+            "2",
+            "--yes",
+            "--poll",
+            "1",
+        )
         assert r.exit_code == 0, r.output
         assert "together quotes $0.14 for this job (290,709 training tokens); your limit is $50.00" in r.stderr
         sent = next(iter(s.state.jobs.values()))["params"]
@@ -128,20 +146,23 @@ def test_together_refuses_a_job_over_the_account_limit_before_creating_it(run_cl
 
 def test_together_create_whose_answer_is_lost_is_found_not_repeated(tmp_path: Path) -> None:
     with TogetherStandIn(TogetherState(create_fault="drop")) as s:
-        b = get_backend("together", api_key=TOGETHER_KEY, base_url=s.url, sleep=lambda x: None,
-                        reconcile_delays=(0.0, 0.0))
+        b = get_backend(
+            "together", api_key=TOGETHER_KEY, base_url=s.url, sleep=lambda x: None, reconcile_delays=(0.0, 0.0)
+        )
         job = b.create_job(JobSpec(model=LLAMA, training_file=b.upload(dataset(tmp_path / "t.jsonl")).id))
         assert s.state.creates_received == 1 and job.id in s.state.jobs
 
 
 def test_azure_training_follows_azures_own_retirement_dates(run_cli, tmp_path: Path) -> None:
     data = dataset(tmp_path / "t.jsonl")
-    today = run_cli("train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run",
-                    "--as-of", "2026-11-23")
+    today = run_cli(
+        "train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run", "--as-of", "2026-11-23"
+    )
     assert today.exit_code == 2 and "gpt-4.1-mini-2025-04-14 on azure" in today.output
     assert "--backend together or --backend local" in today.output
-    before = run_cli("train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run", "--json",
-                     "--as-of", "2026-09-01")
+    before = run_cli(
+        "train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run", "--json", "--as-of", "2026-09-01"
+    )
     assert before.exit_code == 0, before.output
     plan = json.loads(before.stdout)
     assert plan["backend"] == "azure" and plan["shutdown"] == "2027-10-14" and plan["price_per_1m"] == 5.0
@@ -158,9 +179,15 @@ def test_azure_deploy_without_management_credentials_prints_the_az_command(run_c
 def test_azure_chat_goes_to_the_deployment_made_for_the_fine_tune(run_cli, monkeypatch, tmp_path) -> None:
     ft = "gpt-4.1-mini-2025-04-14.ft-0e208cf33a6a466994aff31a08aba678-tickets"
     with StandIn(flavor="azure") as s:
-        for k, v in {"AZURE_OPENAI_ENDPOINT": s.root, "AZURE_OPENAI_API_KEY": "azkey-0123456789abcdef",
-                     "AZURE_SUBSCRIPTION_ID": "sub", "AZURE_RESOURCE_GROUP": "rg", "AZURE_OPENAI_RESOURCE": "acme",
-                     "AZURE_MANAGEMENT_TOKEN": "tok-0123456789", "AZURE_MANAGEMENT_URL": s.root}.items():
+        for k, v in {
+            "AZURE_OPENAI_ENDPOINT": s.root,
+            "AZURE_OPENAI_API_KEY": "azkey-0123456789abcdef",
+            "AZURE_SUBSCRIPTION_ID": "sub",
+            "AZURE_RESOURCE_GROUP": "rg",
+            "AZURE_OPENAI_RESOURCE": "acme",
+            "AZURE_MANAGEMENT_TOKEN": "tok-0123456789",
+            "AZURE_MANAGEMENT_URL": s.root,
+        }.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setattr("time.sleep", lambda seconds: None)
         before = run_cli("chat", "--model", ft, "hi")
@@ -174,9 +201,25 @@ def test_azure_chat_goes_to_the_deployment_made_for_the_fine_tune(run_cli, monke
 
 
 def test_azure_hosting_is_a_monthly_cost_in_the_break_even(run_cli) -> None:
-    common = ["cost", "breakeven", "--base-model", "gpt-4.1", "--prompt-tokens", "2300", "--input-tokens", "200",
-              "--output-tokens", "150", "--train-cost", "20", "--requests-per-day", "1000", "--as-of", "2026-09-01",
-              "--json"]
+    common = [
+        "cost",
+        "breakeven",
+        "--base-model",
+        "gpt-4.1",
+        "--prompt-tokens",
+        "2300",
+        "--input-tokens",
+        "200",
+        "--output-tokens",
+        "150",
+        "--train-cost",
+        "20",
+        "--requests-per-day",
+        "1000",
+        "--as-of",
+        "2026-09-01",
+        "--json",
+    ]
     azure = json.loads(run_cli(*common, "--ft-model", "azure/gpt-4.1-mini").stdout)
     openai = json.loads(run_cli(*common, "--ft-model", "gpt-4.1-mini").stdout)
     assert azure["inputs"]["hosting_per_month"] == pytest.approx(1.7 * 24 * 365.25 / 12)
@@ -203,15 +246,23 @@ def test_dry_run_needs_no_key_on_any_hosted_backend(run_cli, monkeypatch, tmp_pa
 
 
 def test_together_dpo_sends_the_method_and_beta(tmp_path: Path) -> None:
-    rows = [{"input": {"messages": [{"role": "user", "content": f"q{i}"}]},
-             "preferred_output": [{"role": "assistant", "content": "good"}],
-             "non_preferred_output": [{"role": "assistant", "content": "bad"}]} for i in range(10)]
+    rows = [
+        {
+            "input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+            "preferred_output": [{"role": "assistant", "content": "good"}],
+            "non_preferred_output": [{"role": "assistant", "content": "bad"}],
+        }
+        for i in range(10)
+    ]
     data = tmp_path / "prefs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with TogetherStandIn() as s:
         b = get_backend("together", api_key=TOGETHER_KEY, base_url=s.url, sleep=lambda x: None)
-        b.create_job(JobSpec(model=LLAMA, training_file=b.upload(data).id, method="dpo",
-                             hyperparameters={"beta": 0.2, "n_epochs": 1}))
+        b.create_job(
+            JobSpec(
+                model=LLAMA, training_file=b.upload(data).id, method="dpo", hyperparameters={"beta": 0.2, "n_epochs": 1}
+            )
+        )
         sent = next(iter(s.state.jobs.values()))["params"]
         assert sent["training_method"]["method"] == "dpo" and sent["training_method"]["dpo_beta"] == 0.2
         assert sent["n_epochs"] == 1 and "train_on_inputs" not in sent["training_method"]

@@ -23,9 +23,18 @@ def _rows(tiny: Path, n: int = 5) -> tuple[object, list]:  # type: ignore[type-a
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny)
-    return tok, [encode_chat(tok, [SYSTEM, {"role": "user", "content": "My invoice is wrong." * (1 + 3 * i)},
-                                   {"role": "assistant", "content": '{"category": "billing"}' * (1 + i % 3)}], 512)
-                 for i in range(n)]
+    return tok, [
+        encode_chat(
+            tok,
+            [
+                SYSTEM,
+                {"role": "user", "content": "My invoice is wrong." * (1 + 3 * i)},
+                {"role": "assistant", "content": '{"category": "billing"}' * (1 + i % 3)},
+            ],
+            512,
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
@@ -37,9 +46,10 @@ def test_packed_loss_and_gradients_equal_the_unpacked_ones(tiny: Path, attention
 
     tok, rows = _rows(tiny)
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny, attn_implementation=attention),
-                           LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear",
-                                      init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny, attn_implementation=attention),
+        LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", init_lora_weights=False),
+    )
     padded = collate(rows, tok.pad_token_id, "cpu")
     packed = collate(rows, tok.pad_token_id, "cpu", pack_to=10_000)
     assert packed["input_ids"].shape[0] == 1 and packed["attention_mask"] is None  # one row, no padding
@@ -71,13 +81,16 @@ def test_packed_rows_respect_the_row_length_and_never_target_across_examples(tin
     assert labelled == sum(sum(1 for x in r.labels[1:] if x != IGNORE) for r in rows)
 
 
-@pytest.mark.parametrize("layout", [
-    Layout(batch_size=3, world=1, accumulation=1),
-    Layout(batch_size=2, world=2, accumulation=2),
-    Layout(batch_size=3, world=1, accumulation=1, group_by_length=True),
-    Layout(batch_size=1, world=2, accumulation=1, batch_tokens=600),
-    Layout(batch_size=1, world=1, accumulation=3, batch_tokens=600, packing=True, group_by_length=True),
-])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        Layout(batch_size=3, world=1, accumulation=1),
+        Layout(batch_size=2, world=2, accumulation=2),
+        Layout(batch_size=3, world=1, accumulation=1, group_by_length=True),
+        Layout(batch_size=1, world=2, accumulation=1, batch_tokens=600),
+        Layout(batch_size=1, world=1, accumulation=3, batch_tokens=600, packing=True, group_by_length=True),
+    ],
+)
 def test_every_layout_trains_each_example_once_per_epoch(layout: Layout) -> None:
     rng = random.Random(1)
     lengths = [rng.randint(20, 300) for _ in range(103)]
@@ -89,15 +102,23 @@ def test_every_layout_trains_each_example_once_per_epoch(layout: Layout) -> None
         assert set(seen) == set(range(103)) and extra < layout.world
     assert [s.last_of_epoch for s in steps].count(True) == 2
     if layout.batch_tokens:
-        assert all(layout.cost([lengths[i] for i in mb]) <= layout.batch_tokens or len(mb) == 1
-                   for s in steps for share in s.shares for mb in share)
+        assert all(
+            layout.cost([lengths[i] for i in mb]) <= layout.batch_tokens or len(mb) == 1
+            for s in steps
+            for share in s.shares
+            for mb in share
+        )
     assert len(plan(lengths, layout, seed=7, epochs=1, max_steps=len(steps) + 5)) == len(steps) + 5
 
 
 def _padding(lengths: list[int], layout: Layout) -> int:
     steps = plan(lengths, layout, seed=0, epochs=1)
-    return sum(layout.cost([lengths[i] for i in mb]) - sum(lengths[i] for i in mb)
-               for s in steps for share in s.shares for mb in share)
+    return sum(
+        layout.cost([lengths[i] for i in mb]) - sum(lengths[i] for i in mb)
+        for s in steps
+        for share in s.shares
+        for mb in share
+    )
 
 
 def test_grouping_by_length_and_token_budgets_cut_padding() -> None:
@@ -121,11 +142,20 @@ def test_a_packed_job_trains_the_adapter_an_unpacked_one_does(tiny: Path, tmp_pa
     b = LocalBackend(tmp_path / "store", poll_interval=0.2, sleep=time.sleep)
     data = b.upload(dataset(tmp_path / "train.jsonl", 12)).id
     jobs = []
-    for extra in ({}, {"packing": True}, {"packing": True, "batch_tokens": 100_000},
-                  {"packing": True, "attention": "eager"}):
-        job = b.create_job(JobSpec(model=str(tiny), training_file=data,
-                                   hyperparameters={"n_epochs": 1, "batch_size": 4},
-                                   options={"lora_rank": 4, "lora_dropout": 0.0, "precision": "fp32", **extra}))
+    for extra in (
+        {},
+        {"packing": True},
+        {"packing": True, "batch_tokens": 100_000},
+        {"packing": True, "attention": "eager"},
+    ):
+        job = b.create_job(
+            JobSpec(
+                model=str(tiny),
+                training_file=data,
+                hyperparameters={"n_epochs": 1, "batch_size": 4},
+                options={"lora_rank": 4, "lora_dropout": 0.0, "precision": "fp32", **extra},
+            )
+        )
         done = wait(b, job.id, poll_interval=0.2, sleep=time.sleep)
         assert done.status == "succeeded", done.error
         jobs.append(done.id)

@@ -20,8 +20,10 @@ from ftadvisor.data.dedup import _prefix_pairs, find_duplicates
 def test_a_catastrophic_regex_is_stopped_and_named(run_cli, tmp_path: Path) -> None:
     """check:redos: `--require '(a+)+$'` hung on an answer of a's ending in b."""
     data = tmp_path / "redos.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
-                                             {"role": "assistant", "content": "a" * 40 + "b"}]}) + "\n")
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a" * 40 + "b"}]})
+        + "\n"
+    )
     started = time.monotonic()
     r = run_cli("data", "check", data, "--require", "(a+)+$")  # the regex engine no longer backtracks on this one
     assert r.exit_code == 1 and "does not match" in r.output
@@ -30,9 +32,18 @@ def test_a_catastrophic_regex_is_stopped_and_named(run_cli, tmp_path: Path) -> N
     assert time.monotonic() - started < 20
 
 
-@pytest.mark.parametrize("command", [["data", "validate"], ["data", "stats"], ["data", "dedup"], ["data", "check"],
-                                     ["data", "split", "--out", "s"], ["data", "convert", "--out", "o.jsonl"],
-                                     ["cost", "training", "-m", "gpt-4o-mini"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["data", "validate"],
+        ["data", "stats"],
+        ["data", "dedup"],
+        ["data", "check"],
+        ["data", "split", "--out", "s"],
+        ["data", "convert", "--out", "o.jsonl"],
+        ["cost", "training", "-m", "gpt-4o-mini"],
+    ],
+)
 def test_a_fifo_is_refused_before_it_is_opened(run_cli, tmp_path: Path, command: list[str]) -> None:
     """fs:fifo_nowriter: a FIFO without a writer blocked forever in open()."""
     fifo = tmp_path / "f.jsonl"
@@ -47,8 +58,10 @@ def test_a_name_too_long_is_one_line(run_cli, tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sets(st.integers(0, 40), min_size=1, max_size=30), min_size=2, max_size=25),
-       st.sampled_from([0.5, 0.7, 0.8, 0.9, 1.0]))
+@given(
+    st.lists(st.sets(st.integers(0, 40), min_size=1, max_size=30), min_size=2, max_size=25),
+    st.sampled_from([0.5, 0.7, 0.8, 0.9, 1.0]),
+)
 def test_prefix_filtering_finds_exactly_the_pairs_brute_force_finds(sets: list[set[int]], threshold: float) -> None:
     arrays = [np.array(sorted(s), dtype=np.uint64) for s in sets]
     found = {(a, b): sim for a, b, sim in _prefix_pairs(arrays, threshold)}
@@ -69,12 +82,23 @@ def test_prefix_filtering_is_exact_on_templated_lines() -> None:
     from ftadvisor.data.text import example_text
 
     h = MinHasher()
-    sets = [h.shingles(example_text({"messages": [{"role": "user", "content": f"q{i}"},
-                                                  {"role": "assistant", "content": "a"}]}, "sft", system=False))
-            for i in range(2000)]
+    sets = [
+        h.shingles(
+            example_text(
+                {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]},
+                "sft",
+                system=False,
+            )
+        )
+        for i in range(2000)
+    ]
     plain = [set(x.tolist()) for x in sets]
-    truth = {(i, j) for i in range(len(plain)) for j in range(i + 1, len(plain))
-             if len(plain[i] & plain[j]) / len(plain[i] | plain[j]) >= 0.8}
+    truth = {
+        (i, j)
+        for i in range(len(plain))
+        for j in range(i + 1, len(plain))
+        if len(plain[i] & plain[j]) / len(plain[i] | plain[j]) >= 0.8
+    }
     assert {(a, b) for a, b, _ in _prefix_pairs(sets, 0.8)} == truth
 
 
@@ -82,11 +106,16 @@ def test_templated_lines_stay_near_linear(tmp_path: Path) -> None:
     """big:dedup:m200k: 40k templated lines took 55 s and 200k did not finish in 300 s. The full figures
     (100k and 1M lines) are in benchmarks/bench_dedup.py; here: same groups as before, and 4x the lines
     costs well under 16x the time."""
+
     def make(n: int) -> Path:
         path = tmp_path / f"m{n}.jsonl"
-        path.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                                         {"role": "assistant", "content": "a"}]}) + "\n"
-                                for i in range(n)))
+        path.write_text(
+            "".join(
+                json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]})
+                + "\n"
+                for i in range(n)
+            )
+        )
         return path
 
     small, large = make(5_000), make(20_000)

@@ -62,10 +62,34 @@ def test_outside_the_subset_is_refused_with_file_and_line() -> None:
 def test_format_and_round_follow_python(chromium, page_file: Path) -> None:
     """CPython rounds half to even on the exact binary value; JavaScript's toFixed rounds ties up."""
     rng = random.Random(7)
-    values = [0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 2.675, 1.005, 1e-5, 0.0001, 1e16, 123456789.0,
-              999.95, 9.995, 0.045, 1234.5, -1234.5678, 5e-324, 1.7976931348623157e308, 0.97, 1 / 3]
-    values += [rng.uniform(-1e6, 1e6) for _ in range(60)] + [rng.random() * 10 ** rng.randint(-8, 12)
-                                                             for _ in range(60)]
+    values = [
+        0.0,
+        -0.0,
+        0.5,
+        1.5,
+        2.5,
+        -2.5,
+        0.125,
+        0.375,
+        2.675,
+        1.005,
+        1e-5,
+        0.0001,
+        1e16,
+        123456789.0,
+        999.95,
+        9.995,
+        0.045,
+        1234.5,
+        -1234.5678,
+        5e-324,
+        1.7976931348623157e308,
+        0.97,
+        1 / 3,
+    ]
+    values += [rng.uniform(-1e6, 1e6) for _ in range(60)] + [
+        rng.random() * 10 ** rng.randint(-8, 12) for _ in range(60)
+    ]
     values += [round(rng.uniform(0, 1000)) + 0.5 for _ in range(20)] + [rng.randint(0, 10**7) / 8 for _ in range(20)]
     specs = [",.2f", ".1f", ".0f", ",.0f", ".6f", ".0%", ".1%", "g", ".3g", ",", ",.1f", ".2e"]
     ints = [0, 7, 1000, 1234567, -42, 10**15]
@@ -98,18 +122,23 @@ def _random_fields(rng: random.Random, models: dict[str, dict[str, Any]]) -> dic
         return maybe(0.85, str(round(rng.uniform(0.02, 20), rng.choice([2, 3, 4]))))
 
     f: dict[str, Any] = {"be-base": rng.choice(prompted), "be-ft": rng.choice(tunable)}
-    overrides = {k: price() for k in ("be-base-input", "be-base-cached", "be-base-output", "be-ft-input",
-                                      "be-ft-cached", "be-ft-output")}
+    overrides = {
+        k: price()
+        for k in ("be-base-input", "be-base-cached", "be-base-output", "be-ft-input", "be-ft-cached", "be-ft-output")
+    }
     f["overrides"] = {k: v for k, v in overrides.items() if rng.random() < 0.2}
     if rng.random() < 0.3:
         f["overrides"]["be-gpu"] = maybe(0.8, str(round(rng.uniform(0.3, 6), 2)))
     f |= {
         "be-prompt-tokens": str(rng.choice([0, 1023, 1024, 1151, 1152, rng.randint(0, 8000)])),
-        "be-input-tokens": str(rng.randint(0, 3000)), "be-output-tokens": str(rng.randint(0, 1500)),
+        "be-input-tokens": str(rng.randint(0, 3000)),
+        "be-output-tokens": str(rng.randint(0, 1500)),
         "be-ft-prompt-tokens": str(maybe(0.3, rng.randint(0, 400), 0)),
         "be-rpd": rng.choice(["", "0", str(round(math.exp(rng.uniform(0, 12)), 1)), str(rng.randint(1, 500000))]),
-        "be-cache": rng.choice(["derived", "given", "off"]), "be-hit-rate": str(round(rng.random(), 2)),
-        "be-train-cost": str(round(rng.uniform(0, 5000), 2)), "be-examples": str(rng.randint(0, 3000)),
+        "be-cache": rng.choice(["derived", "given", "off"]),
+        "be-hit-rate": str(round(rng.random(), 2)),
+        "be-train-cost": str(round(rng.uniform(0, 5000), 2)),
+        "be-examples": str(rng.randint(0, 3000)),
         "be-cost-per-example": str(round(rng.uniform(0, 20), 2)),
         "be-retraining": str(maybe(0.3, round(rng.uniform(0, 500), 2), 0)),
         "be-hosting": maybe(0.25, str(round(rng.uniform(0, 3000), 2))),
@@ -121,30 +150,48 @@ def _random_fields(rng: random.Random, models: dict[str, dict[str, Any]]) -> dic
     f["lora-model"] = shape
     if shape == "custom" or rng.random() < 0.2:
         heads = rng.choice([8, 16, 32, 40])
-        f["lora-shape"] = {"lora-hidden": str(heads * rng.choice([64, 128])), "lora-intermediate":
-                           str(rng.randint(1000, 30000)), "lora-heads": str(heads),
-                           "lora-kv-heads": str(rng.choice([1, 2, 4, 8])), "lora-head-dim": str(rng.choice([64, 128])),
-                           "lora-layers": str(rng.randint(1, 96)), "lora-vocab": str(rng.randint(1000, 260000)),
-                           "lora-tied": rng.random() < 0.5, "lora-bias": rng.random() < 0.5}
+        f["lora-shape"] = {
+            "lora-hidden": str(heads * rng.choice([64, 128])),
+            "lora-intermediate": str(rng.randint(1000, 30000)),
+            "lora-heads": str(heads),
+            "lora-kv-heads": str(rng.choice([1, 2, 4, 8])),
+            "lora-head-dim": str(rng.choice([64, 128])),
+            "lora-layers": str(rng.randint(1, 96)),
+            "lora-vocab": str(rng.randint(1000, 260000)),
+            "lora-tied": rng.random() < 0.5,
+            "lora-bias": rng.random() < 0.5,
+        }
     targets = [t for t in ALL_LINEAR if rng.random() < 0.6]
     f |= {f"lora-t-{t}": t in targets for t in ALL_LINEAR}
-    f |= {"lora-rank": str(rng.choice([1, 8, 16, 64, rng.randint(1, 512)])),
-          "lora-seq": str(rng.choice([128, 2048, rng.randint(1, 32768)])), "lora-batch": str(rng.randint(1, 16)),
-          "lora-opt": rng.choice(["adamw", "adamw-8bit", "paged-adamw-8bit"]),
-          "lora-loss": rng.choice(["fp32", "fp32-legacy", "chunked"]), "lora-dtype": rng.choice(["2", "4"]),
-          "lora-gpus": str(rng.choice([1, 2, 8])), "lora-sharding": rng.choice(["none", "fsdp"]),
-          "lora-gpu-mem": maybe(0.8, str(rng.choice([8, 16, 24, 40, 80, round(rng.uniform(1, 200), 1)]))),
-          "lora-ckpt": rng.random() < 0.7, "lora-upcast": rng.random() < 0.7}
+    f |= {
+        "lora-rank": str(rng.choice([1, 8, 16, 64, rng.randint(1, 512)])),
+        "lora-seq": str(rng.choice([128, 2048, rng.randint(1, 32768)])),
+        "lora-batch": str(rng.randint(1, 16)),
+        "lora-opt": rng.choice(["adamw", "adamw-8bit", "paged-adamw-8bit"]),
+        "lora-loss": rng.choice(["fp32", "fp32-legacy", "chunked"]),
+        "lora-dtype": rng.choice(["2", "4"]),
+        "lora-gpus": str(rng.choice([1, 2, 8])),
+        "lora-sharding": rng.choice(["none", "fsdp"]),
+        "lora-gpu-mem": maybe(0.8, str(rng.choice([8, 16, 24, 40, 80, round(rng.uniform(1, 200), 1)]))),
+        "lora-ckpt": rng.random() < 0.7,
+        "lora-upcast": rng.random() < 0.7,
+    }
     changes = ["never", "yearly", "monthly", "weekly", "daily"]
-    f |= {"dec-task": rng.choice(list(EXAMPLES_NEEDED)), "dec-facts": rng.choice(changes[:1] * 4 + changes),
-          "dec-behaviour": rng.choice(changes[:1] * 4 + changes), "dec-examples": str(rng.choice(
-              [0, 49, 50, 99, 100, 500, rng.randint(0, 20000)])),
-          "dec-compliance": maybe(0.7, str(round(rng.random(), 2))),
-          "dec-required": str(round(rng.uniform(0.8, 0.99), 2)), "dec-budget": maybe(0.4, str(rng.randint(0, 3000))),
-          "dec-latency": maybe(0.3, str(rng.randint(50, 3000))), "dec-can-create": rng.choice(["yes", "no", "unknown"]),
-          "dec-data-may-leave": rng.random() < 0.8, "dec-use-option": rng.random() < 0.8,
-          "ex-task": rng.choice(list(EXAMPLES_NEEDED)), "ex-n": str(rng.choice([0, 10, 33, 34, 50, 8333, 8334,
-                                                                               rng.randint(0, 50000)]))}
+    f |= {
+        "dec-task": rng.choice(list(EXAMPLES_NEEDED)),
+        "dec-facts": rng.choice(changes[:1] * 4 + changes),
+        "dec-behaviour": rng.choice(changes[:1] * 4 + changes),
+        "dec-examples": str(rng.choice([0, 49, 50, 99, 100, 500, rng.randint(0, 20000)])),
+        "dec-compliance": maybe(0.7, str(round(rng.random(), 2))),
+        "dec-required": str(round(rng.uniform(0.8, 0.99), 2)),
+        "dec-budget": maybe(0.4, str(rng.randint(0, 3000))),
+        "dec-latency": maybe(0.3, str(rng.randint(50, 3000))),
+        "dec-can-create": rng.choice(["yes", "no", "unknown"]),
+        "dec-data-may-leave": rng.random() < 0.8,
+        "dec-use-option": rng.random() < 0.8,
+        "ex-task": rng.choice(list(EXAMPLES_NEEDED)),
+        "ex-n": str(rng.choice([0, 10, 33, 34, 50, 8333, 8334, rng.randint(0, 50000)])),
+    }
     return f
 
 
@@ -190,27 +237,53 @@ def _or0(v: str) -> float:
 
 
 def _expected_breakeven(f: dict[str, Any], models: dict[str, dict[str, Any]]):  # type: ignore[no-untyped-def]
-    base = _entry(models[f["be-base"]], base_input=_num(f["be-base-input"]), base_cached_input=_num(
-        f["be-base-cached"]), base_output=_num(f["be-base-output"]))
-    ft = _entry(models[f["be-ft"]], ft_input=_num(f["be-ft-input"]), ft_cached_input=_num(f["be-ft-cached"]),
-                ft_output=_num(f["be-ft-output"]), gpu_per_hour=_num(f["be-gpu"]))
+    base = _entry(
+        models[f["be-base"]],
+        base_input=_num(f["be-base-input"]),
+        base_cached_input=_num(f["be-base-cached"]),
+        base_output=_num(f["be-base-output"]),
+    )
+    ft = _entry(
+        models[f["be-ft"]],
+        ft_input=_num(f["be-ft-input"]),
+        ft_cached_input=_num(f["be-ft-cached"]),
+        ft_output=_num(f["be-ft-output"]),
+        gpu_per_hour=_num(f["be-gpu"]),
+    )
     mode = f["be-cache"]
     caching = Caching(enabled=mode != "off", hit_rate=_num(f["be-hit-rate"]) if mode == "given" else None)
     rpd = _num(f["be-rpd"]) or None
-    s = Scenario(prompt_tokens=_or0(f["be-prompt-tokens"]), input_tokens=_or0(f["be-input-tokens"]),
-                 output_tokens=_or0(f["be-output-tokens"]), ft_prompt_tokens=_or0(f["be-ft-prompt-tokens"]),
-                 cache_hit_rate=caching.rate(rpd))
+    s = Scenario(
+        prompt_tokens=_or0(f["be-prompt-tokens"]),
+        input_tokens=_or0(f["be-input-tokens"]),
+        output_tokens=_or0(f["be-output-tokens"]),
+        ft_prompt_tokens=_or0(f["be-ft-prompt-tokens"]),
+        cache_hit_rate=caching.rate(rpd),
+    )
     data = _or0(f["be-examples"]) * _or0(f["be-cost-per-example"])
-    inp = breakeven_input(base, ft, s, _or0(f["be-train-cost"]), data, rpd, _num(f["be-lifetime"]),
-                          _num(f["be-hosting"]), _or0(f["be-retraining"]), f["be-own-hardware"])
+    inp = breakeven_input(
+        base,
+        ft,
+        s,
+        _or0(f["be-train-cost"]),
+        data,
+        rpd,
+        _num(f["be-lifetime"]),
+        _num(f["be-hosting"]),
+        _or0(f["be-retraining"]),
+        f["be-own-hardware"],
+    )
     return ft, caching, rpd, inp, break_even(inp)
 
 
 def _close(got: Any, want: Any, where: str) -> None:
     """Equal, floats to 1e-12 relative (V8's and the C library's exp() may differ in the last bit)."""
     if isinstance(want, float) or isinstance(got, float):
-        assert want is not None and got is not None and math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300), \
-            (where, got, want)
+        assert want is not None and got is not None and math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300), (
+            where,
+            got,
+            want,
+        )
     elif isinstance(want, dict):
         assert isinstance(got, dict) and set(got) == set(want), (where, got, want)
         for k in want:
@@ -228,8 +301,9 @@ def _check_one(res: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[s
     seen = {"breakeven": 0, "breakeven_error": 0, "fit": 0, "lora_error": 0}
     # the model's prices and days left were filled from the catalogue before any override
     ft_row = models[f["be-ft"]]
-    assert res["filled"]["be-ft-input"] == ("" if ft_row["ft_input"] is None else format(ft_row["ft_input"], "")
-                                            .removesuffix(".0"))
+    assert res["filled"]["be-ft-input"] == (
+        "" if ft_row["ft_input"] is None else format(ft_row["ft_input"], "").removesuffix(".0")
+    )
     option = None
     try:
         ft, caching, rpd, inp, r = _expected_breakeven(f, models)
@@ -244,30 +318,56 @@ def _check_one(res: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[s
         assert out["be-error"]["text"] == ""
         assert out["be-verdict"]["text"] == r.verdict
         assert out["be-caching"]["text"] == caching.describe(rpd)
-        for key, want in (("be-prompt-cost", inp.prompt_cost), ("be-ft-cost", inp.ft_cost),
-                          ("be-monthly", inp.monthly_cost), ("be-requests", r.break_even_requests),
-                          ("be-days", r.break_even_days), ("be-net", r.net_savings_over_lifetime_usd)):
+        for key, want in (
+            ("be-prompt-cost", inp.prompt_cost),
+            ("be-ft-cost", inp.ft_cost),
+            ("be-monthly", inp.monthly_cost),
+            ("be-requests", r.break_even_requests),
+            ("be-days", r.break_even_days),
+            ("be-net", r.net_savings_over_lifetime_usd),
+        ):
             _close(out[key]["value"], want, key)
         assert out["be-days"]["text"] == ("-" if r.break_even_days is None else format(r.break_even_days, ",.1f"))
-        assert res["be_table"] == [[p.label, format(p.days, ",.1f"), format(p.requests, ","),
-                                    f"${p.prompt_cost_usd:,.2f}", f"${p.ft_cost_usd:,.2f}", p.cheaper]
-                                   for p in r.cumulative]
+        assert res["be_table"] == [
+            [
+                p.label,
+                format(p.days, ",.1f"),
+                format(p.requests, ","),
+                f"${p.prompt_cost_usd:,.2f}",
+                f"${p.ft_cost_usd:,.2f}",
+                p.cheaper,
+            ]
+            for p in r.cumulative
+        ]
         if f["dec-use-option"]:
             can = {"yes": True, "no": False, "unknown": None}[f["dec-can-create"]]
-            option = FineTuneOption(kind="local" if ft.self_hosted else "hosted", model=ft.id,
-                                    setup_usd=inp.train_cost + inp.data_cost, per_request_usd=inp.ft_cost,
-                                    monthly_usd=inp.monthly_cost, priced=True, break_even_days=r.break_even_days,
-                                    lifetime_days=r.lifetime_days, can_create_job=True if ft.self_hosted else can,
-                                    availability=[] if can is True or ft.self_hosted else
-                                    ["as answered in the decision tool"])
-    a = Answers(task_type=f["dec-task"], facts_change=f["dec-facts"], behaviour_changes=f["dec-behaviour"],
-                labelled_examples=int(_or0(f["dec-examples"])), prompt_compliance=_num(f["dec-compliance"]),
-                required_compliance=_num(f["dec-required"]), requests_per_day=_num(f["be-rpd"]) or None,
-                setup_budget=_num(f["dec-budget"]), latency_ms=_num(f["dec-latency"]),
-                data_may_leave=f["dec-data-may-leave"],
-                hosted=option if option and option.kind == "hosted" else None,
-                local=option if option and option.kind == "local" else None,
-                prompt_per_request_usd=inp.prompt_cost if option else None)
+            option = FineTuneOption(
+                kind="local" if ft.self_hosted else "hosted",
+                model=ft.id,
+                setup_usd=inp.train_cost + inp.data_cost,
+                per_request_usd=inp.ft_cost,
+                monthly_usd=inp.monthly_cost,
+                priced=True,
+                break_even_days=r.break_even_days,
+                lifetime_days=r.lifetime_days,
+                can_create_job=True if ft.self_hosted else can,
+                availability=[] if can is True or ft.self_hosted else ["as answered in the decision tool"],
+            )
+    a = Answers(
+        task_type=f["dec-task"],
+        facts_change=f["dec-facts"],
+        behaviour_changes=f["dec-behaviour"],
+        labelled_examples=int(_or0(f["dec-examples"])),
+        prompt_compliance=_num(f["dec-compliance"]),
+        required_compliance=_num(f["dec-required"]),
+        requests_per_day=_num(f["be-rpd"]) or None,
+        setup_budget=_num(f["dec-budget"]),
+        latency_ms=_num(f["dec-latency"]),
+        data_may_leave=f["dec-data-may-leave"],
+        hosted=option if option and option.kind == "hosted" else None,
+        local=option if option and option.kind == "local" else None,
+        prompt_per_request_usd=inp.prompt_cost if option else None,
+    )
     rec = advise(a)
     seen[f"choice {rec.choice}"] = 1
     assert out["dec-choice"]["value"] == rec.choice
@@ -275,15 +375,29 @@ def _check_one(res: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[s
     _close(out["dec-risks"]["value"], rec.risks, "risks")
 
     preset = PRESET_SHAPES.get(f["lora-model"])
-    shape = ModelShape(model_type=preset.model_type if preset else "llama", hidden=int(f["lora-hidden"]),
-                       intermediate=int(f["lora-intermediate"]), heads=int(f["lora-heads"]),
-                       kv_heads=int(f["lora-kv-heads"]), head_dim=int(f["lora-head-dim"]),
-                       layers=int(f["lora-layers"]), vocab=int(f["lora-vocab"]), tied_embeddings=f["lora-tied"],
-                       attention_bias=f["lora-bias"])
-    settings = MemorySettings(seq_len=int(f["lora-seq"]), batch_size=int(f["lora-batch"]),
-                              gradient_checkpointing=f["lora-ckpt"], optimizer=f["lora-opt"], loss=f["lora-loss"],
-                              dtype_bytes=int(f["lora-dtype"]), upcast=f["lora-upcast"], gpus=int(f["lora-gpus"]),
-                              sharding=f["lora-sharding"])
+    shape = ModelShape(
+        model_type=preset.model_type if preset else "llama",
+        hidden=int(f["lora-hidden"]),
+        intermediate=int(f["lora-intermediate"]),
+        heads=int(f["lora-heads"]),
+        kv_heads=int(f["lora-kv-heads"]),
+        head_dim=int(f["lora-head-dim"]),
+        layers=int(f["lora-layers"]),
+        vocab=int(f["lora-vocab"]),
+        tied_embeddings=f["lora-tied"],
+        attention_bias=f["lora-bias"],
+    )
+    settings = MemorySettings(
+        seq_len=int(f["lora-seq"]),
+        batch_size=int(f["lora-batch"]),
+        gradient_checkpointing=f["lora-ckpt"],
+        optimizer=f["lora-opt"],
+        loss=f["lora-loss"],
+        dtype_bytes=int(f["lora-dtype"]),
+        upcast=f["lora-upcast"],
+        gpus=int(f["lora-gpus"]),
+        sharding=f["lora-sharding"],
+    )
     targets = [t for t in ALL_LINEAR if f[f"lora-t-{t}"]]
     size = lora_size(shape, int(f["lora-rank"]), targets, settings, gpu_memory_gib=_num(f["lora-gpu-mem"]))
     assert out["lora-trainable"]["value"] == size.trainable_params
@@ -294,8 +408,17 @@ def _check_one(res: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[s
     if size.fit is not None:
         seen["fit"] += 1
         _close(out["lora-fit"]["value"], size.fit.model_dump(), "fit")
-    assert res["lora_table"] == [[m.module, format(m.d_in, ","), format(m.d_out, ","), format(m.full_params, ","),
-                                  format(m.lora_params, ","), f"{m.reduction:,.1f}x"] for m in size.per_matrix]
+    assert res["lora_table"] == [
+        [
+            m.module,
+            format(m.d_in, ","),
+            format(m.d_out, ","),
+            format(m.full_params, ","),
+            format(m.lora_params, ","),
+            f"{m.reduction:,.1f}x",
+        ]
+        for m in size.per_matrix
+    ]
 
     n = int(_or0(f["ex-n"]))
     ex = Answers(task_type=f["ex-task"], labelled_examples=n)
@@ -322,17 +445,23 @@ def test_calculators_equal_the_api_on_200_random_inputs(chromium, page_file: Pat
 
 def test_page_is_self_contained_prefilled_and_screenshotted(chromium, tmp_path: Path, run_cli) -> None:
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                                     {"role": "assistant", "content": f"a{i}"}]}) + "\n"
-                            for i in range(60)))
+    data.write_text(
+        "".join(
+            json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]})
+            + "\n"
+            for i in range(60)
+        )
+    )
     out = tmp_path / "calc.html"
     r = run_cli("calc", "--data", data, "--model", "gpt-4o-mini", "--out", out, "--as-of", "2026-11-24")
     assert r.exit_code == 0, r.output
     assert "works offline" in r.stdout
     page = open_page(chromium, out)
-    fields = page.page.evaluate("() => ({ft: document.getElementById('be-ft').value, "
-                                "examples: document.getElementById('be-examples').value, "
-                                "source: document.getElementById('source').textContent})")
+    fields = page.page.evaluate(
+        "() => ({ft: document.getElementById('be-ft').value, "
+        "examples: document.getElementById('be-examples').value, "
+        "source: document.getElementById('source').textContent})"
+    )
     assert fields["ft"] == "gpt-4o-mini-2024-07-18" and fields["examples"] == "60"
     assert "train.jsonl on gpt-4o-mini-2024-07-18" in fields["source"]
     assert page.page.locator("#be-chart .main-svg").count() > 0  # Plotly drew the chart, offline

@@ -50,8 +50,13 @@ class Harness:
     poll: float = 0.0  # seconds between status polls (real training takes real time)
 
     def spec(self, file_id: str) -> JobSpec:
-        return JobSpec(model=self.model, training_file=file_id, suffix="contract",
-                       hyperparameters={"n_epochs": 2}, options=self.options)
+        return JobSpec(
+            model=self.model,
+            training_file=file_id,
+            suffix="contract",
+            hyperparameters={"n_epochs": 2},
+            options=self.options,
+        )
 
 
 def _tar_zst(folder: Path) -> bytes:
@@ -71,8 +76,10 @@ def tiny_adapter(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import AutoModelForCausalLM
 
     out = tmp_path_factory.mktemp("adapter") / "lora"
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
-                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny),
+        LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
     model.save_pretrained(out)
     config = json.loads((out / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = str(tiny)
@@ -94,11 +101,15 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
                 monkeypatch.setenv("OPENAI_BASE_URL", s.url)
                 model, key = "gpt-4o-mini-2024-07-18", STANDIN_KEY
             else:
-                for k, v in {"AZURE_OPENAI_ENDPOINT": s.root, "AZURE_OPENAI_API_KEY": AZURE_KEY,
-                             "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
-                             "AZURE_RESOURCE_GROUP": "rg-ft", "AZURE_OPENAI_RESOURCE": "acme-openai",
-                             "AZURE_MANAGEMENT_TOKEN": "eyJ0eXAiOiJKV1QiLCJhbGciOi.standin.token",
-                             "AZURE_MANAGEMENT_URL": s.root}.items():
+                for k, v in {
+                    "AZURE_OPENAI_ENDPOINT": s.root,
+                    "AZURE_OPENAI_API_KEY": AZURE_KEY,
+                    "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+                    "AZURE_RESOURCE_GROUP": "rg-ft",
+                    "AZURE_OPENAI_RESOURCE": "acme-openai",
+                    "AZURE_MANAGEMENT_TOKEN": "eyJ0eXAiOiJKV1QiLCJhbGciOi.standin.token",
+                    "AZURE_MANAGEMENT_URL": s.root,
+                }.items():
                     monkeypatch.setenv(k, v)
                 model, key = "gpt-4.1-mini-2025-04-14", AZURE_KEY
             backend = get_backend(name, **quick, reconcile_delays=(0.0,))
@@ -111,14 +122,29 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
             tiny_adapter = request.getfixturevalue("tiny_adapter")
             state.adapter = _tar_zst(tiny_adapter)
             backend = get_backend(name, **quick, reconcile_delays=(0.0,))
-            yield Harness(name, backend, "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", {"lora_rank": 8},
-                          TOGETHER_KEY, lambda: setattr(state, "outcome", "error"), bad)
+            yield Harness(
+                name,
+                backend,
+                "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+                {"lora_rank": 8},
+                TOGETHER_KEY,
+                lambda: setattr(state, "outcome", "error"),
+                bad,
+            )
     elif name == "local":
         tiny = request.getfixturevalue("tiny")
         monkeypatch.setenv("FTADVISOR_LOCAL_DIR", str(tmp_path / "store"))
         backend = get_backend("local", poll_interval=0.2, sleep=time.sleep)
-        yield Harness(name, backend, str(tiny), {"lora_rank": 4, "gpu_per_hour": 1.5, "max_length": 64},
-                      "", lambda: None, bad, poll=0.2)
+        yield Harness(
+            name,
+            backend,
+            str(tiny),
+            {"lora_rank": 4, "gpu_per_hour": 1.5, "max_length": 64},
+            "",
+            lambda: None,
+            bad,
+            poll=0.2,
+        )
     else:
         yield from _served(request.getfixturevalue("tiny"), tmp_path, request.getfixturevalue("_isolated_home"))
 
@@ -135,12 +161,28 @@ def _served(tiny: Path, tmp_path: Path, home: Path) -> Iterator[Harness]:
     from ftadvisor.server.app import ServerConfig, create_app
     from local_backend import LocalBackend
 
-    (home / "prices.json").write_text(json.dumps({"models": [{
-        "id": "tiny", "provider": "openai", "encoding": "o200k_base", "methods": ["supervised", "dpo"],
-        "training_per_1m": 1.0, "ft_input": 0.1, "ft_output": 0.2}]}))
+    (home / "prices.json").write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": "tiny",
+                        "provider": "openai",
+                        "encoding": "o200k_base",
+                        "methods": ["supervised", "dpo"],
+                        "training_per_1m": 1.0,
+                        "ft_input": 0.1,
+                        "ft_output": 0.2,
+                    }
+                ]
+            }
+        )
+    )
     key = "sk-served-contract-0123456789"
-    app = create_app(ServerConfig(keys=[key], models={"tiny": str(tiny)}),
-                     LocalBackend(tmp_path / "served", poll_interval=0.2, max_running=1))
+    app = create_app(
+        ServerConfig(keys=[key], models={"tiny": str(tiny)}),
+        LocalBackend(tmp_path / "served", poll_interval=0.2, max_running=1),
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -149,28 +191,50 @@ def _served(tiny: Path, tmp_path: Path, home: Path) -> Iterator[Harness]:
     while not srv.started:
         time.sleep(0.05)
     preference = tmp_path / "prefs.jsonl"
-    preference.write_text("".join(json.dumps({
-        "input": {"messages": [{"role": "user", "content": f"q{i}"}]},
-        "preferred_output": [{"role": "assistant", "content": "good"}],
-        "non_preferred_output": [{"role": "assistant", "content": "bad"}]}) + "\n" for i in range(12)))
-    backend = get_backend("openai", api_key=key, base_url=f"http://127.0.0.1:{port}/v1",
-                          sleep=lambda s: time.sleep(min(s, 0.2)), reconcile_delays=(0.0,))
+    preference.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+                    "preferred_output": [{"role": "assistant", "content": "good"}],
+                    "non_preferred_output": [{"role": "assistant", "content": "bad"}],
+                }
+            )
+            + "\n"
+            for i in range(12)
+        )
+    )
+    backend = get_backend(
+        "openai",
+        api_key=key,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        sleep=lambda s: time.sleep(min(s, 0.2)),
+        reconcile_delays=(0.0,),
+    )
     yield Harness("openai", backend, "tiny", {}, key, lambda: None, preference, poll=0.2)
     srv.should_exit = True
 
 
-def test_train_to_success_then_chat_and_record_usage_and_cost(harness: Harness, tmp_path: Path,
-                                                             _isolated_home: Path) -> None:
+def test_train_to_success_then_chat_and_record_usage_and_cost(
+    harness: Harness, tmp_path: Path, _isolated_home: Path
+) -> None:
     b = harness.backend
     data = dataset(tmp_path / "train.jsonl", 12)
-    plan = plan_training(data, model=harness.model, backend=b, epochs=2, suffix="contract",
-                         options=harness.options, today=PLAN_DAY)
+    plan = plan_training(
+        data, model=harness.model, backend=b, epochs=2, suffix="contract", options=harness.options, today=PLAN_DAY
+    )
     assert plan.backend == harness.name and plan.n_examples == 12
     ledger = Ledger(_isolated_home / "ledger.db")
     events: list[JobEvent] = []
     statuses: list[str] = []
-    job = run_training(plan, b, ledger=ledger, poll_interval=harness.poll,
-                       on_event=events.append, on_status=lambda j: statuses.append(j.status))
+    job = run_training(
+        plan,
+        b,
+        ledger=ledger,
+        poll_interval=harness.poll,
+        on_event=events.append,
+        on_status=lambda j: statuses.append(j.status),
+    )
     assert job.status == "succeeded", job.error
     assert job.backend == harness.name and job.fine_tuned_model and job.trained_tokens
     assert statuses[-1] == "succeeded" and events and len({e.id for e in events}) == len(events)

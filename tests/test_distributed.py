@@ -33,9 +33,15 @@ def _adapter(b: LocalBackend, job_id: str) -> dict:  # type: ignore[type-arg]
 
 
 def _train(b: LocalBackend, tiny: Path, data: str, batch_size: int, **options: object) -> str:
-    job = b.create_job(JobSpec(model=str(tiny), training_file=data, seed=3,
-                               hyperparameters={"n_epochs": 1, "batch_size": batch_size},
-                               options={**COMMON, **options}))
+    job = b.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=data,
+            seed=3,
+            hyperparameters={"n_epochs": 1, "batch_size": batch_size},
+            options={**COMMON, **options},
+        )
+    )
     done = wait(b, job.id, poll_interval=0.3, sleep=time.sleep)
     log = b.root / "jobs" / job.id / "worker.log"
     assert done.status == "succeeded", (done.error, log.read_text()[-3000:] if log.is_file() else "")
@@ -67,8 +73,15 @@ def test_fsdp_pauses_and_resumes_to_the_uninterrupted_adapter(tiny: Path, tmp_pa
     data = b.upload(dataset(tmp_path / "train.jsonl", 16)).id
     options = {**COMMON, "num_processes": 2, "parallel": "fsdp", "checkpoint_every": 1}
     straight = _train(b, tiny, data, 1, **options)
-    job = b.create_job(JobSpec(model=str(tiny), training_file=data, seed=3,
-                               hyperparameters={"n_epochs": 1, "batch_size": 1}, options=options))
+    job = b.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=data,
+            seed=3,
+            hyperparameters={"n_epochs": 1, "batch_size": 1},
+            options=options,
+        )
+    )
     _wait_for_step(b, job.id, 2)
     assert b.pause(job.id).status == "paused"
     b.resume(job.id)
@@ -93,9 +106,15 @@ def test_two_nodes_over_loopback_with_torchrun(tiny: Path, tmp_path: Path) -> No
     b = LocalBackend(tmp_path / "store", poll_interval=0.3, sleep=time.sleep)
     data = b.upload(dataset(tmp_path / "train.jsonl", 16)).id
     reference = _train(b, tiny, data, 2, num_processes=2)
-    job = b.create_job(JobSpec(model=str(tiny), training_file=data, seed=3,
-                               hyperparameters={"n_epochs": 1, "batch_size": 2},
-                               options={**COMMON, "num_processes": 1, "nnodes": 2}))
+    job = b.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=data,
+            seed=3,
+            hyperparameters={"n_epochs": 1, "batch_size": 2},
+            options={**COMMON, "num_processes": 1, "nnodes": 2},
+        )
+    )
     folder = JobDir(job.id, b.root)
     printed = folder.read_json("launch.json")["command"]
     assert printed == node_command(folder, 1, 2)
@@ -104,9 +123,15 @@ def test_two_nodes_over_loopback_with_torchrun(tiny: Path, tmp_path: Path) -> No
     with pytest.raises(InputError, match="stop torchrun on each node"):
         b.pause(job.id)
     port = _free_port()
-    nodes = [subprocess.Popen([sys.executable, *node_command(folder, 1, 2, str(rank), "127.0.0.1", port)[1:]],
-                              env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for rank in (0, 1)]
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, *node_command(folder, 1, 2, str(rank), "127.0.0.1", port)[1:]],
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for rank in (0, 1)
+    ]
     outputs = [p.communicate(timeout=600)[0].decode(errors="replace") for p in nodes]
     assert [p.returncode for p in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     assert b.get_job(job.id).status == "succeeded"

@@ -14,21 +14,40 @@ from tests.openai_fixtures import TEST_KEY, load, url
 
 FT = "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"
 CASES = [  # (user, reference, base answer, fine-tuned answer)
-    ("Ticket A: my invoice is wrong", {"category": "billing", "priority": "normal"},
-     "The category is billing.", None),
-    ("Ticket B: the app crashes", {"category": "technical", "priority": "high"},
-     '{"category": "technical", "priority": "normal"}', None),
-    ("Ticket C: change my email", {"category": "account", "priority": "normal"},
-     '{"category": "billing", "priority": "normal"}', None),
-    ("Ticket D: parcel crushed", {"category": "shipping", "priority": "low"},
-     "Shipping issue.", '{"category": "shipping", "priority": "normal"}'),
+    ("Ticket A: my invoice is wrong", {"category": "billing", "priority": "normal"}, "The category is billing.", None),
+    (
+        "Ticket B: the app crashes",
+        {"category": "technical", "priority": "high"},
+        '{"category": "technical", "priority": "normal"}',
+        None,
+    ),
+    (
+        "Ticket C: change my email",
+        {"category": "account", "priority": "normal"},
+        '{"category": "billing", "priority": "normal"}',
+        None,
+    ),
+    (
+        "Ticket D: parcel crushed",
+        {"category": "shipping", "priority": "low"},
+        "Shipping issue.",
+        '{"category": "shipping", "priority": "normal"}',
+    ),
 ]
 
 
 @pytest.fixture
 def test_file(tmp_path: Path) -> Path:
-    rows = [{"messages": [{"role": "system", "content": "Triage tickets as JSON."}, {"role": "user", "content": u},
-                          {"role": "assistant", "content": json.dumps(ref)}]} for u, ref, _, _ in CASES]
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "Triage tickets as JSON."},
+                {"role": "user", "content": u},
+                {"role": "assistant", "content": json.dumps(ref)},
+            ]
+        }
+        for u, ref, _, _ in CASES
+    ]
     path = tmp_path / "test.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -54,10 +73,13 @@ def served(httpx2_mock, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_metrics_by_hand() -> None:
-    assert rouge_l('{"category": "shipping", "priority": "normal"}', '{"category": "shipping", "priority": "low"}') \
-        == pytest.approx(0.75)  # tokens category shipping priority low/normal: LCS 3 of 4
-    assert field_accuracy('{"category": "billing", "priority": "normal"}',
-                          '{"category": "account", "priority": "normal"}') == 0.5
+    assert rouge_l(
+        '{"category": "shipping", "priority": "normal"}', '{"category": "shipping", "priority": "low"}'
+    ) == pytest.approx(0.75)  # tokens category shipping priority low/normal: LCS 3 of 4
+    assert (
+        field_accuracy('{"category": "billing", "priority": "normal"}', '{"category": "account", "priority": "normal"}')
+        == 0.5
+    )
     assert field_accuracy("not json", '{"a": 1}') == 0.0 and field_accuracy("x", "plain reference") is None
     rules = FormatRules(require_json=True, contains=["legal advice"], regex=[r"^\{"])
     assert format_failures('{"a": 1}', rules) == ["missing 'legal advice'"]
@@ -68,8 +90,22 @@ def test_metrics_by_hand() -> None:
 
 
 def test_base_vs_fine_tuned(served, run_cli, test_file: Path, _isolated_home: Path) -> None:
-    r = run_cli("eval", "run", "-m", "gpt-4o-mini", "-m", FT, "--data", test_file, "--label-field", "category",
-                "--require-json", "--json", "--concurrency", "2")
+    r = run_cli(
+        "eval",
+        "run",
+        "-m",
+        "gpt-4o-mini",
+        "-m",
+        FT,
+        "--data",
+        test_file,
+        "--label-field",
+        "category",
+        "--require-json",
+        "--json",
+        "--concurrency",
+        "2",
+    )
     assert r.exit_code == 0, r.output
     run = json.loads(r.stdout)
     base, ft = run["models"]
@@ -86,8 +122,11 @@ def test_base_vs_fine_tuned(served, run_cli, test_file: Path, _isolated_home: Pa
     assert run["labels"] == ["account", "billing", "shipping", "technical"]
     stored = Ledger(_isolated_home / "ledger.db").eval_run(run["id"])
     assert len(stored["examples"]) == 8 and stored["models"][1]["accuracy"] == 1.0
-    assert {e["metrics"]["format_failures"] == ["not JSON"] for e in stored["examples"]
-            if e["model"] == "gpt-4o-mini" and e["line"] in (1, 4)} == {True}
+    assert {
+        e["metrics"]["format_failures"] == ["not JSON"]
+        for e in stored["examples"]
+        if e["model"] == "gpt-4o-mini" and e["line"] in (1, 4)
+    } == {True}
     sent = [json.loads(q.content) for q in served.get_requests()]
     assert len(sent) == 8 and all(b["temperature"] == 0 for b in sent)
     assert all(b["messages"][0] == {"role": "system", "content": "Triage tickets as JSON."} for b in sent)
@@ -95,8 +134,9 @@ def test_base_vs_fine_tuned(served, run_cli, test_file: Path, _isolated_home: Pa
 
 def test_errors_are_counted_not_fatal(httpx2_mock, run_cli, test_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    httpx2_mock.add_response(method="POST", url=url("/chat/completions"), status_code=400,
-                             json=load("error_400"), is_reusable=True)
+    httpx2_mock.add_response(
+        method="POST", url=url("/chat/completions"), status_code=400, json=load("error_400"), is_reusable=True
+    )
     r = run_cli("eval", "run", "-m", "gpt-4o-mini", "--data", test_file, "--json", "--no-log")
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)["models"][0]
@@ -111,27 +151,37 @@ def test_data_without_references_is_refused(run_cli, tmp_path: Path, monkeypatch
     assert r.exit_code == 2 and "final assistant answer" in r.output
 
 
-def test_regression_flags_a_drop_over_5_points(httpx2_mock, run_cli, monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_regression_flags_a_drop_over_5_points(
+    httpx2_mock, run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from ftadvisor.evaluation.regression import GENERAL
 
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    good = {"What is 12 + 7? Answer with the number only.": "19", "What is 9 times 8? Answer with the number only.":
-            "72", "What is 100 minus 37? Answer with the number only.": "63",
-            "Is ice colder than boiling water? Answer yes or no.": "Yes.", "What day comes after Monday?": "Tuesday.",
-            "How many legs does a spider have?": "Eight.", "What is the capital of France?": "Paris.",
-            "Say hello to me in one short sentence.": "Hello there!",
-            "Thank you for your help!": "You're welcome!", "Write the word apple in capital letters only.": "APPLE",
-            "List three colours, one per line, each line starting with '- '.": "- red\n- green\n- blue",
-            'Reply with only a JSON object whose key "ok" is true.': '{"ok": true}', "Custom?": "custom answer"}
+    good = {
+        "What is 12 + 7? Answer with the number only.": "19",
+        "What is 9 times 8? Answer with the number only.": "72",
+        "What is 100 minus 37? Answer with the number only.": "63",
+        "Is ice colder than boiling water? Answer yes or no.": "Yes.",
+        "What day comes after Monday?": "Tuesday.",
+        "How many legs does a spider have?": "Eight.",
+        "What is the capital of France?": "Paris.",
+        "Say hello to me in one short sentence.": "Hello there!",
+        "Thank you for your help!": "You're welcome!",
+        "Write the word apple in capital letters only.": "APPLE",
+        "List three colours, one per line, each line starting with '- '.": "- red\n- green\n- blue",
+        'Reply with only a JSON object whose key "ok" is true.': '{"ok": true}',
+        "Custom?": "custom answer",
+    }
     assert set(good) - {"Custom?"} == {p["prompt"] for p in GENERAL}
 
     def answer(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         prompt = body["messages"][-1]["content"]
         text = good[prompt]
-        if body["model"] == FT and prompt in ("What is 9 times 8? Answer with the number only.",
-                                              "What is the capital of France?"):
+        if body["model"] == FT and prompt in (
+            "What is 9 times 8? Answer with the number only.",
+            "What is the capital of France?",
+        ):
             text = '{"category": "billing", "priority": "normal"}'  # forgot: answers everything as a ticket
         reply = load("chat_completion")
         reply["choices"][0]["message"]["content"] = text
@@ -148,9 +198,7 @@ def test_regression_flags_a_drop_over_5_points(httpx2_mock, run_cli, monkeypatch
     assert ft["by_kind"]["arithmetic"] == pytest.approx(2 / 3) and ft["by_kind"]["mine"] == 1.0
 
 
-
-def test_judge_scores_and_pairwise_with_swapped_order(served, run_cli, test_file: Path,
-                                                      _isolated_home: Path) -> None:
+def test_judge_scores_and_pairwise_with_swapped_order(served, run_cli, test_file: Path, _isolated_home: Path) -> None:
     import re
 
     judge = "gpt-4.1-2025-04-14"
@@ -204,8 +252,10 @@ def test_a_judge_that_never_answers_is_reported_as_unparsed_not_as_ties(tmp_path
     from local_backend.tiny import make_tiny_model
 
     tiny = make_tiny_model(tmp_path / "tiny")
-    cases = [{"line": i, "prompt": [{"role": "user", "content": f"q{i}"}], "reference": "r", "base": "a",
-              "tuned": "b"} for i in (1, 2)]
+    cases = [
+        {"line": i, "prompt": [{"role": "user", "content": f"q{i}"}], "reference": "r", "base": "a", "tuned": "b"}
+        for i in (1, 2)
+    ]
     summary = pairwise((LocalBackend(tmp_path / "store"), str(tiny)), cases, "base", "tuned", DEFAULT_RUBRIC)
     assert summary.unparsed == 2 and summary.wins == summary.ties == summary.losses == 0
     assert summary.win_rate == 0.0 and summary.consistency == 0.0

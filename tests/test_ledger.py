@@ -56,8 +56,15 @@ def test_list_filters_by_model_and_day(run_cli, _isolated_home: Path) -> None:
     import json
 
     db = Ledger(_isolated_home / "ledger.db")
-    db.save_job(Job(id="ftjob-old", status="succeeded", model="gpt-4o-mini-2024-07-18", backend="openai",
-                    fine_tuned_model="ft:gpt-4o-mini-2024-07-18:acme::x1"))
+    db.save_job(
+        Job(
+            id="ftjob-old",
+            status="succeeded",
+            model="gpt-4o-mini-2024-07-18",
+            backend="openai",
+            fine_tuned_model="ft:gpt-4o-mini-2024-07-18:acme::x1",
+        )
+    )
     db.save_job(Job(id="ftjob-new", status="running", model="gpt-4.1-mini-2025-04-14", backend="openai"))
     db.record("training_plan", {"model": "gpt-4.1-mini-2025-04-14"})
     db.record("training_plan", {"model": "gpt-4o-mini-2024-07-18"})

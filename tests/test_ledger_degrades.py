@@ -17,8 +17,18 @@ import pytest
 from ftadvisor.ledger import Ledger
 from tests.openai_standin import Faults
 
-ESTIMATE = ["cost", "training", "--tokens", "100000", "--examples", "100", "-m", "gpt-4.1-mini-2025-04-14",
-            "--cost-per-example", "0"]
+ESTIMATE = [
+    "cost",
+    "training",
+    "--tokens",
+    "100000",
+    "--examples",
+    "100",
+    "-m",
+    "gpt-4.1-mini-2025-04-14",
+    "--cost-per-example",
+    "0",
+]
 SAMPLE = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
 
 
@@ -76,14 +86,28 @@ def test_a_newer_schema_is_named_and_left_alone(run_cli, _isolated_home: Path) -
 def test_a_locked_ledger_waits_seconds_not_a_minute(_isolated_home: Path) -> None:
     db = _isolated_home / "ledger.db"
     Ledger(db).close()
-    holder = subprocess.Popen([sys.executable, "-c", "import sqlite3,sys,time; d=sqlite3.connect(sys.argv[1], "
-                               "isolation_level=None); d.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); "
-                               "time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3,sys,time; d=sqlite3.connect(sys.argv[1], "
+            "isolation_level=None); d.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); "
+            "time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        r = subprocess.run([sys.executable, "-m", "ftadvisor", *ESTIMATE], capture_output=True, text=True,
-                           env={**os.environ, "FTADVISOR_HOME": str(_isolated_home)}, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "ftadvisor", *ESTIMATE],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "FTADVISOR_HOME": str(_isolated_home)},
+            timeout=60,
+        )
         assert r.returncode == 0 and "total:" in r.stdout
         assert "locked" in r.stderr and time.monotonic() - started < 30
     finally:
@@ -96,8 +120,18 @@ def test_paid_training_refuses_to_start_without_a_ledger(run_cli, standin_env, _
     r = run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--org-history", "active")
     assert r.exit_code == 2 and "--no-log" in r.output and "Traceback" not in r.output
     assert s.state.uploads_received == 0 and s.jobs_created == 0
-    ok = run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--org-history", "active",
-                 "--no-log", "--poll", "1")
+    ok = run_cli(
+        "train",
+        SAMPLE,
+        "--model",
+        "gpt-4.1-mini-2025-04-14",
+        "--yes",
+        "--org-history",
+        "active",
+        "--no-log",
+        "--poll",
+        "1",
+    )
     assert ok.exit_code == 0, ok.output
     assert s.jobs_created == 1
 
@@ -105,8 +139,7 @@ def test_paid_training_refuses_to_start_without_a_ledger(run_cli, standin_env, _
 def test_jobs_wait_brings_the_ledger_up_to_date(run_cli, standin_env, _isolated_home: Path) -> None:
     """http:nowait_then_wait: the ledger kept validating_files forever."""
     s = standin_env(Faults())
-    r = run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--org-history", "active",
-                "--no-wait")
+    r = run_cli("train", SAMPLE, "--model", "gpt-4.1-mini-2025-04-14", "--yes", "--org-history", "active", "--no-wait")
     assert r.exit_code == 0, r.output
     job_id = next(iter(s.state.jobs))
     db = Ledger(_isolated_home / "ledger.db")
@@ -130,7 +163,7 @@ def test_one_damaged_local_job_affects_only_itself(run_cli, _isolated_home: Path
         d.event("Fine-tuning started")
     (bad.path / "job.json").write_text('{"id": "ftjob-bbb", "status": ')  # truncated
     with (good.path / "events.jsonl").open("a") as f:
-        f.write('{garbage\n')
+        f.write("{garbage\n")
     good.event("The job has successfully completed")
     listed = run_cli("jobs", "list", "--backend", "local", "--json")
     assert listed.exit_code == 0, listed.output

@@ -27,8 +27,16 @@ def backend(tmp_path: Path) -> LocalBackend:
 
 def dataset(path: Path, n: int = 12) -> Path:
     cats = ["billing", "technical"]
-    rows = [{"messages": [SYSTEM, {"role": "user", "content": f"Ticket {i}: my invoice is wrong."},
-                          {"role": "assistant", "content": json.dumps({"category": cats[i % 2]})}]} for i in range(n)]
+    rows = [
+        {
+            "messages": [
+                SYSTEM,
+                {"role": "user", "content": f"Ticket {i}: my invoice is wrong."},
+                {"role": "assistant", "content": json.dumps({"category": cats[i % 2]})},
+            ]
+        }
+        for i in range(n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -41,12 +49,15 @@ def test_labels_cover_exactly_the_trainable_assistant_turns(tiny: Path) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny)
-    msgs = [SYSTEM, {"role": "user", "content": "My invoice is wrong."},
-            {"role": "assistant", "content": '{"category": "billing"}'},
-            {"role": "user", "content": "And the app crashes."},
-            {"role": "assistant", "content": "Hello", "weight": 0},
-            {"role": "user", "content": "Well?"},
-            {"role": "assistant", "content": '{"category": "technical"}'}]
+    msgs = [
+        SYSTEM,
+        {"role": "user", "content": "My invoice is wrong."},
+        {"role": "assistant", "content": '{"category": "billing"}'},
+        {"role": "user", "content": "And the app crashes."},
+        {"role": "assistant", "content": "Hello", "weight": 0},
+        {"role": "user", "content": "Well?"},
+        {"role": "assistant", "content": '{"category": "technical"}'},
+    ]
     enc = encode_chat(tok, msgs, 4096)
     assert labelled_text(tok, enc) == ('{"category": "billing"}<|im_end|>\n{"category": "technical"}<|im_end|>\n')
     assert all(lab in (IGNORE, i) for i, lab in zip(enc.input_ids, enc.labels, strict=True))
@@ -58,8 +69,10 @@ def test_a_template_that_is_not_prefix_stable_is_refused(tiny: Path) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny)
-    tok.chat_template = ("{% for m in messages|reverse %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
-                         "{% if add_generation_prompt %}assistant: {% endif %}")
+    tok.chat_template = (
+        "{% for m in messages|reverse %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
     with pytest.raises(TemplateError):
         encode_chat(tok, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], 100)
 
@@ -67,12 +80,26 @@ def test_a_template_that_is_not_prefix_stable_is_refused(tiny: Path) -> None:
 def test_job_lifecycle_training_and_use(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
     f = backend.upload(dataset(tmp_path / "train.jsonl"))
     v = backend.upload(dataset(tmp_path / "valid.jsonl", 4))
-    job = backend.create_job(JobSpec(model=str(tiny), training_file=f.id, validation_file=v.id, suffix="tickets",
-                                     hyperparameters={"n_epochs": 4, "batch_size": 2}, seed=3))
+    job = backend.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=f.id,
+            validation_file=v.id,
+            suffix="tickets",
+            hyperparameters={"n_epochs": 4, "batch_size": 2},
+            seed=3,
+        )
+    )
     assert job.id.startswith("ftjob-") and job.status == "validating_files" and job.backend == "local"
     statuses, events = [], []
-    done = wait(backend, job.id, poll_interval=0.2, sleep=time.sleep, on_status=lambda j: statuses.append(j.status),
-                on_event=events.append)
+    done = wait(
+        backend,
+        job.id,
+        poll_interval=0.2,
+        sleep=time.sleep,
+        on_status=lambda j: statuses.append(j.status),
+        on_event=events.append,
+    )
     assert done.status == "succeeded", done.error
     assert statuses[-1] == "succeeded" and set(statuses) <= {"validating_files", "queued", "running", "succeeded"}
     assert done.fine_tuned_model.startswith(f"ft:model:tickets:{job.id[6:14]}")
@@ -110,10 +137,16 @@ def _wait_for_step(backend: LocalBackend, job_id: str, step: int, timeout: float
 
 
 def test_pause_resume_and_a_killed_worker_end_exactly_like_an_uninterrupted_run(
-        tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
+    tiny: Path, backend: LocalBackend, tmp_path: Path
+) -> None:
     f = backend.upload(dataset(tmp_path / "train.jsonl", 16))
-    spec = JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 8, "batch_size": 1}, seed=5,
-                   options={"checkpoint_every": 4, "lora_dropout": 0.1})
+    spec = JobSpec(
+        model=str(tiny),
+        training_file=f.id,
+        hyperparameters={"n_epochs": 8, "batch_size": 1},
+        seed=5,
+        options={"checkpoint_every": 4, "lora_dropout": 0.1},
+    )
     straight = backend.create_job(spec)
     assert wait(backend, straight.id, poll_interval=0.2, sleep=time.sleep).status == "succeeded"
 
@@ -138,8 +171,9 @@ def test_pause_resume_and_a_killed_worker_end_exactly_like_an_uninterrupted_run(
     assert sum("Resumed from checkpoint" in m for m in messages) == 2
     # two adapters over one loaded base, switched per request
     prompt = [SYSTEM, {"role": "user", "content": "Ticket 3"}]
-    first = backend.complete(straight.fine_tuned_model or backend.get_job(straight.id).fine_tuned_model, prompt,
-                             max_tokens=4)
+    first = backend.complete(
+        straight.fine_tuned_model or backend.get_job(straight.id).fine_tuned_model, prompt, max_tokens=4
+    )
     engine = backend._engine
     second = backend.complete(done.fine_tuned_model, prompt, max_tokens=4)
     assert backend._engine is engine and len(engine.adapters) == 2
@@ -148,16 +182,21 @@ def test_pause_resume_and_a_killed_worker_end_exactly_like_an_uninterrupted_run(
 
 def test_cancel_and_invalid_file(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
     f = backend.upload(dataset(tmp_path / "train.jsonl", 16))
-    job = backend.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 30,
-                                                                                           "batch_size": 1}))
+    job = backend.create_job(
+        JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 30, "batch_size": 1})
+    )
     _wait_for_step(backend, job.id, 2)
     assert backend.cancel(job.id).status == "cancelled"
     with pytest.raises(Exception, match="only paused jobs"):
         backend.resume(job.id)
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n" * 12)
-    failed = wait(backend, backend.create_job(JobSpec(model=str(tiny), training_file=backend.upload(bad).id)).id,
-                  poll_interval=0.2, sleep=time.sleep)
+    failed = wait(
+        backend,
+        backend.create_job(JobSpec(model=str(tiny), training_file=backend.upload(bad).id)).id,
+        poll_interval=0.2,
+        sleep=time.sleep,
+    )
     assert failed.status == "failed" and failed.error.code == "invalid_training_file"
     assert "invalid_json" in failed.error.message
 
@@ -174,14 +213,24 @@ def test_offline_hub_id_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dpo_starts_at_ln2_and_learns_the_preference(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
     import math
 
-    rows = [{"input": {"messages": [SYSTEM, {"role": "user", "content": f"Ticket {i}: my invoice is wrong."}]},
-             "preferred_output": [{"role": "assistant", "content": '{"category": "billing"}'}],
-             "non_preferred_output": [{"role": "assistant", "content": "Hello, how can I help you today?"}]}
-            for i in range(12)]
+    rows = [
+        {
+            "input": {"messages": [SYSTEM, {"role": "user", "content": f"Ticket {i}: my invoice is wrong."}]},
+            "preferred_output": [{"role": "assistant", "content": '{"category": "billing"}'}],
+            "non_preferred_output": [{"role": "assistant", "content": "Hello, how can I help you today?"}],
+        }
+        for i in range(12)
+    ]
     path = tmp_path / "prefs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    job = backend.create_job(JobSpec(model=str(tiny), training_file=backend.upload(path).id, method="dpo",
-                                     hyperparameters={"n_epochs": 3, "batch_size": 4, "beta": 0.5}))
+    job = backend.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=backend.upload(path).id,
+            method="dpo",
+            hyperparameters={"n_epochs": 3, "batch_size": 4, "beta": 0.5},
+        )
+    )
     done = wait(backend, job.id, poll_interval=0.2, sleep=time.sleep)
     assert done.status == "succeeded", done.error
     assert done.method == "dpo" and done.hyperparameters["beta"] == 0.5
@@ -192,8 +241,14 @@ def test_dpo_starts_at_ln2_and_learns_the_preference(tiny: Path, backend: LocalB
 
 def test_two_cpu_processes_end_with_the_same_adapter(tiny: Path, backend: LocalBackend, tmp_path: Path) -> None:
     f = backend.upload(dataset(tmp_path / "train.jsonl", 16))
-    job = backend.create_job(JobSpec(model=str(tiny), training_file=f.id,
-                                     hyperparameters={"n_epochs": 2, "batch_size": 2}, options={"num_processes": 2}))
+    job = backend.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=f.id,
+            hyperparameters={"n_epochs": 2, "batch_size": 2},
+            options={"num_processes": 2},
+        )
+    )
     done = wait(backend, job.id, poll_interval=0.5, sleep=time.sleep)
     assert done.status == "succeeded", (done.error, (backend.root / "jobs" / job.id / "worker.log").read_text()[-2000:])
     folder = backend.root / "jobs" / job.id

@@ -17,8 +17,27 @@ from tests.test_local_backend import dataset
 
 def test_train_chat_export_on_the_local_backend(tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path) -> None:
     data = dataset(tmp_path / "train.jsonl", 12)
-    r = run_cli("train", data, "--backend", "local", "--model", tiny, "--epochs", "2", "--batch-size", "2",
-                "-o", "lora_rank=4", "-o", "gpu_per_hour=1.5", "--suffix", "tickets", "--poll", "1", "--json")
+    r = run_cli(
+        "train",
+        data,
+        "--backend",
+        "local",
+        "--model",
+        tiny,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "-o",
+        "lora_rank=4",
+        "-o",
+        "gpu_per_hour=1.5",
+        "--suffix",
+        "tickets",
+        "--poll",
+        "1",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     job = json.loads(r.stdout)
     assert job["status"] == "succeeded" and job["fine_tuned_model"].startswith("ft:model:tickets:")
@@ -29,8 +48,17 @@ def test_train_chat_export_on_the_local_backend(tiny: Path, run_cli, tmp_path: P
     assert usage["wall_s"] > 0 and usage["peak_memory_mb"] > 0 and usage["trained_tokens"] == job["trained_tokens"]
     assert row["actual_cost_usd"] == pytest.approx(usage["wall_s"] / 3600 * 1.5)
 
-    chat = run_cli("chat", "--backend", "local", "--model", job["fine_tuned_model"], "--max-tokens", "5", "--json",
-                   "My invoice is wrong")
+    chat = run_cli(
+        "chat",
+        "--backend",
+        "local",
+        "--model",
+        job["fine_tuned_model"],
+        "--max-tokens",
+        "5",
+        "--json",
+        "My invoice is wrong",
+    )
     assert chat.exit_code == 0, chat.output
     assert json.loads(chat.stdout)["usage"]["completion_tokens"] <= 5
 
@@ -85,8 +113,14 @@ def test_qlora_trains_on_a_4bit_base(tiny: Path, tmp_path: Path) -> None:
 
     b = LocalBackend(tmp_path / "store")
     f = b.upload(dataset(tmp_path / "train.jsonl", 12))
-    job = b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2, "batch_size": 4},
-                               options={"qlora": True}))
+    job = b.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=f.id,
+            hyperparameters={"n_epochs": 2, "batch_size": 4},
+            options={"qlora": True},
+        )
+    )
     done = wait(b, job.id, poll_interval=0.3, sleep=time.sleep)
     assert done.status == "succeeded", done.error
     events = [e.message for e in b.list_events(job.id, limit=1000)]
@@ -102,19 +136,51 @@ def test_local_options_are_refused_for_openai(run_cli, tmp_path: Path) -> None:
 
 
 def test_a_mistyped_local_option_is_named_before_anything_runs(run_cli, tmp_path: Path) -> None:
-    r = run_cli("train", dataset(tmp_path / "t.jsonl"), "--backend", "local", "--model", "smollm2-135m-instruct",
-                "-o", "lora_rank=zero", "--dry-run")
+    r = run_cli(
+        "train",
+        dataset(tmp_path / "t.jsonl"),
+        "--backend",
+        "local",
+        "--model",
+        "smollm2-135m-instruct",
+        "-o",
+        "lora_rank=zero",
+        "--dry-run",
+    )
     assert r.exit_code == 2 and "-o lora_rank: Input should be a valid integer" in r.output
-    ok = run_cli("train", dataset(tmp_path / "t.jsonl"), "--backend", "local", "--model", "smollm2-135m-instruct",
-                 "-o", "lora_rank=8", "-o", "target_modules=q_proj,v_proj", "--dry-run", "--json")
+    ok = run_cli(
+        "train",
+        dataset(tmp_path / "t.jsonl"),
+        "--backend",
+        "local",
+        "--model",
+        "smollm2-135m-instruct",
+        "-o",
+        "lora_rank=8",
+        "-o",
+        "target_modules=q_proj,v_proj",
+        "--dry-run",
+        "--json",
+    )
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["options"] == {"lora_rank": 8, "target_modules": ["q_proj", "v_proj"]}
 
 
 def test_eval_runs_a_local_model(tiny: Path, run_cli, tmp_path: Path) -> None:
     data = dataset(tmp_path / "test.jsonl", 3)
-    r = run_cli("eval", "run", "-m", f"local:{tiny}", "--data", data, "--max-tokens", "4", "--require-json",
-                "--json", "--no-log")
+    r = run_cli(
+        "eval",
+        "run",
+        "-m",
+        f"local:{tiny}",
+        "--data",
+        data,
+        "--max-tokens",
+        "4",
+        "--require-json",
+        "--json",
+        "--no-log",
+    )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)["models"][0]
     assert summary["backend"] == "local" and summary["n"] == 3 and summary["n_errors"] == 0
@@ -122,10 +188,24 @@ def test_eval_runs_a_local_model(tiny: Path, run_cli, tmp_path: Path) -> None:
     assert summary["format_compliance"] == 0.0  # a random model does not write JSON
 
 
-def test_train_with_a_test_split_evaluates_and_records(tiny: Path, run_cli, tmp_path: Path,
-                                                       _isolated_home: Path) -> None:
-    r = run_cli("train", dataset(tmp_path / "train.jsonl", 12), "--backend", "local", "--model", tiny,
-                "--epochs", "1", "--test", dataset(tmp_path / "test.jsonl", 3), "--poll", "1", "--json")
+def test_train_with_a_test_split_evaluates_and_records(
+    tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path
+) -> None:
+    r = run_cli(
+        "train",
+        dataset(tmp_path / "train.jsonl", 12),
+        "--backend",
+        "local",
+        "--model",
+        tiny,
+        "--epochs",
+        "1",
+        "--test",
+        dataset(tmp_path / "test.jsonl", 3),
+        "--poll",
+        "1",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
     stored = Ledger(_isolated_home / "ledger.db").eval_run(result["evaluation"])
@@ -157,11 +237,19 @@ def test_ledger_lists_and_shows_evaluation_runs(tiny: Path, run_cli, tmp_path: P
 
 def test_data_preview_shows_what_the_loss_sees(tiny: Path, run_cli, tmp_path: Path) -> None:
     path = tmp_path / "chat.jsonl"
-    path.write_text(json.dumps({"messages": [
-        {"role": "user", "content": "My invoice is wrong."},
-        {"role": "assistant", "content": "Hello", "weight": 0},
-        {"role": "user", "content": "Well?"},
-        {"role": "assistant", "content": '{"category": "billing"}'}]}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "My invoice is wrong."},
+                    {"role": "assistant", "content": "Hello", "weight": 0},
+                    {"role": "user", "content": "Well?"},
+                    {"role": "assistant", "content": '{"category": "billing"}'},
+                ]
+            }
+        )
+        + "\n"
+    )
     r = run_cli("data", "preview", path, "--model", tiny, "--json")
     assert r.exit_code == 0, r.output
     (example,) = json.loads(r.stdout)

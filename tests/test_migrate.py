@@ -22,12 +22,21 @@ FT = "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"
 def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """OpenAI with one finished fine-tune (2 epochs, batch 2, seed 7) and the files it trained on."""
     job = load("job_succeeded")
-    job.update(fine_tuned_model=FT, training_file="file-MigTrain01", validation_file="file-MigValid01", seed=7,
-               hyperparameters={"n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0},
-               method={"type": "supervised", "supervised": {"hyperparameters": {
-                   "n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0}}})
-    files = {"file-MigTrain01": dataset(tmp_path / "t.jsonl", 12).read_bytes(),
-             "file-MigValid01": dataset(tmp_path / "v.jsonl", 4).read_bytes()}
+    job.update(
+        fine_tuned_model=FT,
+        training_file="file-MigTrain01",
+        validation_file="file-MigValid01",
+        seed=7,
+        hyperparameters={"n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0},
+        method={
+            "type": "supervised",
+            "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 2, "learning_rate_multiplier": 1.0}},
+        },
+    )
+    files = {
+        "file-MigTrain01": dataset(tmp_path / "t.jsonl", 12).read_bytes(),
+        "file-MigValid01": dataset(tmp_path / "v.jsonl", 4).read_bytes(),
+    }
     with StandIn() as s:
         s.seed_finished(job, files)
         monkeypatch.setenv("OPENAI_API_KEY", STANDIN_KEY)
@@ -36,8 +45,9 @@ def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield s
 
 
-def test_migrate_to_local_trains_evaluates_prices_and_reports(hosted, tiny: Path, run_cli, tmp_path: Path,
-                                                              _isolated_home: Path) -> None:
+def test_migrate_to_local_trains_evaluates_prices_and_reports(
+    hosted, tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path
+) -> None:
     dry = run_cli("migrate", FT, "--to", "local", "--base", tiny, "-o", "max_length=64", "--dry-run", "--json")
     assert dry.exit_code == 0, dry.output
     plan = json.loads(dry.stdout)
@@ -46,8 +56,23 @@ def test_migrate_to_local_trains_evaluates_prices_and_reports(hosted, tiny: Path
     assert plan["training"]["seed"] == 7 and plan["training"]["backend"] == "local"
     assert not (tmp_path / "store" / "jobs").exists()  # a dry run trains nothing
 
-    r = run_cli("migrate", FT, "--to", "local", "--base", tiny, "-o", "max_length=64", "--require-json",
-                "--out", tmp_path / "report", "--poll", "1", "--json", "--yes")
+    r = run_cli(
+        "migrate",
+        FT,
+        "--to",
+        "local",
+        "--base",
+        tiny,
+        "-o",
+        "max_length=64",
+        "--require-json",
+        "--out",
+        tmp_path / "report",
+        "--poll",
+        "1",
+        "--json",
+        "--yes",
+    )
     assert r.exit_code == 0, r.output
     got = json.loads(r.stdout)
     assert got["hosted_model"] == FT and got["new_model"].startswith("ft:model:tickets:")

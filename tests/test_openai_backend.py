@@ -45,6 +45,7 @@ def body(request: httpx2.Request) -> dict:
 
 # --- happy paths -----------------------------------------------------------------------------------------------
 
+
 def test_sft_upload_create_wait(httpx2_mock, backend: OpenAIBackend) -> None:
     respond(httpx2_mock, "POST", "/files", "file_uploaded")
     respond(httpx2_mock, "GET", "/files/file-TrainAbc123", "file_processed")
@@ -59,8 +60,9 @@ def test_sft_upload_create_wait(httpx2_mock, backend: OpenAIBackend) -> None:
     assert b'name="purpose"' in upload.content and b"fine-tune" in upload.content
     assert upload.headers["authorization"] == f"Bearer {TEST_KEY}"
 
-    spec = JobSpec(model="gpt-4o-mini-2024-07-18", training_file=f.id, hyperparameters={"n_epochs": 3},
-                   suffix="tickets", seed=7)
+    spec = JobSpec(
+        model="gpt-4o-mini-2024-07-18", training_file=f.id, hyperparameters={"n_epochs": 3}, suffix="tickets", seed=7
+    )
     job = backend.create_job(spec, run_id="run-0123456789abcdef")
     sent = body(posts(httpx2_mock, "/fine_tuning/jobs")[0])
     assert sent["method"] == {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}
@@ -70,8 +72,14 @@ def test_sft_upload_create_wait(httpx2_mock, backend: OpenAIBackend) -> None:
     assert job.status == "validating_files"
 
     events, statuses = [], []
-    done = wait(backend, job.id, poll_interval=2, on_event=events.append, on_status=lambda j: statuses.append(j.status),
-                sleep=backend.sleep)
+    done = wait(
+        backend,
+        job.id,
+        poll_interval=2,
+        on_event=events.append,
+        on_status=lambda j: statuses.append(j.status),
+        sleep=backend.sleep,
+    )
     assert [s for s in statuses] == ["queued", "running", "succeeded"]
     assert done.fine_tuned_model == "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf" and done.trained_tokens == 96903
     assert done.error is None  # `error: {}` on the queued/running jobs is not an error
@@ -82,8 +90,12 @@ def test_sft_upload_create_wait(httpx2_mock, backend: OpenAIBackend) -> None:
 
 def test_dpo_create_reads_back_method_hyperparameters(httpx2_mock, backend: OpenAIBackend) -> None:
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "job_dpo_succeeded")
-    spec = JobSpec(model="gpt-4.1-mini-2025-04-14", training_file="file-TrainAbc123", method="dpo",
-                   hyperparameters={"beta": 0.1, "n_epochs": 2})
+    spec = JobSpec(
+        model="gpt-4.1-mini-2025-04-14",
+        training_file="file-TrainAbc123",
+        method="dpo",
+        hyperparameters={"beta": 0.1, "n_epochs": 2},
+    )
     job = backend.create_job(spec)
     sent = body(posts(httpx2_mock, "/fine_tuning/jobs")[0])
     assert sent["method"] == {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1, "n_epochs": 2}}}
@@ -94,24 +106,35 @@ def test_wandb_integration_passes_through_to_the_create_request(httpx2_mock, bac
     from openai.types.fine_tuning.job_create_params import Integration
 
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "job_validating_files")
-    spec = JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123",
-                   options={"report_to": "wandb", "tracking_project": "tickets", "wandb_tags": ["v2"]})
+    spec = JobSpec(
+        model="gpt-4o-mini-2024-07-18",
+        training_file="file-TrainAbc123",
+        options={"report_to": "wandb", "tracking_project": "tickets", "wandb_tags": ["v2"]},
+    )
     backend.create_job(spec)
     sent = body(posts(httpx2_mock, "/fine_tuning/jobs")[0])
     assert sent["integrations"] == [{"type": "wandb", "wandb": {"project": "tickets", "tags": ["v2"]}}]
     assert set(sent["integrations"][0]) <= set(Integration.__annotations__)  # the SDK's own request shape
     with pytest.raises(InputError, match="tracking_project"):
-        backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123",
-                                   options={"report_to": "wandb"}))
+        backend.create_job(
+            JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123", options={"report_to": "wandb"})
+        )
     assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 1  # the refusal sent nothing
 
 
 def test_hyperparameter_ranges_are_checked_before_sending(httpx2_mock, backend: OpenAIBackend) -> None:
-    for bad in ({"n_epochs": 0}, {"n_epochs": 51}, {"batch_size": 300}, {"learning_rate_multiplier": 0},
-                {"beta": 2.5}, {"n_epochs": 2.5}):
+    for bad in (
+        {"n_epochs": 0},
+        {"n_epochs": 51},
+        {"batch_size": 300},
+        {"learning_rate_multiplier": 0},
+        {"beta": 2.5},
+        {"n_epochs": 2.5},
+    ):
         with pytest.raises(InputError, match="out of range"):
-            backend.create_job(JobSpec(model="gpt-4.1-mini-2025-04-14", training_file="f", method="dpo",
-                                       hyperparameters=bad))
+            backend.create_job(
+                JobSpec(model="gpt-4.1-mini-2025-04-14", training_file="f", method="dpo", hyperparameters=bad)
+            )
     with pytest.raises(InputError, match="not a sft hyperparameter"):
         backend.create_job(JobSpec(model="m", training_file="f", hyperparameters={"beta": 0.1}))
     assert httpx2_mock.get_requests() == []
@@ -119,11 +142,13 @@ def test_hyperparameter_ranges_are_checked_before_sending(httpx2_mock, backend: 
 
 # --- at most one job ------------------------------------------------------------------------------------------
 
+
 def test_timed_out_create_that_did_create_the_job_is_found_not_repeated(httpx2_mock, backend: OpenAIBackend) -> None:
     httpx2_mock.add_exception(httpx2.ReadTimeout("timed out"), method="POST", url=url("/fine_tuning/jobs"))
     respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_run")
-    job = backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123"),
-                             run_id="run-0123456789abcdef")
+    job = backend.create_job(
+        JobSpec(model="gpt-4o-mini-2024-07-18", training_file="file-TrainAbc123"), run_id="run-0123456789abcdef"
+    )
     assert job.id == "ftjob-abc123DEF456ghi789"
     assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 1  # exactly one create was sent
     lookup = httpx2_mock.get_requests(method="GET")[0]
@@ -173,6 +198,7 @@ def test_persistent_500_gives_up_saying_no_job_exists(httpx2_mock, sleeps) -> No
 
 # --- statuses, failures, controls ----------------------------------------------------------------------------
 
+
 def test_validation_failure_reports_code_message_param(httpx2_mock, backend: OpenAIBackend) -> None:
     respond(httpx2_mock, "GET", "/fine_tuning/jobs/ftjob-abc123DEF456ghi789", "job_failed")
     respond(httpx2_mock, "GET", "/fine_tuning/jobs/ftjob-abc123DEF456ghi789/events", "jobs_list_empty")
@@ -187,8 +213,13 @@ def test_unknown_status_keeps_waiting(httpx2_mock, backend: OpenAIBackend, sleep
         respond(httpx2_mock, "GET", "/fine_tuning/jobs/ftjob-abc123DEF456ghi789", name)
     respond(httpx2_mock, "GET", "/fine_tuning/jobs/ftjob-abc123DEF456ghi789/events", "jobs_list_empty", reusable=True)
     seen = []
-    job = wait(backend, "ftjob-abc123DEF456ghi789", poll_interval=5, sleep=sleeps.append,
-               on_status=lambda j: seen.append(j.status))
+    job = wait(
+        backend,
+        "ftjob-abc123DEF456ghi789",
+        poll_interval=5,
+        sleep=sleeps.append,
+        on_status=lambda j: seen.append(j.status),
+    )
     assert job.status == "succeeded" and seen == ["running", "paused", "succeeded"] and sleeps == [5, 5, 5]
 
 
@@ -205,13 +236,20 @@ def test_cancel_pause_resume_and_checkpoints(httpx2_mock, backend: OpenAIBackend
 
 
 def test_404_job_is_one_clear_error(httpx2_mock, backend: OpenAIBackend) -> None:
-    respond(httpx2_mock, "GET", "/fine_tuning/jobs/ftjob-doesnotexist", "error_404", status=404,
-            headers={"x-request-id": "req_123"})
+    respond(
+        httpx2_mock,
+        "GET",
+        "/fine_tuning/jobs/ftjob-doesnotexist",
+        "error_404",
+        status=404,
+        headers={"x-request-id": "req_123"},
+    )
     with pytest.raises(InputError, match=r"OpenAI answered 404: No such fine-tuning job.*req_123"):
         backend.get_job("ftjob-doesnotexist")
 
 
 # --- files ----------------------------------------------------------------------------------------------------
+
 
 def test_large_file_goes_up_in_parts(httpx2_mock, backend: OpenAIBackend, tmp_path: Path) -> None:
     big = tmp_path / "big.jsonl"
@@ -245,12 +283,14 @@ def test_file_processing_error_stops(httpx2_mock, backend: OpenAIBackend) -> Non
 
 # --- use ------------------------------------------------------------------------------------------------------
 
+
 def test_new_model_not_found_is_retried_then_answers(httpx2_mock, backend: OpenAIBackend, sleeps) -> None:
     respond(httpx2_mock, "POST", "/chat/completions", "error_404_model", status=404)
     respond(httpx2_mock, "POST", "/chat/completions", "error_404_model", status=404)
     respond(httpx2_mock, "POST", "/chat/completions", "chat_completion")
-    c = backend.complete("ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf", [{"role": "user", "content": "hi"}],
-                         max_tokens=20)
+    c = backend.complete(
+        "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf", [{"role": "user", "content": "hi"}], max_tokens=20
+    )
     assert c.text == '{"category": "billing", "priority": "high"}'
     assert (c.usage.prompt_tokens, c.usage.cached_tokens, c.usage.completion_tokens) == (61, 0, 14)
     assert sleeps == [15.0, 15.0]
@@ -266,6 +306,7 @@ def test_model_still_missing_after_the_wait_is_an_error(httpx2_mock, sleeps) -> 
 
 
 # --- secrets --------------------------------------------------------------------------------------------------
+
 
 def test_key_never_appears_in_errors_or_logs(httpx2_mock, backend: OpenAIBackend, caplog) -> None:
     caplog.set_level(logging.DEBUG)

@@ -17,9 +17,17 @@ from pydantic import BaseModel
 
 from tests.conftest import FIXTURES
 
-TYPES = {"file_": FileObject, "upload_part": UploadPart, "upload_": Upload, "job_": FineTuningJob,
-         "jobs_list": FineTuningJob, "events_page": FineTuningJobEvent, "checkpoints_page": FineTuningJobCheckpoint,
-         "chat_completion": ChatCompletion, "model_": Model}
+TYPES = {
+    "file_": FileObject,
+    "upload_part": UploadPart,
+    "upload_": Upload,
+    "job_": FineTuningJob,
+    "jobs_list": FineTuningJob,
+    "events_page": FineTuningJobEvent,
+    "checkpoints_page": FineTuningJobCheckpoint,
+    "chat_completion": ChatCompletion,
+    "model_": Model,
+}
 FILES = sorted(p for p in (FIXTURES / "openai").glob("*.json"))
 
 

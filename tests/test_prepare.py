@@ -18,8 +18,13 @@ SAMPLE = ROOT / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
 
 
 def chat(user: str, answer: str, system: str = "You answer support questions.") -> dict:
-    return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
-                         {"role": "assistant", "content": answer}]}
+    return {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": answer},
+        ]
+    }
 
 
 def write(path: Path, rows: list[dict]) -> Path:
@@ -60,8 +65,9 @@ def test_threshold_is_respected(tmp_path: Path) -> None:
     h = MinHasher()
     from ftadvisor.data.text import example_text
 
-    sim = jaccard(h.shingles(example_text(rows[0], "sft", system=False)),
-                  h.shingles(example_text(rows[-1], "sft", system=False)))
+    sim = jaccard(
+        h.shingles(example_text(rows[0], "sft", system=False)), h.shingles(example_text(rows[-1], "sft", system=False))
+    )
     assert 0.5 < sim < 0.95
     assert [g.lines for g in find_duplicates(path, threshold=sim - 0.01).groups] == [[1, 7]]
     assert find_duplicates(path, threshold=sim + 0.01).groups == []
@@ -72,8 +78,7 @@ def test_minhash_recall_against_brute_force(tmp_path: Path) -> None:
     import random
 
     rng = random.Random(3)
-    words = ("alpha beta gamma delta invoice refund export report login crash sync plan seat "
-             "parcel").split()
+    words = ("alpha beta gamma delta invoice refund export report login crash sync plan seat parcel").split()
     rows = []
     for _ in range(300):
         base = " ".join(rng.choice(words) for _ in range(14))
@@ -102,8 +107,15 @@ def test_quality_labels_inconsistency_and_rules(tmp_path: Path) -> None:
     rows += [chat("Ticket with bad answer", "not json")]
     path = write(tmp_path / "q.jsonl", rows)
     schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps({"type": "object", "required": ["category"],
-                                  "properties": {"category": {"enum": ["billing", "account", "technical"]}}}))
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "required": ["category"],
+                "properties": {"category": {"enum": ["billing", "account", "technical"]}},
+            }
+        )
+    )
     r = check_quality(path, label_field="category", require=[r"^\{"], json_schema=schema)
     assert r.labels is not None and r.labels.counts == {"billing": 9, "account": 1, "technical": 1}
     assert r.labels.imbalanced and r.labels.imbalance_ratio == 9 and r.labels.n_unlabelled == 1
@@ -149,19 +161,32 @@ def test_split_rejects_bad_ratios_and_free_text_stratify(tmp_path: Path, run_cli
 
 def test_convert_alpaca_sharegpt_csv(tmp_path: Path) -> None:
     alpaca = tmp_path / "a.json"
-    alpaca.write_text(json.dumps([{"instruction": "Translate", "input": "bonjour", "output": "hello"},
-                                  {"instruction": "Say hi", "input": "", "output": "hi"}]))
+    alpaca.write_text(
+        json.dumps(
+            [
+                {"instruction": "Translate", "input": "bonjour", "output": "hello"},
+                {"instruction": "Say hi", "input": "", "output": "hi"},
+            ]
+        )
+    )
     out = tmp_path / "a.jsonl"
     assert convert_file(alpaca, out, system="Be brief.") == 2
     first = json.loads(out.read_text().splitlines()[0])
-    assert first == {"messages": [{"role": "system", "content": "Be brief."},
-                                  {"role": "user", "content": "Translate\n\nbonjour"},
-                                  {"role": "assistant", "content": "hello"}]}
-    share = write(tmp_path / "s.jsonl", [{"conversations": [{"from": "human", "value": "hi"},
-                                                            {"from": "gpt", "value": "hello"}]}])
+    assert first == {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Translate\n\nbonjour"},
+            {"role": "assistant", "content": "hello"},
+        ]
+    }
+    share = write(
+        tmp_path / "s.jsonl", [{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}]
+    )
     assert convert_file(share, tmp_path / "s_out.jsonl") == 1
-    assert json.loads((tmp_path / "s_out.jsonl").read_text())["messages"][1] == {"role": "assistant",
-                                                                                 "content": "hello"}
+    assert json.loads((tmp_path / "s_out.jsonl").read_text())["messages"][1] == {
+        "role": "assistant",
+        "content": "hello",
+    }
     csv_path = tmp_path / "p.csv"
     csv_path.write_text('question,answer\n"What, exactly?","This."\nWhy,Because\n')
     assert convert_file(csv_path, tmp_path / "c.jsonl") == 2

@@ -14,8 +14,12 @@ from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from tests.conftest import FIXTURES
 from tests.test_openai_fixtures import unknown_keys
 
-AZURE = {"file_": FileObject, "job_": FineTuningJob, "events_page": FineTuningJobEvent,
-         "chat_completion": ChatCompletion}
+AZURE = {
+    "file_": FileObject,
+    "job_": FineTuningJob,
+    "events_page": FineTuningJobEvent,
+    "chat_completion": ChatCompletion,
+}
 # What Azure adds to OpenAI's objects: the job's suffix, and content-filter results on chat completions.
 AZURE_EXTRAS = {"job_": ["suffix"], "chat_completion": ["prompt_filter_results", "choices.content_filter_results"]}
 AZURE_FILES = sorted(p for p in (FIXTURES / "azure").glob("*.json") if not p.stem.startswith("deployment_"))
@@ -50,9 +54,15 @@ def _together_types() -> dict[str, type]:
     from together.types.finetune_model_limits import FinetuneModelLimits
     from together.types.finetune_response import FinetuneResponse
 
-    return {"file_": FileResponse, "job_": FinetuneResponse, "events": FineTuningListEventsResponse,
-            "checkpoints": FineTuningListCheckpointsResponse, "estimate_price": AvailableEstimate,
-            "model_limits": FinetuneModelLimits, "chat_completion": TogetherChat}
+    return {
+        "file_": FileResponse,
+        "job_": FinetuneResponse,
+        "events": FineTuningListEventsResponse,
+        "checkpoints": FineTuningListCheckpointsResponse,
+        "estimate_price": AvailableEstimate,
+        "model_limits": FinetuneModelLimits,
+        "chat_completion": TogetherChat,
+    }
 
 
 TOGETHER_FILES = sorted((FIXTURES / "together").glob("*.json"))

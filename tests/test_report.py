@@ -22,10 +22,19 @@ CASES = [(*EVAL_CASES[0][:2], "The category is billing.\nThe priority is normal.
 
 
 def _rows(cases: list) -> str:  # type: ignore[type-arg]
-    return "".join(json.dumps({"messages": [{"role": "system", "content": "Triage tickets as JSON."},
-                                            {"role": "user", "content": u},
-                                            {"role": "assistant", "content": json.dumps(ref)}]}) + "\n"
-                   for u, ref, _, _ in cases)
+    return "".join(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "Triage tickets as JSON."},
+                    {"role": "user", "content": u},
+                    {"role": "assistant", "content": json.dumps(ref)},
+                ]
+            }
+        )
+        + "\n"
+        for u, ref, _, _ in cases
+    )
 
 
 @pytest.fixture
@@ -48,15 +57,37 @@ def evaluated(httpx2_mock, monkeypatch: pytest.MonkeyPatch, run_cli, tmp_path: P
     train = tmp_path / "tickets-train.jsonl"
     train.write_text(_rows(CASES * 15))  # 60 examples, every one a duplicate of 3 others
     db = Ledger(_isolated_home / "ledger.db")
-    db.record("create_pending", {"run_id": RUN_ID, "backend": "openai", "model": "gpt-4o-mini-2024-07-18",
-                                 "training_file": "file-abc", "training_path": str(train)}, ref=RUN_ID)
-    db.save_job(Job(id="ftjob-abc123DEF456ghi789", status="succeeded", model="gpt-4o-mini-2024-07-18",
-                    backend="openai", fine_tuned_model=FT, trained_tokens=96903), run_id=RUN_ID,
-                estimated_cost_usd=0.3, actual_cost_usd=0.29)
-    db.add_metrics("ftjob-abc123DEF456ghi789", [{"step": s, "train_loss": 2.0 / s, "valid_loss": 2.2 / s if s % 2
-                                                 else None} for s in range(1, 11)])
-    r = run_cli("eval", "run", "-m", "gpt-4o-mini", "-m", FT, "--data", test, "--label-field", "category",
-                "--require-json")
+    db.record(
+        "create_pending",
+        {
+            "run_id": RUN_ID,
+            "backend": "openai",
+            "model": "gpt-4o-mini-2024-07-18",
+            "training_file": "file-abc",
+            "training_path": str(train),
+        },
+        ref=RUN_ID,
+    )
+    db.save_job(
+        Job(
+            id="ftjob-abc123DEF456ghi789",
+            status="succeeded",
+            model="gpt-4o-mini-2024-07-18",
+            backend="openai",
+            fine_tuned_model=FT,
+            trained_tokens=96903,
+        ),
+        run_id=RUN_ID,
+        estimated_cost_usd=0.3,
+        actual_cost_usd=0.29,
+    )
+    db.add_metrics(
+        "ftjob-abc123DEF456ghi789",
+        [{"step": s, "train_loss": 2.0 / s, "valid_loss": 2.2 / s if s % 2 else None} for s in range(1, 11)],
+    )
+    r = run_cli(
+        "eval", "run", "-m", "gpt-4o-mini", "-m", FT, "--data", test, "--label-field", "category", "--require-json"
+    )
     assert r.exit_code == 0, r.output
     return db
 
@@ -94,8 +125,13 @@ def test_report_leads_with_the_decision(evaluated: Ledger, run_cli, chromium, tm
     assert box is not None and box["y"] < 200
     first = p.locator("#decision").inner_text()
     assert "Recommendation:" in first and "as of 2026-11-24" in first
-    for label in ("setup: training", "per request, gpt-4o-mini", "break-even at 1,000 requests/day",
-                  "days before the base model shuts down", "setup budget"):
+    for label in (
+        "setup: training",
+        "per request, gpt-4o-mini",
+        "break-even at 1,000 requests/day",
+        "days before the base model shuts down",
+        "setup budget",
+    ):
         assert label in first
     assert "scores format compliance 100% against 50% for gpt-4o-mini" in first  # the measured evidence
     assert "4 examples make wide intervals" in first
@@ -110,24 +146,49 @@ def test_report_leads_with_the_decision(evaluated: Ledger, run_cli, chromium, tm
     # answers keep their line breaks (no literal \n), and the metrics table does not scroll sideways
     answers = p.locator("#answers").inner_text()
     assert "The category is billing.\nThe priority is normal." in answers and "\\n" not in answers
-    overflow = p.evaluate("() => [...document.querySelectorAll('#quality .tablewrap')].map(e => e.scrollWidth - "
-                          "e.clientWidth)")
+    overflow = p.evaluate(
+        "() => [...document.querySelectorAll('#quality .tablewrap')].map(e => e.scrollWidth - e.clientWidth)"
+    )
     assert max(overflow) <= 0
     page.check()
     screenshots(chromium, out / "report.html", "report")
 
 
-def test_report_shows_judge_and_regression_when_they_ran(evaluated: Ledger, run_cli, chromium,
-                                                         tmp_path: Path) -> None:
+def test_report_shows_judge_and_regression_when_they_ran(evaluated: Ledger, run_cli, chromium, tmp_path: Path) -> None:
     run = evaluated.eval_runs(1)[0]["id"]
-    evaluated.record("judgement", {"run": run, "judge": "gpt-4.1", "rubric": "r", "unreadable": 0,
-                                   "mean_score": {"gpt-4o-mini": 2.5, FT: 4.25}, "scores": [],
-                                   "pairwise": {"judge": "gpt-4.1", "baseline": "gpt-4o-mini", "candidate": FT,
-                                                "wins": 3, "losses": 0, "ties": 0, "unparsed": 1,
-                                                "win_rate": 1.0, "consistency": 1.0, "pairs": []}}, ref=run)
-    evaluated.record("regression", {"models": [
-        {"model": "gpt-4o-mini", "pass_rate": 1.0, "change_points": 0.0, "flagged": False},
-        {"model": FT, "pass_rate": 0.85, "change_points": -15.0, "flagged": True}]})
+    evaluated.record(
+        "judgement",
+        {
+            "run": run,
+            "judge": "gpt-4.1",
+            "rubric": "r",
+            "unreadable": 0,
+            "mean_score": {"gpt-4o-mini": 2.5, FT: 4.25},
+            "scores": [],
+            "pairwise": {
+                "judge": "gpt-4.1",
+                "baseline": "gpt-4o-mini",
+                "candidate": FT,
+                "wins": 3,
+                "losses": 0,
+                "ties": 0,
+                "unparsed": 1,
+                "win_rate": 1.0,
+                "consistency": 1.0,
+                "pairs": [],
+            },
+        },
+        ref=run,
+    )
+    evaluated.record(
+        "regression",
+        {
+            "models": [
+                {"model": "gpt-4o-mini", "pass_rate": 1.0, "change_points": 0.0, "flagged": False},
+                {"model": FT, "pass_rate": 0.85, "change_points": -15.0, "flagged": True},
+            ]
+        },
+    )
     out = tmp_path / "report"
     assert run_cli("report", "--out", out, "--budget", "0.1").exit_code == 0
     page = open_page(chromium, out / "report.html")

@@ -41,8 +41,9 @@ save_safetensors: true
 """
 
 
-def test_seed_004_axolotl_config_trains_and_reruns_exactly(tiny: Path, run_cli, tmp_path: Path,
-                                                           _isolated_home: Path) -> None:
+def test_seed_004_axolotl_config_trains_and_reruns_exactly(
+    tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path
+) -> None:
     pytest.importorskip("bitsandbytes")
     dataset(tmp_path / "training.jsonl", 12)
     config = tmp_path / "config.yaml"
@@ -94,13 +95,17 @@ def test_own_keys_flags_override_and_refusals(run_cli, tmp_path: Path) -> None:
 
     assert "unknown key(s) epoch" in refused("file: x.jsonl\nepoch: 3\n")
     assert "deepspeed: DeepSpeed is not supported" in refused(
-        "base_model: m\ndatasets:\n  - path: t.jsonl\n    type: chat_template\ndeepspeed: zero3.json\n")
+        "base_model: m\ndatasets:\n  - path: t.jsonl\n    type: chat_template\ndeepspeed: zero3.json\n"
+    )
     assert "train_on_inputs: training on the prompts is not supported" in refused(
-        "base_model: m\ndatasets:\n  - path: t.jsonl\ntrain_on_inputs: true\n")
+        "base_model: m\ndatasets:\n  - path: t.jsonl\ntrain_on_inputs: true\n"
+    )
     assert "offloading parameters to the CPU is not supported" in refused(
-        "base_model: m\ndatasets:\n  - path: t.jsonl\nfsdp_config:\n  fsdp_offload_params: true\n")
+        "base_model: m\ndatasets:\n  - path: t.jsonl\nfsdp_config:\n  fsdp_offload_params: true\n"
+    )
     assert "datasets[0].type: 'alpaca' is not supported" in refused(
-        "base_model: m\ndatasets:\n  - path: t.jsonl\n    type: alpaca\n")
+        "base_model: m\ndatasets:\n  - path: t.jsonl\n    type: alpaca\n"
+    )
     assert "bad.yaml:2: not valid YAML" in refused("model: m\n  - oops: [\n")
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "x").write_text("x")
@@ -115,22 +120,46 @@ def test_axolotl_keys_map_and_unknown_ones_are_named(tmp_path: Path) -> None:
     rng = random.Random(0)
     words = "invoice crash parcel email refund login password screen order delivery account card".split()
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({"messages": [
-        {"role": "user", "content": " ".join(rng.sample(words, 6)) + f" {i}"},
-        {"role": "assistant", "content": " ".join(rng.sample(words, 5))}]}) + "\n" for i in range(20)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": " ".join(rng.sample(words, 6)) + f" {i}"},
+                        {"role": "assistant", "content": " ".join(rng.sample(words, 5))},
+                    ]
+                }
+            )
+            + "\n"
+            for i in range(20)
+        )
+    )
     path = tmp_path / "ax.yml"
-    path.write_text("base_model: m\ndatasets:\n  - path: train.jsonl\n    type: chat_template\nadapter: qlora\n"
-                    "lora_target_linear: true\nsequence_len: 512\noptimizer: paged_adamw_8bit\nbf16: true\n"
-                    "max_steps: 30\neval_steps: 5\nsave_steps: 10\nwarmup_ratio: 0.1\nval_set_size: 0.2\n"
-                    "wandb_project: x\nmystery_key: 1\nseed: 3\nsample_packing: true\ngroup_by_length: true\n"
-                    "fsdp:\n  - full_shard\n  - auto_wrap\nfsdp_config:\n  fsdp_version: 2\n")
+    path.write_text(
+        "base_model: m\ndatasets:\n  - path: train.jsonl\n    type: chat_template\nadapter: qlora\n"
+        "lora_target_linear: true\nsequence_len: 512\noptimizer: paged_adamw_8bit\nbf16: true\n"
+        "max_steps: 30\neval_steps: 5\nsave_steps: 10\nwarmup_ratio: 0.1\nval_set_size: 0.2\n"
+        "wandb_project: x\nmystery_key: 1\nseed: 3\nsample_packing: true\ngroup_by_length: true\n"
+        "fsdp:\n  - full_shard\n  - auto_wrap\nfsdp_config:\n  fsdp_version: 2\n"
+    )
     c = load_config(path)
     assert c.model == "m" and c.backend == "local" and c.file == str(data) and c.seed == 3
-    assert c.options == {"qlora": True, "target_modules": "all-linear", "max_length": 512,
-                         "optimizer": "paged-adamw-8bit", "precision": "bf16", "max_steps": 30, "eval_every": 5,
-                         "checkpoint_every": 10, "warmup_ratio": 0.1,
-                         "packing": True, "group_by_length": True, "parallel": "fsdp",
-                         "report_to": "wandb", "tracking_project": "x"}
+    assert c.options == {
+        "qlora": True,
+        "target_modules": "all-linear",
+        "max_length": 512,
+        "optimizer": "paged-adamw-8bit",
+        "precision": "bf16",
+        "max_steps": 30,
+        "eval_every": 5,
+        "checkpoint_every": 10,
+        "warmup_ratio": 0.1,
+        "packing": True,
+        "group_by_length": True,
+        "parallel": "fsdp",
+        "report_to": "wandb",
+        "tracking_project": "x",
+    }
     assert any("mystery_key" in w for w in c.warnings)
     split = split_validation(c, tmp_path / "split")
     lines = {k: len(Path(getattr(split, k)).read_text().splitlines()) for k in ("file", "validation")}

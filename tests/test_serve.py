@@ -44,8 +44,10 @@ class Served(str):
 def server(tiny: Path, tmp_path: Path) -> Iterator[Served]:
     from local_backend import LocalBackend
 
-    app = create_app(ServerConfig(keys=[KEY], models={"tiny": str(tiny)}, max_upload_bytes=64 * 1024, max_queued=2),
-                     LocalBackend(tmp_path / "store", poll_interval=0.2, max_running=1))
+    app = create_app(
+        ServerConfig(keys=[KEY], models={"tiny": str(tiny)}, max_upload_bytes=64 * 1024, max_queued=2),
+        LocalBackend(tmp_path / "store", poll_interval=0.2, max_running=1),
+    )
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -67,13 +69,14 @@ def client(url: str, key: str = KEY) -> openai.OpenAI:
 
 def test_the_articles_script_runs_against_the_server(server: str, tmp_path: Path) -> None:
     """Seed 004's "Path 1: OpenAI Fine-Tuning API", with only base_url, api_key and the model name changed."""
-    seed = (ROOT.parent / "shared" / "seeds" / "004_69c5cd649cdf8dcc.txt")
+    seed = ROOT.parent / "shared" / "seeds" / "004_69c5cd649cdf8dcc.txt"
     if not seed.is_file():
         pytest.skip("the seed articles are not beside the repository")
     text = seed.read_text()
-    script = text[text.index("from openai import OpenAI"):text.index("Path 2: Hugging Face")].strip()
-    changed = (script.replace("client = OpenAI()", f"client = OpenAI(base_url={server!r}, api_key={KEY!r})")
-               .replace('model="gpt-4o-mini-2024-07-18"', 'model="tiny"'))
+    script = text[text.index("from openai import OpenAI") : text.index("Path 2: Hugging Face")].strip()
+    changed = script.replace("client = OpenAI()", f"client = OpenAI(base_url={server!r}, api_key={KEY!r})").replace(
+        'model="gpt-4o-mini-2024-07-18"', 'model="tiny"'
+    )
     assert changed.count("\n") == script.count("\n") and changed != script
     dataset(tmp_path / "training.jsonl", 12)
     (tmp_path / "article.py").write_text(changed + "\n")
@@ -88,9 +91,14 @@ def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Pa
     f = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
     assert f.status == "processed" and f.filename == "t.jsonl" and f.bytes > 0
     assert [x.id for x in c.files.list()] == [f.id]
-    job = c.fine_tuning.jobs.create(training_file=f.id, model="tiny", suffix="served", seed=3,
-                                    method={"type": "supervised", "supervised": {"hyperparameters": {
-                                        "n_epochs": 2, "batch_size": 4}}}, metadata={"team": "legal"})
+    job = c.fine_tuning.jobs.create(
+        training_file=f.id,
+        model="tiny",
+        suffix="served",
+        seed=3,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}},
+        metadata={"team": "legal"},
+    )
     assert job.status == "validating_files" and job.metadata == {"team": "legal"}
     assert [j.id for j in c.fine_tuning.jobs.list(metadata={"team": "legal"})] == [job.id]
     assert list(c.fine_tuning.jobs.list(metadata={"team": "other"})) == []
@@ -118,23 +126,39 @@ def test_responses_parse_with_the_sdk_types_and_stream(server: str, tmp_path: Pa
     answer = c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=6)
     assert answer.choices[0].message.role == "assistant" and 0 < answer.usage.completion_tokens <= 6
     assert answer.usage.prompt_tokens_details.cached_tokens == 0
-    chunks = list(c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=6,
-                                            stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        c.chat.completions.create(
+            model=job.fine_tuned_model,
+            messages=messages,
+            max_tokens=6,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert streamed == answer.choices[0].message.content  # temperature 0: the same answer, streamed
     assert chunks[-1].usage.completion_tokens == answer.usage.completion_tokens
     if len(streamed.split()) > 2:  # text is handed over word by word as it is generated, not at the end
         assert sum(1 for ch in chunks if ch.choices and ch.choices[0].delta.content) > 1
-    sampled = [c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=8,
-                                         temperature=1.0, seed=s).choices[0].message.content for s in (5, 5, 6)]
+    sampled = [
+        c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=8, temperature=1.0, seed=s)
+        .choices[0]
+        .message.content
+        for s in (5, 5, 6)
+    ]
     assert sampled[0] == sampled[1]  # the same seed samples the same answer
     text = answer.choices[0].message.content
     if len(text.strip()) > 4:
         stop = text.strip()[2:4]
         cut = c.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=6, stop=[stop])
         assert stop not in cut.choices[0].message.content and cut.choices[0].finish_reason == "stop"
-        streamed_cut = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
-            model=job.fine_tuned_model, messages=messages, max_tokens=6, stop=[stop], stream=True) if ch.choices)
+        streamed_cut = "".join(
+            ch.choices[0].delta.content or ""
+            for ch in c.chat.completions.create(
+                model=job.fine_tuned_model, messages=messages, max_tokens=6, stop=[stop], stream=True
+            )
+            if ch.choices
+        )
         assert streamed_cut == cut.choices[0].message.content
     assert c.files.delete(f.id).deleted and list(c.files.list()) == []
     assert c.models.delete(job.fine_tuned_model).deleted
@@ -179,8 +203,9 @@ def test_errors_come_in_openais_envelope(server: str, tmp_path: Path) -> None:
 def test_ftadvisors_own_openai_backend_drives_the_server(server: str, tmp_path: Path) -> None:
     b = OpenAIBackend(api_key=KEY, base_url=server, sleep=lambda s: time.sleep(0.2), reconcile_delays=(0.0,))
     f = b.upload(dataset(tmp_path / "t.jsonl", 12))
-    job = b.create_job(JobSpec(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 2}),
-                       run_id="run-0123456789abcdef")
+    job = b.create_job(
+        JobSpec(model="tiny", training_file=f.id, hyperparameters={"n_epochs": 2}), run_id="run-0123456789abcdef"
+    )
     assert b.find_run("run-0123456789abcdef").id == job.id  # at-most-once creation works here too
     done = wait(b, job.id, poll_interval=0.2, sleep=time.sleep)
     assert done.status == "succeeded" and done.backend == "openai"
@@ -204,8 +229,10 @@ def test_metrics_csv_is_served_only_for_its_own_name(server: str) -> None:
 def test_each_key_sees_only_its_own_files_jobs_and_fine_tunes(tiny: Path, tmp_path: Path) -> None:
     from local_backend import LocalBackend
 
-    app = create_app(ServerConfig(keys=[KEY, "sk-other-team-0123456789"], models={"tiny": str(tiny)}),
-                     LocalBackend(tmp_path / "store", max_running=1))
+    app = create_app(
+        ServerConfig(keys=[KEY, "sk-other-team-0123456789"], models={"tiny": str(tiny)}),
+        LocalBackend(tmp_path / "store", max_running=1),
+    )
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=srv.run, daemon=True).start()
@@ -265,8 +292,12 @@ def test_sixteen_clients_lose_no_chat_and_are_batched(server: Served) -> None:
 
     def five_chats(i: int) -> list[int]:
         c = client(server)
-        return [c.chat.completions.create(model="tiny", max_tokens=4, messages=[
-            {"role": "user", "content": f"client {i} question {k}"}]).usage.completion_tokens for k in range(5)]
+        return [
+            c.chat.completions.create(
+                model="tiny", max_tokens=4, messages=[{"role": "user", "content": f"client {i} question {k}"}]
+            ).usage.completion_tokens
+            for k in range(5)
+        ]
 
     with ThreadPoolExecutor(16) as pool:
         answers = [n for row in pool.map(five_chats, range(16)) for n in row]
@@ -284,8 +315,16 @@ def test_a_killed_server_and_worker_lose_nothing(tiny: Path, tmp_path: Path) -> 
     home = tmp_path / "home"
     env = {**os.environ, "FTADVISOR_HOME": str(home)}
     port = _free_port()
-    cmd = [str(ROOT / ".venv" / "bin" / "ftadvisor"), "serve", "--port", str(port), "--api-key", KEY, "--model",
-           f"tiny={tiny}"]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "ftadvisor"),
+        "serve",
+        "--port",
+        str(port),
+        "--api-key",
+        KEY,
+        "--model",
+        f"tiny={tiny}",
+    ]
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -300,8 +339,7 @@ def test_a_killed_server_and_worker_lose_nothing(tiny: Path, tmp_path: Path) -> 
     server = start()
     c = client(f"http://127.0.0.1:{port}/v1")
     f = c.files.create(file=dataset(tmp_path / "t.jsonl", 12).open("rb"), purpose="fine-tune")
-    job = c.fine_tuning.jobs.create(training_file=f.id, model="tiny",
-                                    hyperparameters={"n_epochs": 10, "batch_size": 1})
+    job = c.fine_tuning.jobs.create(training_file=f.id, model="tiny", hyperparameters={"n_epochs": 10, "batch_size": 1})
     folder = home / "local" / "jobs" / job.id
     while not any((folder / "checkpoints").glob("step-*")) if (folder / "checkpoints").is_dir() else True:
         time.sleep(0.2)
@@ -330,8 +368,9 @@ def test_the_queue_runs_one_job_per_device_each_on_its_own_gpu(tiny: Path, tmp_p
 
     b = LocalBackend(tmp_path / "store", max_running="per-device", devices=["cuda:0", "cuda:1"])
     f = b.upload(dataset(tmp_path / "t.jsonl", 12))
-    jobs = [b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2}))
-            for _ in range(3)]
+    jobs = [
+        b.create_job(JobSpec(model=str(tiny), training_file=f.id, hyperparameters={"n_epochs": 2})) for _ in range(3)
+    ]
     assert [b.get_job(j.id).status for j in jobs][2] == "queued"
     devices = sorted(json.loads((b.root / "jobs" / j.id / "worker.json").read_text())["device"] for j in jobs[:2])
     assert devices == ["cuda:0", "cuda:1"] and not (b.root / "jobs" / jobs[2].id / "worker.json").exists()

@@ -27,8 +27,15 @@ def test_builtin_model_converts_trains_and_answers(tmp_path_factory: pytest.Temp
     rows = SAMPLE.read_text().splitlines()[:16]
     data = tmp_path_factory.mktemp("data") / "train.jsonl"
     data.write_text("\n".join(rows) + "\n")
-    job = b.create_job(JobSpec(model="smollm2-135m-instruct", training_file=b.upload(data).id, suffix="tickets",
-                               hyperparameters={"n_epochs": 1, "batch_size": 4}, options={"lora_rank": 8}))
+    job = b.create_job(
+        JobSpec(
+            model="smollm2-135m-instruct",
+            training_file=b.upload(data).id,
+            suffix="tickets",
+            hyperparameters={"n_epochs": 1, "batch_size": 4},
+            options={"lora_rank": 8},
+        )
+    )
     done = wait(b, job.id, poll_interval=1, sleep=time.sleep)
     assert done.status == "succeeded", done.error
     assert done.fine_tuned_model.startswith("ft:smollm2-135m-instruct:tickets:")

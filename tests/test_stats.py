@@ -59,8 +59,10 @@ def cookbook(path: Path, encoding: str, limit: int) -> dict:
 def _multiturn_file(tmp_path: Path) -> Path:
     rows = []
     for i in range(37):
-        msgs = [{"role": "user", "content": f"Question {i}: " + "why " * (i * 7 % 50), "name": "alice"},
-                {"role": "assistant", "content": f"Answer {i} " + "because " * (i % 9)}]
+        msgs = [
+            {"role": "user", "content": f"Question {i}: " + "why " * (i * 7 % 50), "name": "alice"},
+            {"role": "assistant", "content": f"Answer {i} " + "because " * (i % 9)},
+        ]
         if i % 3:
             msgs.insert(0, {"role": "system", "content": "Be brief. Ünïcödé ✓"})
         if i % 4 == 0:
@@ -73,8 +75,14 @@ def _multiturn_file(tmp_path: Path) -> Path:
 
 def _dist(values) -> dict:
     a = np.asarray(values)
-    return {"min": a.min(), "max": a.max(), "mean": a.mean(), "median": np.median(a),
-            "p10": np.quantile(a, 0.1), "p90": np.quantile(a, 0.9)}
+    return {
+        "min": a.min(),
+        "max": a.max(),
+        "mean": a.mean(),
+        "median": np.median(a),
+        "p10": np.quantile(a, 0.1),
+        "p90": np.quantile(a, 0.9),
+    }
 
 
 @pytest.mark.parametrize(("encoding", "limit"), [("cl100k_base", 16385), ("o200k_base", 65536), ("o200k_base", 60)])
@@ -89,8 +97,11 @@ def test_equals_cookbook(which: str, encoding: str, limit: int, tmp_path: Path) 
     assert s.n_over_limit == ref["n_too_long"]
     assert s.billing_tokens_per_epoch == ref["billing"]
     assert s.default_epochs == ref["epochs"] and s.billed_tokens == ref["billed"]
-    for ours, theirs in ((s.tokens_per_example, ref["lens"]), (s.assistant_tokens_per_example, ref["assistant"]),
-                         (s.messages_per_example, ref["n_messages"])):
+    for ours, theirs in (
+        (s.tokens_per_example, ref["lens"]),
+        (s.assistant_tokens_per_example, ref["assistant"]),
+        (s.messages_per_example, ref["n_messages"]),
+    ):
         assert ours.model_dump() == pytest.approx(_dist(theirs))
 
 
@@ -113,8 +124,23 @@ def test_retired_model_still_gets_stats_with_a_note() -> None:
     assert any("shut down on 2026-10-23" in n for n in s.notes)
 
 
-@pytest.mark.parametrize(("n", "epochs"), [(1, 25), (4, 25), (5, 20), (10, 10), (21, 4), (25, 4), (26, 3),
-                                            (8333, 3), (8334, 2), (12500, 2), (12501, 1), (100000, 1)])
+@pytest.mark.parametrize(
+    ("n", "epochs"),
+    [
+        (1, 25),
+        (4, 25),
+        (5, 20),
+        (10, 10),
+        (21, 4),
+        (25, 4),
+        (26, 3),
+        (8333, 3),
+        (8334, 2),
+        (12500, 2),
+        (12501, 1),
+        (100000, 1),
+    ],
+)
 def test_default_epochs_table(n: int, epochs: int) -> None:
     assert default_epochs(n) == epochs
 
@@ -123,9 +149,21 @@ def test_stats_json_keys(run_cli) -> None:
     result = run_cli("data", "stats", SAMPLE, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    for key in ("n_examples", "format_errors", "n_missing_system", "n_missing_user", "messages_per_example",
-                "tokens_per_example", "assistant_tokens_per_example", "n_over_limit", "billing_tokens_per_epoch",
-                "default_epochs", "billed_tokens", "encoding", "estimated_training_cost_usd"):
+    for key in (
+        "n_examples",
+        "format_errors",
+        "n_missing_system",
+        "n_missing_user",
+        "messages_per_example",
+        "tokens_per_example",
+        "assistant_tokens_per_example",
+        "n_over_limit",
+        "billing_tokens_per_epoch",
+        "default_epochs",
+        "billed_tokens",
+        "encoding",
+        "estimated_training_cost_usd",
+    ):
         assert key in data
     assert set(data["tokens_per_example"]) == {"min", "max", "mean", "median", "p10", "p90"}
 

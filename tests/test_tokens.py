@@ -16,21 +16,24 @@ from ftadvisor.tokens import (
 )
 
 
-@pytest.mark.parametrize(("model", "encoding"), [
-    ("gpt-4o-mini-2024-07-18", "o200k_base"),
-    ("gpt-4o", "o200k_base"),
-    ("gpt-4.1-2025-04-14", "o200k_base"),
-    ("ft:gpt-4.1-mini-2025-04-14:acme::abc123", "o200k_base"),  # tiktoken says cl100k_base here
-    ("ft:gpt-4.1-nano-2025-04-14:acme:suffix:abc:ckpt-step-20", "o200k_base"),
-    ("ft:o4-mini-2025-04-16:acme::x", "o200k_base"),  # tiktoken raises KeyError here
-    ("o3-mini", "o200k_base"),
-    ("gpt-5-mini", "o200k_base"),
-    ("gpt-3.5-turbo-0125", "cl100k_base"),
-    ("ft:gpt-3.5-turbo-0125:acme::x", "cl100k_base"),
-    ("gpt-4-0613", "cl100k_base"),
-    ("gpt-4", "cl100k_base"),
-    ("davinci-002", "cl100k_base"),
-])
+@pytest.mark.parametrize(
+    ("model", "encoding"),
+    [
+        ("gpt-4o-mini-2024-07-18", "o200k_base"),
+        ("gpt-4o", "o200k_base"),
+        ("gpt-4.1-2025-04-14", "o200k_base"),
+        ("ft:gpt-4.1-mini-2025-04-14:acme::abc123", "o200k_base"),  # tiktoken says cl100k_base here
+        ("ft:gpt-4.1-nano-2025-04-14:acme:suffix:abc:ckpt-step-20", "o200k_base"),
+        ("ft:o4-mini-2025-04-16:acme::x", "o200k_base"),  # tiktoken raises KeyError here
+        ("o3-mini", "o200k_base"),
+        ("gpt-5-mini", "o200k_base"),
+        ("gpt-3.5-turbo-0125", "cl100k_base"),
+        ("ft:gpt-3.5-turbo-0125:acme::x", "cl100k_base"),
+        ("gpt-4-0613", "cl100k_base"),
+        ("gpt-4", "cl100k_base"),
+        ("davinci-002", "cl100k_base"),
+    ],
+)
 def test_model_to_encoding(model: str, encoding: str) -> None:
     assert encoding_name_for_model(model) == encoding
 
@@ -76,13 +79,14 @@ def test_weight_is_not_counted(encoding: str) -> None:
 @pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
 def test_structured_fields_are_serialised_not_crashing(encoding: str) -> None:
     c = TokenCounter(encoding)
-    calls = [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"id\":5}"}}]
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"id":5}'}}]
     msg = {"role": "assistant", "content": None, "tool_calls": calls}
     serialised = json.dumps(calls, ensure_ascii=False, separators=(",", ":"))
     assert c.messages([msg]) == 3 + 1 + 0 + c.text(serialised) + 3
     parts = [{"type": "text", "text": "Hello"}]
-    assert c.messages([{"role": "user", "content": parts}]) == 3 + 1 + c.text(
-        json.dumps(parts, separators=(",", ":"))) + 3
+    assert (
+        c.messages([{"role": "user", "content": parts}]) == 3 + 1 + c.text(json.dumps(parts, separators=(",", ":"))) + 3
+    )
     tool = {"role": "tool", "tool_call_id": "call_1", "content": "Hi"}
     assert c.messages([tool]) == 3 + 1 + c.text("call_1") + 1 + 3
     assert c.assistant([msg]) == c.text(serialised)
@@ -107,10 +111,20 @@ def test_missing_encoding_gives_one_clear_line(tmp_path, monkeypatch) -> None:
     import subprocess
     import sys
 
-    env = {"PATH": "/usr/bin:/bin", "TIKTOKEN_CACHE_DIR": str(tmp_path), "FTADVISOR_HOME": str(tmp_path),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
-    r = subprocess.run([sys.executable, "-m", "ftadvisor", "tokens", "count", "--model", "gpt-4o", "--text", "hi"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TIKTOKEN_CACHE_DIR": str(tmp_path),
+        "FTADVISOR_HOME": str(tmp_path),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "ftadvisor", "tokens", "count", "--model", "gpt-4o", "--text", "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "TIKTOKEN_CACHE_DIR" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

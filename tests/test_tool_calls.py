@@ -18,14 +18,26 @@ TOOLS_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
     "{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>"
     "{{ {'name': c.function.name, 'arguments': c.function.arguments} | tojson }}</tool_call>{% endfor %}{% endif %}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-TOOLS = [{"type": "function", "function": {"name": "get_order", "parameters": {
-    "type": "object", "properties": {"id": {"type": "string"}}}}}]
-CALL = {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {
-    "name": "get_order", "arguments": '{"id": "A17"}'}}]}
-CONVERSATION = [{"role": "user", "content": "Where is order A17?"}, CALL,
-                {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'},
-                {"role": "assistant", "content": "It has shipped."}]
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "get_order", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    }
+]
+CALL = {
+    "role": "assistant",
+    "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_order", "arguments": '{"id": "A17"}'}}
+    ],
+}
+CONVERSATION = [
+    {"role": "user", "content": "Where is order A17?"},
+    CALL,
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'},
+    {"role": "assistant", "content": "It has shipped."},
+]
 
 
 def _tokenizer(tiny: Path, template: str | None = None):  # type: ignore[no-untyped-def]
@@ -45,8 +57,10 @@ def test_tool_calls_are_rendered_and_trained_the_tool_answer_is_not(tiny: Path) 
     tok = _tokenizer(tiny, TOOLS_TEMPLATE)
     assert supports_tools(tok)
     enc = encode_chat(tok, CONVERSATION, 4096, TOOLS)
-    assert _trained(tok, enc) == ('<tool_call>{"name": "get_order", "arguments": {"id": "A17"}}</tool_call><|im_end|>\n'
-                                  "It has shipped.<|im_end|>\n")
+    assert _trained(tok, enc) == (
+        '<tool_call>{"name": "get_order", "arguments": {"id": "A17"}}</tool_call><|im_end|>\n'
+        "It has shipped.<|im_end|>\n"
+    )
     everything = tok.decode(enc.input_ids)
     assert '"get_order"' in everything.split("<|im_start|>user")[0]  # the tool list reached the prompt
     assert '{"status": "shipped"}' in everything  # the tool's answer is context, not a target
@@ -58,9 +72,12 @@ def test_a_template_without_tools_is_refused_not_silently_emptied(tiny: Path, tm
     with pytest.raises(TemplateError, match="cannot render tool calls"):
         encode_chat(tok, CONVERSATION, 4096, TOOLS)
     data = tmp_path / "calls.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
-                                             {"role": "assistant", "content": "hello"}]}) + "\n"
-                    + json.dumps({"messages": CONVERSATION, "tools": TOOLS}) + "\n")
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+        + "\n"
+        + json.dumps({"messages": CONVERSATION, "tools": TOOLS})
+        + "\n"
+    )
     from ftadvisor.errors import InputError
 
     with pytest.raises(InputError, match=r"calls.jsonl:2: an assistant turn calls tools"):

@@ -31,16 +31,38 @@ def test_train_end_to_end_records_everything(httpx2_mock, run_cli, _isolated_hom
     for status in ("job_running", "job_succeeded"):
         respond(httpx2_mock, "GET", f"/fine_tuning/jobs/{JOB}", status)
     respond(httpx2_mock, "GET", f"/fine_tuning/jobs/{JOB}/events", "events_page", reusable=True)
-    httpx2_mock.add_response(method="GET", url=url("/files/file-ResultCsv001/content"),
-                             content=(FIXTURES / "openai" / "result_metrics.csv").read_bytes())
+    httpx2_mock.add_response(
+        method="GET",
+        url=url("/files/file-ResultCsv001/content"),
+        content=(FIXTURES / "openai" / "result_metrics.csv").read_bytes(),
+    )
 
-    r = run_cli("train", SAMPLE, "--model", "gpt-4o-mini", "--suffix", "tickets", "--epochs", "3", "--yes",
-                "--json", "--poll", "1")
+    r = run_cli(
+        "train",
+        SAMPLE,
+        "--model",
+        "gpt-4o-mini",
+        "--suffix",
+        "tickets",
+        "--epochs",
+        "3",
+        "--yes",
+        "--json",
+        "--poll",
+        "1",
+    )
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
-    assert result == {"id": JOB, "status": "succeeded", "trained_tokens": 96903, "error": None, "evaluation": None,
-                      "export": None, "backend": "openai",
-                      "fine_tuned_model": "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf"}
+    assert result == {
+        "id": JOB,
+        "status": "succeeded",
+        "trained_tokens": 96903,
+        "error": None,
+        "evaluation": None,
+        "export": None,
+        "backend": "openai",
+        "fine_tuned_model": "ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf",
+    }
     creates = [q for q in httpx2_mock.get_requests(method="POST") if q.url.path == "/v1/fine_tuning/jobs"]
     assert len(creates) == 1
     sent = json.loads(creates[0].content)
@@ -52,8 +74,13 @@ def test_train_end_to_end_records_everything(httpx2_mock, run_cli, _isolated_hom
     assert job["actual_cost_usd"] == pytest.approx(96903 * 3.0 / 1e6)
     assert job["estimated_cost_usd"] > 0 and job["run_id"] == sent["metadata"]["ftadvisor_run"]
     assert [m["step"] for m in job["metrics"]] == [1, 100, 200, 300] and job["metrics"][-1]["valid_loss"] == 0.21
-    assert {rec["kind"] for rec in ledger.records()} == {"training_plan", "upload", "create_pending",
-                                                         "training_usage", "run_config"}
+    assert {rec["kind"] for rec in ledger.records()} == {
+        "training_plan",
+        "upload",
+        "create_pending",
+        "training_usage",
+        "run_config",
+    }
     usage = json.loads(ledger.records("training_usage")[0]["data"])
     assert usage["trained_tokens"] == 96903 and usage["cost_usd"] == pytest.approx(96903 * 3.0 / 1e6)
     dump = (_isolated_home / "ledger.db").read_bytes()
@@ -93,9 +120,24 @@ def test_organisation_that_may_not_fine_tune_is_refused_before_upload(httpx2_moc
 
 
 LEGAL = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "legal"
-AUTO = ["train", LEGAL / "train.jsonl", "--backend", "auto", "--model", "smollm2-135m-instruct", "--base-model",
-        "gpt-4.1", "--system-prompt", LEGAL / "system_prompt.txt", "--requests-per-day", "2000",
-        "--cost-per-example", "3", "--as-of", "2026-11-23"]
+AUTO = [
+    "train",
+    LEGAL / "train.jsonl",
+    "--backend",
+    "auto",
+    "--model",
+    "smollm2-135m-instruct",
+    "--base-model",
+    "gpt-4.1",
+    "--system-prompt",
+    LEGAL / "system_prompt.txt",
+    "--requests-per-day",
+    "2000",
+    "--cost-per-example",
+    "3",
+    "--as-of",
+    "2026-11-23",
+]
 
 
 @pytest.mark.httpx2_mock(assert_all_responses_were_requested=False)
@@ -159,8 +201,9 @@ def test_missing_key_exits_2_without_traceback(run_cli, monkeypatch: pytest.Monk
     assert r.exit_code == 2 and "OPENAI_API_KEY" in r.output and "Traceback" not in r.output
 
 
-def test_ctrl_c_while_watching_leaves_the_job_and_says_how_to_reattach(httpx2_mock, run_cli,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_while_watching_leaves_the_job_and_says_how_to_reattach(
+    httpx2_mock, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     respond(httpx2_mock, "GET", f"/fine_tuning/jobs/{JOB}", "job_running")
     respond(httpx2_mock, "GET", f"/fine_tuning/jobs/{JOB}/events", "events_page")
 
@@ -186,10 +229,11 @@ def test_ledger_commands_show_the_recorded_job(run_cli, _isolated_home: Path) ->
 
     db = Ledger(_isolated_home / "ledger.db")
     db.record("estimate", {"usd": 1.5})
-    db.save_job(Job(id=JOB, status="running", model="gpt-4o-mini-2024-07-18", backend="openai"),
-                estimated_cost_usd=0.1)
-    db.save_job(Job(id=JOB, status="succeeded", model="gpt-4o-mini-2024-07-18", backend="openai",
-                    trained_tokens=1000), actual_cost_usd=0.003)
+    db.save_job(Job(id=JOB, status="running", model="gpt-4o-mini-2024-07-18", backend="openai"), estimated_cost_usd=0.1)
+    db.save_job(
+        Job(id=JOB, status="succeeded", model="gpt-4o-mini-2024-07-18", backend="openai", trained_tokens=1000),
+        actual_cost_usd=0.003,
+    )
     listed = json.loads(run_cli("ledger", "list", "--json").stdout)
     assert listed["jobs"][0]["estimated_cost_usd"] == 0.1 and listed["jobs"][0]["actual_cost_usd"] == 0.003
     assert listed["records"][0]["data"] == {"usd": 1.5}

@@ -26,13 +26,23 @@ def _batch(tiny: Path, n: int = 4) -> tuple[object, dict]:  # type: ignore[type-
     from local_backend.batching import collate
 
     tok = AutoTokenizer.from_pretrained(tiny)
-    rows = [encode_chat(tok, [SYSTEM, {"role": "user", "content": f"Ticket {i}" + " wrong" * i},
-                              {"role": "assistant", "content": '{"category": "billing"}' * (1 + i % 2)}], 256)
-            for i in range(n)]
+    rows = [
+        encode_chat(
+            tok,
+            [
+                SYSTEM,
+                {"role": "user", "content": f"Ticket {i}" + " wrong" * i},
+                {"role": "assistant", "content": '{"category": "billing"}' * (1 + i % 2)},
+            ],
+            256,
+        )
+        for i in range(n)
+    ]
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
-                           LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear",
-                                      init_lora_weights=False))  # non-zero B: the adapter changes the logits
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny),
+        LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", init_lora_weights=False),
+    )  # non-zero B: the adapter changes the logits
     return model, collate(rows, tok.pad_token_id, "cpu")
 
 
@@ -45,8 +55,9 @@ def _full_logits_loss(model, batch):  # type: ignore[no-untyped-def]
     """The usual causal-LM loss: every position through the head, upcast, sliced, then masked."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum")
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
 
 
 def test_loss_at_labelled_positions_equals_the_full_logits_loss(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,8 +104,15 @@ def _job(b: LocalBackend, tiny: Path, data: Path, valid: Path | None = None, **o
     f = b.upload(data)
     v = b.upload(valid).id if valid else None
     hyper = options.pop("hyper", {"n_epochs": 1, "batch_size": 4})
-    job = b.create_job(JobSpec(model=str(tiny), training_file=f.id, validation_file=v, hyperparameters=hyper,
-                               options={"lora_rank": 4, "lora_dropout": 0.0, "precision": "fp32", **options}))
+    job = b.create_job(
+        JobSpec(
+            model=str(tiny),
+            training_file=f.id,
+            validation_file=v,
+            hyperparameters=hyper,
+            options={"lora_rank": 4, "lora_dropout": 0.0, "precision": "fp32", **options},
+        )
+    )
     return wait(b, job.id, poll_interval=0.2, sleep=time.sleep)
 
 
@@ -128,12 +146,30 @@ def test_max_steps_8bit_adamw_and_early_stopping(tiny: Path, tmp_path: Path) -> 
     assert sorted(steps) == [1, 2, 3]
     # validation answers that contradict the training answers: the better the fit, the worse the validation loss
     other = tmp_path / "valid.jsonl"
-    other.write_text("".join(json.dumps({"messages": [SYSTEM, {"role": "user", "content": f"Ticket {i}: my invoice is "
-                                                                "wrong."},
-                                                      {"role": "assistant", "content": "Hello, how can I help you?"}]})
-                             + "\n" for i in range(4)))
-    early = _job(b, tiny, data, other, early_stopping_patience=2, eval_every=1,
-                 hyper={"n_epochs": 20, "batch_size": 4, "learning_rate_multiplier": 10})
+    other.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        SYSTEM,
+                        {"role": "user", "content": f"Ticket {i}: my invoice is wrong."},
+                        {"role": "assistant", "content": "Hello, how can I help you?"},
+                    ]
+                }
+            )
+            + "\n"
+            for i in range(4)
+        )
+    )
+    early = _job(
+        b,
+        tiny,
+        data,
+        other,
+        early_stopping_patience=2,
+        eval_every=1,
+        hyper={"n_epochs": 20, "batch_size": 4, "learning_rate_multiplier": 10},
+    )
     assert early.status == "succeeded"  # type: ignore[attr-defined]
     rows = [e.data for e in reversed(b.list_events(early.id, limit=1000)) if e.data]  # type: ignore[attr-defined]
     messages = [e.message for e in b.list_events(early.id, limit=1000)]  # type: ignore[attr-defined]

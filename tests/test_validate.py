@@ -65,8 +65,9 @@ def test_sft_file_submitted_as_dpo_flags_every_line() -> None:
 
 
 def test_sample_dataset_is_valid() -> None:
-    report = validate_file(ROOT / "ftadvisor" / "sample_data" / "support_tickets.jsonl",
-                           model="gpt-4.1-mini-2025-04-14")
+    report = validate_file(
+        ROOT / "ftadvisor" / "sample_data" / "support_tickets.jsonl", model="gpt-4.1-mini-2025-04-14"
+    )
     assert report.valid and report.n_examples == 116 and report.n_warnings == 0
 
 
@@ -87,18 +88,25 @@ def test_json_output(run_cli) -> None:
     result = run_cli("data", "validate", BAD / "weight_two.jsonl", "--json")
     data = json.loads(result.stdout)
     assert data["valid"] is False and data["counts"]["invalid_weight"] == 1
-    assert data["problems"][0] == {"line": 5, "category": "invalid_weight", "message": 2, "severity": "error",
-                                   "explanation": "messages[2].weight is 2; it must be 0 or 1"}
+    assert data["problems"][0] == {
+        "line": 5,
+        "category": "invalid_weight",
+        "message": 2,
+        "severity": "error",
+        "explanation": "messages[2].weight is 2; it must be 0 or 1",
+    }
 
 
-@pytest.mark.parametrize("args", [
-    ["data", "validate", "no/such/file.jsonl"],
-    ["data", "validate", "fixtures"],
-    ["data", "validate", "fixtures/good/crlf.jsonl", "--method", "ppo"],
-    ["data", "stats", "fixtures/good/crlf.jsonl", "--model", "llama-9"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["data", "validate", "no/such/file.jsonl"],
+        ["data", "validate", "fixtures"],
+        ["data", "validate", "fixtures/good/crlf.jsonl", "--method", "ppo"],
+        ["data", "stats", "fixtures/good/crlf.jsonl", "--model", "llama-9"],
+    ],
+)
 def test_usage_errors_exit_2_without_traceback(args: list[str]) -> None:
-    r = subprocess.run([sys.executable, "-m", "ftadvisor", *args], capture_output=True, text=True, cwd=ROOT,
-                       timeout=60)
+    r = subprocess.run([sys.executable, "-m", "ftadvisor", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip()

@@ -59,8 +59,9 @@ def test_dedup_and_convert_refuse_to_write_over_their_input(run_cli, tmp_path: P
     r = run_cli("data", "dedup", src, "--write", link)  # the same file through a link
     assert r.exit_code == 2 and "is also an input" in r.output
     sharegpt = tmp_path / "sg.jsonl"
-    sharegpt.write_text(json.dumps({"conversations": [{"from": "human", "value": "hi"},
-                                                      {"from": "gpt", "value": "hello"}]}) + "\n")
+    sharegpt.write_text(
+        json.dumps({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}) + "\n"
+    )
     assert run_cli("data", "convert", sharegpt, "--out", sharegpt, "--from", "sharegpt").exit_code == 2
     assert src.read_bytes() == before
 

@@ -48,8 +48,9 @@ def _handler(state: TogetherState, root: list[str]) -> type[BaseHTTPRequestHandl
         def log_message(self, *args: Any) -> None:
             pass
 
-        def _send(self, status: int, body: Any, content_type: str = "application/json",
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self, status: int, body: Any, content_type: str = "application/json", headers: dict[str, str] | None = None
+        ) -> None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             for k, v in {"Content-Type": content_type, "Content-Length": str(len(data)), **(headers or {})}.items():
@@ -69,8 +70,13 @@ def _handler(state: TogetherState, root: list[str]) -> type[BaseHTTPRequestHandl
                 view = load("job_running")
             else:
                 view = load("job_completed" if state.outcome == "completed" else "job_error")
-            view.update(id=job_id, model=job["model"], training_file=job["training_file"],
-                        created_at=job["created_at"], updated_at=_now())
+            view.update(
+                id=job_id,
+                model=job["model"],
+                training_file=job["training_file"],
+                created_at=job["created_at"],
+                updated_at=_now(),
+            )
             return view
 
         def do_PUT(self) -> None:
@@ -87,14 +93,16 @@ def _handler(state: TogetherState, root: list[str]) -> type[BaseHTTPRequestHandl
                 file_id = f"file-{uuid.uuid4()}"
                 name = raw.split(b'name="file_name"', 1)[1].split(b"\r\n\r\n", 1)[1].split(b"\r\n", 1)[0].decode()
                 state.files[file_id] = {"filename": name}
-                return self._send(302, b"", "text/plain", {"Location": f"{root[0]}/storage/{file_id}",
-                                                           "X-Together-File-Id": file_id})
+                return self._send(
+                    302, b"", "text/plain", {"Location": f"{root[0]}/storage/{file_id}", "X-Together-File-Id": file_id}
+                )
             parts = path.strip("/").split("/")
             if parts[:2] == ["v1", "files"] and parts[3:] == ["preprocess"]:
                 file_id = parts[2]
                 body = load("file_uploaded")
-                body.update(id=file_id, filename=state.files[file_id]["filename"],
-                            bytes=len(state.uploaded.get(file_id, b"")))
+                body.update(
+                    id=file_id, filename=state.files[file_id]["filename"], bytes=len(state.uploaded.get(file_id, b""))
+                )
                 return self._send(200, body)
             if path == "/v1/fine-tunes/estimate-price":
                 return self._send(200, load("estimate_price_over_limit" if state.over_limit else "estimate_price"))
@@ -103,8 +111,12 @@ def _handler(state: TogetherState, root: list[str]) -> type[BaseHTTPRequestHandl
                 with state.lock:
                     state.creates_received += 1
                     job_id = f"ft-{uuid.uuid4()}"
-                    state.jobs[job_id] = {"model": params["model"], "training_file": params["training_file"],
-                                          "created_at": _now(), "params": params}
+                    state.jobs[job_id] = {
+                        "model": params["model"],
+                        "training_file": params["training_file"],
+                        "created_at": _now(),
+                        "params": params,
+                    }
                 fault = state.create_fault if state.creates_received == 1 else "none"
                 if fault == "drop":
                     self.close_connection = True
@@ -113,8 +125,12 @@ def _handler(state: TogetherState, root: list[str]) -> type[BaseHTTPRequestHandl
                 if fault == "500":
                     return self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
                 body = load("job_pending")
-                body.update(id=job_id, model=params["model"], training_file=params["training_file"],
-                            created_at=state.jobs[job_id]["created_at"])
+                body.update(
+                    id=job_id,
+                    model=params["model"],
+                    training_file=params["training_file"],
+                    created_at=state.jobs[job_id]["created_at"],
+                )
                 return self._send(200, body)
             if parts[:2] == ["v1", "fine-tunes"] and parts[3:] == ["cancel"] and parts[2] in state.jobs:
                 state.cancelled.add(parts[2])

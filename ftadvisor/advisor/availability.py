@@ -38,8 +38,9 @@ class Availability(BaseModel):
         return f"{self.model}: " + "; ".join(self.reasons)
 
 
-def availability(entry: ModelEntry, catalogue: Catalogue, *, today: dt.date,
-                 org_history: OrgHistoryAnswer = "unknown") -> Availability:
+def availability(
+    entry: ModelEntry, catalogue: Catalogue, *, today: dt.date, org_history: OrgHistoryAnswer = "unknown"
+) -> Availability:
     """Whether an organisation with ``org_history`` can create a job on ``entry`` on ``today``, and why not."""
     retired = entry.is_retired(today)
     past_cutoff = not entry.accepts_jobs(today)
@@ -61,7 +62,13 @@ def availability(entry: ModelEntry, catalogue: Catalogue, *, today: dt.date,
             reasons.append("; ".join(r.why for r in rules) + ": say --org-history active if yours may still")
             can = None
     return Availability(
-        model=entry.id, as_of=today, org_history=org_history, retired=retired, past_job_cutoff=past_cutoff,
+        model=entry.id,
+        as_of=today,
+        org_history=org_history,
+        retired=retired,
+        past_job_cutoff=past_cutoff,
         can_create_job=can,
         days_to_job_cutoff=None if entry.job_cutoff is None else (entry.job_cutoff - today).days,
-        days_to_shutdown=None if entry.shutdown is None else (entry.shutdown - today).days, reasons=reasons)
+        days_to_shutdown=None if entry.shutdown is None else (entry.shutdown - today).days,
+        reasons=reasons,
+    )

@@ -107,22 +107,47 @@ def break_even(inp: BreakEvenInput) -> BreakEven:
             p, f = cumulative_costs(inp, d)
             dead = life is not None and d > life
             cheaper = "prompt (shut down)" if dead else "fine-tune" if f < p else "prompt"
-            points.append(CostPoint(label=label, days=round(d, 2), requests=round(rpd * d), prompt_cost_usd=p,
-                                    ft_cost_usd=f, cheaper=cheaper, after_shutdown=dead))
-    return BreakEven(fixed_cost_usd=fixed, per_request_savings_usd=savings, daily_savings_usd=daily,
-                     break_even_requests=requests, break_even_days=days, lifetime_days=life,
-                     pays_back_before_shutdown=pays, net_savings_over_lifetime_usd=net, cumulative=points,
-                     verdict=_verdict(savings, daily, days, requests, life, pays, net))
+            points.append(
+                CostPoint(
+                    label=label,
+                    days=round(d, 2),
+                    requests=round(rpd * d),
+                    prompt_cost_usd=p,
+                    ft_cost_usd=f,
+                    cheaper=cheaper,
+                    after_shutdown=dead,
+                )
+            )
+    return BreakEven(
+        fixed_cost_usd=fixed,
+        per_request_savings_usd=savings,
+        daily_savings_usd=daily,
+        break_even_requests=requests,
+        break_even_days=days,
+        lifetime_days=life,
+        pays_back_before_shutdown=pays,
+        net_savings_over_lifetime_usd=net,
+        cumulative=points,
+        verdict=_verdict(savings, daily, days, requests, life, pays, net),
+    )
 
 
-def _verdict(savings: float, daily: float | None, days: float | None, requests: int | None,
-             life: float | None, pays: bool | None, net: float | None) -> str:
+def _verdict(
+    savings: float,
+    daily: float | None,
+    days: float | None,
+    requests: int | None,
+    life: float | None,
+    pays: bool | None,
+    net: float | None,
+) -> str:
     if savings <= 0:
-        return ("never pays back: the fine-tuned model costs as much or more per request than prompting "
-                "(fine-tuned inference is often 1.5-2x the base price; the savings must come from shorter prompts)")
+        return (
+            "never pays back: the fine-tuned model costs as much or more per request than prompting "
+            "(fine-tuned inference is often 1.5-2x the base price; the savings must come from shorter prompts)"
+        )
     if daily is not None and daily <= 0:
-        return ("never pays back: hosting and retraining cost more per day than the per-request savings bring "
-                "in")
+        return "never pays back: hosting and retraining cost more per day than the per-request savings bring in"
     if days is None:
         text = f"pays back after {requests:,} requests"
         if life is not None:
@@ -130,16 +155,19 @@ def _verdict(savings: float, daily: float | None, days: float | None, requests: 
         return text
     if pays is False:
         assert life is not None
-        return (f"does NOT pay back before shutdown: break-even after {days:,.1f} days, but the model has "
-                f"{life:,.0f} days left; prompt instead, or fine-tune an open model locally")
+        return (
+            f"does NOT pay back before shutdown: break-even after {days:,.1f} days, but the model has "
+            f"{life:,.0f} days left; prompt instead, or fine-tune an open model locally"
+        )
     text = f"pays back after {requests:,} requests ({days:,.1f} days)"
     if life is not None and net is not None:
         text += f", {life - days:,.0f} days before shutdown; net saving by then ${net:,.2f}"
     return text
 
 
-def sensitivity(make: Callable[[float, int], BreakEvenInput], volumes: list[float],
-                n_columns: int) -> list[list[float | None]]:
+def sensitivity(
+    make: Callable[[float, int], BreakEvenInput], volumes: list[float], n_columns: int
+) -> list[list[float | None]]:
     """Break-even days for each requests/day and column (``make`` builds the inputs of one cell, so that
     volume-dependent costs such as the cache hit rate and the GPU fleet follow the volume); None where it
     never pays back."""

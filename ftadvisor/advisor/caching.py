@@ -61,7 +61,11 @@ class Caching(BaseModel):
         elif requests_per_day is None:
             how = "no volume given: every request assumed to hit"
         else:
-            how = (f"estimated from {requests_per_day:,.0f} requests/day and a {CACHE_LIFETIME_MINUTES:g}-minute "
-                   "cache lifetime")
-        return (f"prompt caching: {r:.0%} of requests hit ({how}); prefixes of {MIN_CACHED_PREFIX:,}+ tokens "
-                f"are cached in {CACHE_STEP}-token steps")
+            how = (
+                f"estimated from {requests_per_day:,.0f} requests/day and a {CACHE_LIFETIME_MINUTES:g}-minute "
+                "cache lifetime"
+            )
+        return (
+            f"prompt caching: {r:.0%} of requests hit ({how}); prefixes of {MIN_CACHED_PREFIX:,}+ tokens "
+            f"are cached in {CACHE_STEP}-token steps"
+        )

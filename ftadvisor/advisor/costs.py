@@ -29,8 +29,9 @@ def find_model(catalogue: Catalogue, model: str) -> ModelEntry:
     """The catalogue entry of ``model``, or one clear error naming how to add it."""
     entry = catalogue.find(model)
     if entry is None:
-        raise InputError(f"model {model!r} is not in the price catalogue; see `ftadvisor prices list`, or add it "
-                         "with --prices FILE")
+        raise InputError(
+            f"model {model!r} is not in the price catalogue; see `ftadvisor prices list`, or add it with --prices FILE"
+        )
     return entry
 
 
@@ -38,13 +39,15 @@ def _price(entry: ModelEntry, kind: PriceKind, part: str) -> float:
     value = getattr(entry, f"{kind}_{part}")
     if value is None:
         what = "fine-tuned" if kind == "ft" else "base"
-        raise InputError(f"the catalogue has no {what} {part.replace('_', ' ')} price for {entry.id}; "
-                         "add it with --prices FILE")
+        raise InputError(
+            f"the catalogue has no {what} {part.replace('_', ' ')} price for {entry.id}; add it with --prices FILE"
+        )
     return float(value)
 
 
-def request_cost(entry: ModelEntry, kind: PriceKind, input_tokens: float, output_tokens: float,
-                 cached_tokens: float = 0) -> float:
+def request_cost(
+    entry: ModelEntry, kind: PriceKind, input_tokens: float, output_tokens: float, cached_tokens: float = 0
+) -> float:
     """USD of one request. ``cached_tokens`` is the part of ``input_tokens`` billed at the cached price."""
     if cached_tokens > input_tokens:
         raise InputError("cached tokens cannot exceed input tokens")
@@ -59,8 +62,9 @@ def cacheable_tokens(entry: ModelEntry, kind: PriceKind, prefix_tokens: float) -
     return 0 if getattr(entry, f"{kind}_cached_input") is None else cached_prefix_tokens(prefix_tokens)
 
 
-def expected_request_cost(entry: ModelEntry, kind: PriceKind, prefix_tokens: float, other_input: float,
-                          output_tokens: float, hit_rate: float) -> float:
+def expected_request_cost(
+    entry: ModelEntry, kind: PriceKind, prefix_tokens: float, other_input: float, output_tokens: float, hit_rate: float
+) -> float:
     """Mean USD per request when a share ``hit_rate`` of requests finds the static prefix cached (only the
     cacheable part of it, see ``caching``); models without a cached price are billed in full."""
     full = request_cost(entry, kind, prefix_tokens + other_input, output_tokens)
@@ -108,15 +112,23 @@ def read_few_shot(path: Path) -> list[dict[str, Any]]:
     for item, at in zip(items, where, strict=True):
         chunk = item.get("messages") if isinstance(item, dict) and "messages" in item else [item]
         if not isinstance(chunk, list) or not all(isinstance(m, dict) and "role" in m for m in chunk):
-            raise InputError(f"{at}: expected messages with a 'role' (a JSON array, {{\"messages\": [...]}}, "
-                             "or chat JSONL)")
+            raise InputError(
+                f"{at}: expected messages with a 'role' (a JSON array, {{\"messages\": [...]}}, or chat JSONL)"
+            )
         messages.extend(m for m in chunk if m.get("role") not in ("system", "developer"))
     return messages
 
 
-def prompt_overhead(entry: ModelEntry, *, system_prompt: str | None, few_shot: list[dict[str, Any]],
-                    model: str | None = None, encoding: str | None = None, cache_hit_rate: float = 0.0,
-                    requests_per_day: float | None = None) -> Overhead:
+def prompt_overhead(
+    entry: ModelEntry,
+    *,
+    system_prompt: str | None,
+    few_shot: list[dict[str, Any]],
+    model: str | None = None,
+    encoding: str | None = None,
+    cache_hit_rate: float = 0.0,
+    requests_per_day: float | None = None,
+) -> Overhead:
     """The tokens a fine-tune removes from every request (system prompt and few-shot turns, chat framing
     included) and what they cost on the prompted model, with the share ``cache_hit_rate`` of requests
     billing the cacheable part of them at the cached-input price."""
@@ -127,12 +139,20 @@ def prompt_overhead(entry: ModelEntry, *, system_prompt: str | None, few_shot: l
     counter = TokenCounter(encoding)
     tokens = sum(counter.message(m) for m in messages)
     per_request = expected_request_cost(entry, "base", tokens, 0, 0, cache_hit_rate)
-    return Overhead(model=model or entry.id, encoding=encoding, tokens=tokens, n_messages=len(messages),
-                    price_per_1m=_price(entry, "base", "input"), cached_price_per_1m=entry.base_cached_input,
-                    cacheable_tokens=cacheable_tokens(entry, "base", tokens), cache_hit_rate=cache_hit_rate,
-                    usd_per_request_uncached=request_cost(entry, "base", tokens, 0), usd_per_request=per_request,
-                    requests_per_day=requests_per_day,
-                    usd_per_month=None if requests_per_day is None else per_request * requests_per_day * DAYS_PER_MONTH)
+    return Overhead(
+        model=model or entry.id,
+        encoding=encoding,
+        tokens=tokens,
+        n_messages=len(messages),
+        price_per_1m=_price(entry, "base", "input"),
+        cached_price_per_1m=entry.base_cached_input,
+        cacheable_tokens=cacheable_tokens(entry, "base", tokens),
+        cache_hit_rate=cache_hit_rate,
+        usd_per_request_uncached=request_cost(entry, "base", tokens, 0),
+        usd_per_request=per_request,
+        requests_per_day=requests_per_day,
+        usd_per_month=None if requests_per_day is None else per_request * requests_per_day * DAYS_PER_MONTH,
+    )
 
 
 class TrainingEstimate(BaseModel):
@@ -148,10 +168,17 @@ class TrainingEstimate(BaseModel):
     notes: list[str]
 
 
-def training_estimate(entry: ModelEntry, *, billing_tokens_per_epoch: int | None = None,
-                      n_examples: int | None = None, epochs: int | None = None, hours: float | None = None,
-                      cost_per_example: float = 0.0, gpu_per_hour: float | None = None,
-                      tokens_per_second: float | None = None) -> TrainingEstimate:
+def training_estimate(
+    entry: ModelEntry,
+    *,
+    billing_tokens_per_epoch: int | None = None,
+    n_examples: int | None = None,
+    epochs: int | None = None,
+    hours: float | None = None,
+    cost_per_example: float = 0.0,
+    gpu_per_hour: float | None = None,
+    tokens_per_second: float | None = None,
+) -> TrainingEstimate:
     """Training cost on ``entry``: per token x epochs (SFT/DPO), per hour (RFT), or GPU-hours (self-hosted:
     the training loop on all its GPUs plus the profile's rental overhead for download, setup and evaluation).
 
@@ -159,24 +186,33 @@ def training_estimate(entry: ModelEntry, *, billing_tokens_per_epoch: int | None
     """
     notes: list[str] = []
     if hours is not None and entry.training_per_hour is None:
-        raise InputError(f"--hours applies to models billed per hour of training (RFT); {entry.id} is billed "
-                         + ("in GPU-hours from its throughput" if entry.self_hosted else "per token"))
+        raise InputError(
+            f"--hours applies to models billed per hour of training (RFT); {entry.id} is billed "
+            + ("in GPU-hours from its throughput" if entry.self_hosted else "per token")
+        )
     n_epochs = epochs or (default_epochs(n_examples) if n_examples else None)
     billed = billing_tokens_per_epoch * n_epochs if billing_tokens_per_epoch is not None and n_epochs else None
     if entry.self_hosted:
         rate = gpu_per_hour if gpu_per_hour is not None else entry.gpu_per_hour
         tps = tokens_per_second or entry.training_tokens_per_second
         if billed is None or not tps or rate is None:
-            raise InputError(f"{entry.id} is self-hosted: give the dataset (or tokens), a training throughput "
-                             "and a GPU price per hour")
+            raise InputError(
+                f"{entry.id} is self-hosted: give the dataset (or tokens), a training throughput "
+                "and a GPU price per hour"
+            )
         loop = billed / tps / 3600
         hours = loop + entry.training_overhead_hours
         gpus = entry.training_gpus
         training, basis = hours * rate * gpus, "gpu"
-        notes.append(f"{billed:,} tokens at {tps:,.0f} tokens/s = {loop:.2f} h of training"
-                     + (f" + {entry.training_overhead_hours:g} h setup, download and evaluation"
-                        if entry.training_overhead_hours else "")
-                     + f", on {gpus} GPU{'s' if gpus > 1 else ''} at ${rate:g}/GPU-hour")
+        notes.append(
+            f"{billed:,} tokens at {tps:,.0f} tokens/s = {loop:.2f} h of training"
+            + (
+                f" + {entry.training_overhead_hours:g} h setup, download and evaluation"
+                if entry.training_overhead_hours
+                else ""
+            )
+            + f", on {gpus} GPU{'s' if gpus > 1 else ''} at ${rate:g}/GPU-hour"
+        )
     elif entry.training_per_hour is not None:
         if hours is None:
             raise InputError(f"{entry.id} trains by the hour (${entry.training_per_hour:g}/h, RFT): give --hours")
@@ -191,6 +227,15 @@ def training_estimate(entry: ModelEntry, *, billing_tokens_per_epoch: int | None
     data = (n_examples or 0) * cost_per_example
     if cost_per_example and not n_examples:
         raise InputError("--cost-per-example needs the number of examples (a dataset or --examples)")
-    return TrainingEstimate(model=entry.id, basis=basis, n_examples=n_examples, n_epochs=n_epochs,
-                            billed_tokens=billed, hours=hours, training_usd=training, data_usd=data,
-                            total_usd=training + data, notes=notes)
+    return TrainingEstimate(
+        model=entry.id,
+        basis=basis,
+        n_examples=n_examples,
+        n_epochs=n_epochs,
+        billed_tokens=billed,
+        hours=hours,
+        training_usd=training,
+        data_usd=data,
+        total_usd=training + data,
+        notes=notes,
+    )

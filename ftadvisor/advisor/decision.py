@@ -107,9 +107,12 @@ def rule_facts(a: Answers) -> Finding | None:
     if not needs_facts(a):
         return None
     why = "the task needs facts" if a.task_type == "knowledge" else f"the facts change {a.facts_change}"
-    return Finding(rule="facts", says="rag",
-                   reason=f"{why}: RAG supplies facts, fine-tuning teaches behaviour, and retraining cannot keep "
-                          "up with changing content")
+    return Finding(
+        rule="facts",
+        says="rag",
+        reason=f"{why}: RAG supplies facts, fine-tuning teaches behaviour, and retraining cannot keep "
+        "up with changing content",
+    )
 
 
 def rule_prompt_compliance(a: Answers) -> Finding | None:
@@ -117,51 +120,74 @@ def rule_prompt_compliance(a: Answers) -> Finding | None:
     if a.prompt_compliance is None:
         return None
     if a.prompt_compliance >= a.required_compliance:
-        return Finding(rule="prompt_compliance", says="prompt",
-                       reason=f"prompting already reaches {a.prompt_compliance:.0%} compliance "
-                              f"(required {a.required_compliance:.0%})")
-    return Finding(rule="prompt_compliance", says="ok",
-                   reason=f"prompting reaches only {a.prompt_compliance:.0%} compliance, below the required "
-                          f"{a.required_compliance:.0%}")
+        return Finding(
+            rule="prompt_compliance",
+            says="prompt",
+            reason=f"prompting already reaches {a.prompt_compliance:.0%} compliance "
+            f"(required {a.required_compliance:.0%})",
+        )
+    return Finding(
+        rule="prompt_compliance",
+        says="ok",
+        reason=f"prompting reaches only {a.prompt_compliance:.0%} compliance, below the required "
+        f"{a.required_compliance:.0%}",
+    )
 
 
 def rule_examples(a: Answers) -> Finding | None:
     """Step 2: 50+ high-quality labelled examples, and the seeds' table for the task type."""
     low, high = EXAMPLES_NEEDED[a.task_type]
     if a.labelled_examples < MIN_EXAMPLES:
-        return Finding(rule="examples", says="few-shot",
-                       reason=f"only {a.labelled_examples} labelled examples: fewer than the {MIN_EXAMPLES} a first "
-                              "fine-tune needs; use them as few-shot examples (collect more only if the volume "
-                              "justifies a fine-tune)")
+        return Finding(
+            rule="examples",
+            says="few-shot",
+            reason=f"only {a.labelled_examples} labelled examples: fewer than the {MIN_EXAMPLES} a first "
+            "fine-tune needs; use them as few-shot examples (collect more only if the volume "
+            "justifies a fine-tune)",
+        )
     if a.labelled_examples < low:
-        return Finding(rule="examples", says="ok",
-                       reason=f"{a.labelled_examples} examples is below the {low}-{high or '…'} typically needed "
-                              f"for a {a.task_type} task: start with the 50-example test and add failure cases")
-    return Finding(rule="examples", says="ok",
-                   reason=f"{a.labelled_examples} labelled examples meets the {low}+ typically needed for a "
-                          f"{a.task_type} task")
+        return Finding(
+            rule="examples",
+            says="ok",
+            reason=f"{a.labelled_examples} examples is below the {low}-{high or '…'} typically needed "
+            f"for a {a.task_type} task: start with the 50-example test and add failure cases",
+        )
+    return Finding(
+        rule="examples",
+        says="ok",
+        reason=f"{a.labelled_examples} labelled examples meets the {low}+ typically needed for a {a.task_type} task",
+    )
 
 
 def rule_stability(a: Answers) -> Finding | None:
     """Step 3: do not fine-tune a moving target; a slowly moving one is retrained (priced in economics)."""
     if a.behaviour_changes in UNSTABLE:
-        return Finding(rule="stability", says="not-fine-tune",
-                       reason=f"the required behaviour (format, tone, labels) changes {a.behaviour_changes}: keep it "
-                              "in the prompt, where a change costs nothing; a fine-tune would be stale before it "
-                              "pays back")
+        return Finding(
+            rule="stability",
+            says="not-fine-tune",
+            reason=f"the required behaviour (format, tone, labels) changes {a.behaviour_changes}: keep it "
+            "in the prompt, where a change costs nothing; a fine-tune would be stale before it "
+            "pays back",
+        )
     if a.behaviour_changes in ("monthly", "yearly"):
         n = 12 if a.behaviour_changes == "monthly" else 1
-        return Finding(rule="stability", says="ok",
-                       reason=f"the behaviour changes {a.behaviour_changes}: a fine-tune is retrained and "
-                              f"re-evaluated {n} time{'s' if n > 1 else ''} a year (priced in its monthly cost)")
+        return Finding(
+            rule="stability",
+            says="ok",
+            reason=f"the behaviour changes {a.behaviour_changes}: a fine-tune is retrained and "
+            f"re-evaluated {n} time{'s' if n > 1 else ''} a year (priced in its monthly cost)",
+        )
     return None
 
 
 def rule_residency(a: Answers) -> Finding | None:
     """Data that may not leave the company rules out hosted fine-tuning."""
     if not a.data_may_leave:
-        return Finding(rule="residency", says="not-hosted",
-                       reason="the data may not leave the company: train an open model locally")
+        return Finding(
+            rule="residency",
+            says="not-hosted",
+            reason="the data may not leave the company: train an open model locally",
+        )
     return None
 
 
@@ -171,21 +197,36 @@ def rule_hosted(a: Answers) -> Finding | None:
     if h is None:
         return None
     if h.can_create_job is False:
-        return Finding(rule="hosted", says="not-hosted",
-                       reason=f"a hosted fine-tune of {h.model} cannot be created: " + "; ".join(h.availability))
+        return Finding(
+            rule="hosted",
+            says="not-hosted",
+            reason=f"a hosted fine-tune of {h.model} cannot be created: " + "; ".join(h.availability),
+        )
     if h.can_create_job is None:
-        return Finding(rule="hosted", says="not-hosted",
-                       reason=f"a hosted fine-tune of {h.model} may not be creatable ({'; '.join(h.availability)}); "
-                              "assumed not")
-    if h.priced and h.break_even_days is not None and h.lifetime_days is not None and \
-            h.break_even_days > h.lifetime_days:
-        return Finding(rule="hosted", says="not-hosted",
-                       reason=f"a hosted fine-tune of {h.model} breaks even after {h.break_even_days:,.0f} days but "
-                              f"its base model shuts down in {h.lifetime_days:,.0f}: it cannot pay back")
+        return Finding(
+            rule="hosted",
+            says="not-hosted",
+            reason=f"a hosted fine-tune of {h.model} may not be creatable ({'; '.join(h.availability)}); assumed not",
+        )
+    if (
+        h.priced
+        and h.break_even_days is not None
+        and h.lifetime_days is not None
+        and h.break_even_days > h.lifetime_days
+    ):
+        return Finding(
+            rule="hosted",
+            says="not-hosted",
+            reason=f"a hosted fine-tune of {h.model} breaks even after {h.break_even_days:,.0f} days but "
+            f"its base model shuts down in {h.lifetime_days:,.0f}: it cannot pay back",
+        )
     if h.priced and h.break_even_days is None:
-        return Finding(rule="hosted", says="not-hosted",
-                       reason=f"a hosted fine-tune of {h.model} never pays back: its per-request cost "
-                              f"(${h.per_request_usd or 0:.6f}) is not below prompting's")
+        return Finding(
+            rule="hosted",
+            says="not-hosted",
+            reason=f"a hosted fine-tune of {h.model} never pays back: its per-request cost "
+            f"(${h.per_request_usd or 0:.6f}) is not below prompting's",
+        )
     return None
 
 
@@ -199,10 +240,14 @@ def rule_budget(a: Answers) -> Finding | None:
     if not over:
         return None
     assert a.setup_budget is not None
-    text = "; ".join(f"the {o.kind} fine-tune's setup (${o.setup_usd:,.2f}) exceeds the ${a.setup_budget:,.2f} budget"
-                     for o in over)
-    says = "not-fine-tune" if len(over) == len([o for o in (a.hosted, a.local) if o is not None]) else \
-        f"not-{over[0].kind}"
+    text = "; ".join(
+        f"the {o.kind} fine-tune's setup (${o.setup_usd:,.2f}) exceeds the ${a.setup_budget:,.2f} budget" for o in over
+    )
+    says = (
+        "not-fine-tune"
+        if len(over) == len([o for o in (a.hosted, a.local) if o is not None])
+        else f"not-{over[0].kind}"
+    )
     return Finding(rule="budget", says=says, reason=text)
 
 
@@ -212,15 +257,21 @@ def rule_small_model(a: Answers) -> Finding | None:
     if sp is None:
         return None
     if a.small_model_compliance is not None and a.small_model_compliance >= a.required_compliance:
-        return Finding(rule="small_model", says="prompt",
-                       reason=f"prompting the smaller {sp.model} reaches {a.small_model_compliance:.0%} (required "
-                              f"{a.required_compliance:.0%}) at ${sp.per_request_usd:.6f}/request")
+        return Finding(
+            rule="small_model",
+            says="prompt",
+            reason=f"prompting the smaller {sp.model} reaches {a.small_model_compliance:.0%} (required "
+            f"{a.required_compliance:.0%}) at ${sp.per_request_usd:.6f}/request",
+        )
     if h is not None and h.per_request_usd is not None and h.model == sp.model:
         cmp = "less than" if sp.per_request_usd < h.per_request_usd else "more than"
-        return Finding(rule="small_model", says="ok",
-                       reason=f"baseline: prompting {sp.model} with the same prompt costs ${sp.per_request_usd:.6f}/"
-                              f"request, {cmp} its fine-tune (${h.per_request_usd:.6f}); measure its compliance "
-                              "(--small-model-compliance)")
+        return Finding(
+            rule="small_model",
+            says="ok",
+            reason=f"baseline: prompting {sp.model} with the same prompt costs ${sp.per_request_usd:.6f}/"
+            f"request, {cmp} its fine-tune (${h.per_request_usd:.6f}); measure its compliance "
+            "(--small-model-compliance)",
+        )
     return None
 
 
@@ -229,26 +280,40 @@ def rule_local_cost(a: Answers) -> Finding | None:
     lo = a.local
     if lo is not None and lo.priced and lo.break_even_days is None and a.requests_per_day is not None:
         gpus = f"{lo.gpus} GPU{'s' if (lo.gpus or 1) > 1 else ''}, " if lo.gpus else ""
-        return Finding(rule="local_cost", says="ok",
-                       reason=f"a local fine-tune of {lo.model} never pays back on cost alone at this volume "
-                              f"(serving: {gpus}${lo.monthly_usd:,.0f}/month): choose it for compliance, data "
-                              "residency or the platform's shutdown, or serve it on hardware you already run "
-                              "(--own-hardware)")
+        return Finding(
+            rule="local_cost",
+            says="ok",
+            reason=f"a local fine-tune of {lo.model} never pays back on cost alone at this volume "
+            f"(serving: {gpus}${lo.monthly_usd:,.0f}/month): choose it for compliance, data "
+            "residency or the platform's shutdown, or serve it on hardware you already run "
+            "(--own-hardware)",
+        )
     return None
 
 
 def rule_latency(a: Answers) -> Finding | None:
     """Tight latency budgets favour short prompts (a fine-tune) over long few-shot prompts."""
     if a.latency_ms is not None and a.latency_ms < 500:
-        return Finding(rule="latency", says="ok",
-                       reason=f"a {a.latency_ms:.0f} ms latency budget favours short prompts: few-shot examples "
-                              "add input tokens to every request, a fine-tune removes them")
+        return Finding(
+            rule="latency",
+            says="ok",
+            reason=f"a {a.latency_ms:.0f} ms latency budget favours short prompts: few-shot examples "
+            "add input tokens to every request, a fine-tune removes them",
+        )
     return None
 
 
 RULES: tuple[Callable[[Answers], Finding | None], ...] = (
-    rule_facts, rule_prompt_compliance, rule_examples, rule_stability, rule_residency, rule_hosted,
-    rule_budget, rule_small_model, rule_local_cost, rule_latency,
+    rule_facts,
+    rule_prompt_compliance,
+    rule_examples,
+    rule_stability,
+    rule_residency,
+    rule_hosted,
+    rule_budget,
+    rule_small_model,
+    rule_local_cost,
+    rule_latency,
 )
 
 
@@ -274,8 +339,9 @@ def _economics_reason(o: FineTuneOption) -> str | None:
     where = f"the {o.kind} fine-tune of {o.model}"
     if o.break_even_days is None:
         return f"{where} costs ${o.setup_usd or 0:,.2f} to set up"
-    life = f", {o.lifetime_days - o.break_even_days:,.0f} days before its shutdown" if o.lifetime_days is not None \
-        else ""
+    life = (
+        f", {o.lifetime_days - o.break_even_days:,.0f} days before its shutdown" if o.lifetime_days is not None else ""
+    )
     return f"{where} costs ${o.setup_usd or 0:,.2f} to set up and pays back in {o.break_even_days:,.1f} days{life}"
 
 
@@ -289,10 +355,20 @@ def advise(a: Answers) -> Recommendation:
     compliant = by_rule.get("prompt_compliance") == "prompt"
     small_ok = by_rule.get("small_model") == "prompt"
     option = None if "not-fine-tune" in says or not enough else _where(a, says)
-    quick = option is not None and option.priced and option.break_even_days is not None and \
-        option.break_even_days <= QUICK_PAYBACK_DAYS
-    if small_ok and quick and option is not None and a.small_prompt is not None and \
-            option.per_request_usd is not None and option.per_request_usd >= a.small_prompt.per_request_usd:
+    quick = (
+        option is not None
+        and option.priced
+        and option.break_even_days is not None
+        and option.break_even_days <= QUICK_PAYBACK_DAYS
+    )
+    if (
+        small_ok
+        and quick
+        and option is not None
+        and a.small_prompt is not None
+        and option.per_request_usd is not None
+        and option.per_request_usd >= a.small_prompt.per_request_usd
+    ):
         quick = False  # it pays back against the big prompted model, but prompting the smaller one is cheaper
     model: str | None = None
 
@@ -302,14 +378,18 @@ def advise(a: Answers) -> Recommendation:
         choice = "rag+fine-tune" if behaviour_fails and option is not None else "rag"
         if choice == "rag+fine-tune":
             assert option is not None
-            reasons.append(f"the format still fails with a prompt: fine-tune the behaviour ({option.kind}) and "
-                           "retrieve the facts; the two stack")
+            reasons.append(
+                f"the format still fails with a prompt: fine-tune the behaviour ({option.kind}) and "
+                "retrieve the facts; the two stack"
+            )
     elif compliant or small_ok:
         if quick:
             assert option is not None
             choice = "fine-tune-local" if option.kind == "local" else "fine-tune-hosted"
-            reasons.append(f"even though prompting complies, a fine-tune repays its setup within {QUICK_PAYBACK_DAYS} "
-                           "days: the removed prompt tokens cost more than training")
+            reasons.append(
+                f"even though prompting complies, a fine-tune repays its setup within {QUICK_PAYBACK_DAYS} "
+                "days: the removed prompt tokens cost more than training"
+            )
         else:
             choice = "prompt"
             if small_ok and a.small_prompt is not None:
@@ -320,8 +400,10 @@ def advise(a: Answers) -> Recommendation:
             reasons.append("no fine-tune option is open: see the reasons above")
     elif a.prompt_compliance is None and not quick:
         choice = "few-shot"
-        reasons.append("prompt compliance is unknown: measure a good prompt with a few examples first (step 1 "
-                       "of the decision tree), then fine-tune if it falls short")
+        reasons.append(
+            "prompt compliance is unknown: measure a good prompt with a few examples first (step 1 "
+            "of the decision tree), then fine-tune if it falls short"
+        )
     else:
         choice = "fine-tune-local" if option.kind == "local" else "fine-tune-hosted"
     if "fine-tune" in choice and option is not None:
@@ -348,9 +430,15 @@ def advise(a: Answers) -> Recommendation:
     if a.small_prompt is not None:
         numbers["small_model_usd_per_request"] = a.small_prompt.per_request_usd
     hosted_chosen = "fine-tune" in choice and option is not None and option.kind == "hosted"
-    return Recommendation(choice=choice, model=model, reasons=reasons, risks=_risks(a, choice, hosted_chosen),
-                          assumptions=[],
-                          numbers=numbers, findings=findings)
+    return Recommendation(
+        choice=choice,
+        model=model,
+        reasons=reasons,
+        risks=_risks(a, choice, hosted_chosen),
+        assumptions=[],
+        numbers=numbers,
+        findings=findings,
+    )
 
 
 def _risks(a: Answers, choice: Choice, hosted_chosen: bool) -> list[str]:
@@ -359,10 +447,14 @@ def _risks(a: Answers, choice: Choice, hosted_chosen: bool) -> list[str]:
         low, _ = EXAMPLES_NEEDED[a.task_type]
         if a.labelled_examples < max(low, 100):
             risks.append("overfitting: few examples; hold out a test split and watch validation loss")
-        risks.append("forgetting: compare general prompts (maths, common sense) against the base model; "
-                     "a drop of more than 5-10 points means over-training or inconsistent data")
+        risks.append(
+            "forgetting: compare general prompts (maths, common sense) against the base model; "
+            "a drop of more than 5-10 points means over-training or inconsistent data"
+        )
         risks.append("inconsistent data is copied faithfully: run `ftadvisor data check` and `data dedup` first")
     if hosted_chosen and a.hosted is not None and a.hosted.lifetime_days is not None:
-        risks.append(f"model shutdown: a hosted fine-tune of {a.hosted.model or 'an OpenAI model'} stops answering "
-                     f"in {a.hosted.lifetime_days:,.0f} days; plan the local path (same data, open model)")
+        risks.append(
+            f"model shutdown: a hosted fine-tune of {a.hosted.model or 'an OpenAI model'} stops answering "
+            f"in {a.hosted.lifetime_days:,.0f} days; plan the local path (same data, open model)"
+        )
     return risks

@@ -32,8 +32,11 @@ def dispatch(d: Decision, *, local_model: str | None, force: bool = False) -> Di
     hosted = d.economics.option("hosted")
     forced = "fine-tune" not in rec.choice
     if forced and not force:
-        raise NotAFineTune(f"the advice is {rec.choice}, not a fine-tune, so nothing was sent: "
-                           + "; ".join(rec.reasons[-2:]) + ". Pass --force to train anyway")
+        raise NotAFineTune(
+            f"the advice is {rec.choice}, not a fine-tune, so nothing was sent: "
+            + "; ".join(rec.reasons[-2:])
+            + ". Pass --force to train anyway"
+        )
     if forced:
         open_hosted = hosted is not None and hosted.availability is not None and hosted.availability.can_create_job
         kind = "hosted" if open_hosted else "local"
@@ -41,12 +44,15 @@ def dispatch(d: Decision, *, local_model: str | None, force: bool = False) -> Di
         kind = "hosted"
     else:
         kind = "local"
-    note = "set up retrieval (RAG) for the facts; this job trains the behaviour" if rec.choice == "rag+fine-tune" \
-        else None
+    note = (
+        "set up retrieval (RAG) for the facts; this job trains the behaviour" if rec.choice == "rag+fine-tune" else None
+    )
     if kind == "hosted":
         assert hosted is not None
         return Dispatch(backend="openai", model=hosted.model, choice=rec.choice, forced=forced, note=note)
     if not local_model:
-        raise FtAdvisorError("the advice is a local fine-tune: give --model, the open model to train here (a folder, "
-                             "a .gguf file or the built-in smollm2-135m-instruct)")
+        raise FtAdvisorError(
+            "the advice is a local fine-tune: give --model, the open model to train here (a folder, "
+            "a .gguf file or the built-in smollm2-135m-instruct)"
+        )
     return Dispatch(backend="local", model=local_model, choice=rec.choice, forced=forced, note=note)

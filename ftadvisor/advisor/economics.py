@@ -108,44 +108,78 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
     if inp.prompt_tokens is not None and inp.caching.enabled and inp.prompt_tokens < MIN_CACHED_PREFIX:
         assumptions[0] += f"; the {inp.prompt_tokens:,.0f}-token prompt is too short to be cached"
     if inp.cost_per_example is None:
-        assumptions.append(f"data collection ${per_example:g}/example, not given ({DATA_COST_SOURCE}); "
-                           "set --cost-per-example")
+        assumptions.append(
+            f"data collection ${per_example:g}/example, not given ({DATA_COST_SOURCE}); set --cost-per-example"
+        )
     n = max(inp.examples, 1)
-    per_epoch = inp.billing_tokens_per_epoch if inp.billing_tokens_per_epoch is not None else \
-        int(n * inp.example_tokens)
+    per_epoch = (
+        inp.billing_tokens_per_epoch if inp.billing_tokens_per_epoch is not None else int(n * inp.example_tokens)
+    )
     retrains = RETRAINS_PER_YEAR[inp.behaviour_changes]
     base = find_model(cat, inp.prompted_model) if inp.prompted_model else None
-    s = None if inp.prompt_tokens is None else Scenario(
-        prompt_tokens=inp.prompt_tokens, input_tokens=inp.input_tokens, output_tokens=inp.output_tokens,
-        ft_prompt_tokens=inp.ft_prompt_tokens, cache_hit_rate=hit)
+    s = (
+        None
+        if inp.prompt_tokens is None
+        else Scenario(
+            prompt_tokens=inp.prompt_tokens,
+            input_tokens=inp.input_tokens,
+            output_tokens=inp.output_tokens,
+            ft_prompt_tokens=inp.ft_prompt_tokens,
+            cache_hit_rate=hit,
+        )
+    )
     options = []
-    roads: tuple[tuple[Literal["hosted", "local"], str | None], ...] = (("hosted", inp.hosted_model),
-                                                                         ("local", inp.local_model))
+    roads: tuple[tuple[Literal["hosted", "local"], str | None], ...] = (
+        ("hosted", inp.hosted_model),
+        ("local", inp.local_model),
+    )
     for kind, name in roads:
         if name is None:
             continue
         entry = find_model(cat, name)
-        t = training_estimate(entry, billing_tokens_per_epoch=per_epoch, n_examples=n, epochs=inp.epochs,
-                              cost_per_example=per_example)
+        t = training_estimate(
+            entry, billing_tokens_per_epoch=per_epoch, n_examples=n, epochs=inp.epochs, cost_per_example=per_example
+        )
         retraining = t.training_usd * retrains / 12
         fleet = serving_fleet(entry, s, rpd, own_hardware=inp.own_hardware) if s is not None else None
         be_in = be = None
         if base is not None and s is not None:
-            be_in = scenario_input(base, entry, s, train_cost=t.training_usd, data_cost=t.data_usd,
-                                   requests_per_day=rpd,
-                                   hosting=fleet.usd_per_month if fleet else deployment_hosting(entry),
-                                   retraining_per_month=retraining if rpd else 0.0, today=today)
+            be_in = scenario_input(
+                base,
+                entry,
+                s,
+                train_cost=t.training_usd,
+                data_cost=t.data_usd,
+                requests_per_day=rpd,
+                hosting=fleet.usd_per_month if fleet else deployment_hosting(entry),
+                retraining_per_month=retraining if rpd else 0.0,
+                today=today,
+            )
             be = break_even(be_in)
         per_request = be_in.ft_cost if be_in is not None and not entry.self_hosted else None
-        options.append(OptionCost(
-            kind=kind, model=entry.id, training=t, setup_usd=t.total_usd, per_request_usd=per_request, fleet=fleet,
-            retrains_per_year=retrains, retraining_per_month=retraining, inputs=be_in, break_even=be,
-            lifetime_days=remaining_life_days(entry, today),
-            availability=availability(entry, cat, today=today, org_history=inp.org_history)
-            if not entry.self_hosted else None))
+        options.append(
+            OptionCost(
+                kind=kind,
+                model=entry.id,
+                training=t,
+                setup_usd=t.total_usd,
+                per_request_usd=per_request,
+                fleet=fleet,
+                retrains_per_year=retrains,
+                retraining_per_month=retraining,
+                inputs=be_in,
+                break_even=be,
+                lifetime_days=remaining_life_days(entry, today),
+                availability=availability(entry, cat, today=today, org_history=inp.org_history)
+                if not entry.self_hosted
+                else None,
+            )
+        )
     if retrains:
-        assumptions.append(f"behaviour changes {inp.behaviour_changes}: {retrains} retraining run(s) a year, "
-                           "training compute only (new examples extra)")
+        assumptions.append(
+            f"behaviour changes {inp.behaviour_changes}: {retrains} retraining run(s) a year, "
+            "training compute only (new examples extra)"
+        )
     small = None
     hosted = next((o for o in options if o.kind == "hosted"), None)
     small_name = inp.small_model or (hosted.model if hosted else None)
@@ -155,12 +189,20 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
     rag = None
     if base is not None and s is not None and inp.rag_tokens is not None:
         rag = prompt_request_cost(base, s.model_copy(update={"input_tokens": s.input_tokens + inp.rag_tokens}))
-    return Economics(as_of=today, requests_per_day=rpd, cache_hit_rate=hit, caching=assumptions[0],
-                     prompted_model=base.id if base else None,
-                     prompt_per_request_usd=prompt_request_cost(base, s) if base is not None and s is not None
-                     else None, rag_per_request_usd=rag,
-                     small_prompt=small, cost_per_example=per_example,
-                     data_cost_assumed=inp.cost_per_example is None, options=options, assumptions=assumptions)
+    return Economics(
+        as_of=today,
+        requests_per_day=rpd,
+        cache_hit_rate=hit,
+        caching=assumptions[0],
+        prompted_model=base.id if base else None,
+        prompt_per_request_usd=prompt_request_cost(base, s) if base is not None and s is not None else None,
+        rag_per_request_usd=rag,
+        small_prompt=small,
+        cost_per_example=per_example,
+        data_cost_assumed=inp.cost_per_example is None,
+        options=options,
+        assumptions=assumptions,
+    )
 
 
 def fine_tune_option(o: OptionCost) -> FineTuneOption:
@@ -168,12 +210,18 @@ def fine_tune_option(o: OptionCost) -> FineTuneOption:
     be = o.break_even
     av = o.availability
     return FineTuneOption(
-        kind=o.kind, model=o.model, setup_usd=o.setup_usd, per_request_usd=o.per_request_usd,
+        kind=o.kind,
+        model=o.model,
+        setup_usd=o.setup_usd,
+        per_request_usd=o.per_request_usd,
         monthly_usd=(o.inputs.monthly_cost if o.inputs else 0.0),
         gpus=o.fleet.gpus if o.fleet else None,
-        break_even_days=be.break_even_days if be else None, priced=be is not None,
-        lifetime_days=o.lifetime_days, can_create_job=True if av is None else av.can_create_job,
-        availability=[] if av is None else av.reasons)
+        break_even_days=be.break_even_days if be else None,
+        priced=be is not None,
+        lifetime_days=o.lifetime_days,
+        can_create_job=True if av is None else av.can_create_job,
+        availability=[] if av is None else av.reasons,
+    )
 
 
 class Decision(BaseModel):
@@ -190,11 +238,15 @@ def decide(cat: Catalogue, answers: Answers, inp: EconomicsInput, *, today: dt.d
 
     def one(per_example: float | None) -> tuple[Recommendation, Economics]:
         e = compare(cat, inp.model_copy(update={"cost_per_example": per_example}), today=today)
-        a = answers.model_copy(update={
-            "hosted": fine_tune_option(h) if (h := e.option("hosted")) else None,
-            "local": fine_tune_option(lo) if (lo := e.option("local")) else None,
-            "small_prompt": e.small_prompt, "prompt_per_request_usd": e.prompt_per_request_usd,
-            "rag_per_request_usd": e.rag_per_request_usd})
+        a = answers.model_copy(
+            update={
+                "hosted": fine_tune_option(h) if (h := e.option("hosted")) else None,
+                "local": fine_tune_option(lo) if (lo := e.option("local")) else None,
+                "small_prompt": e.small_prompt,
+                "prompt_per_request_usd": e.prompt_per_request_usd,
+                "rag_per_request_usd": e.rag_per_request_usd,
+            }
+        )
         return advise(a), e
 
     rec, econ = one(inp.cost_per_example)

@@ -37,7 +37,7 @@ MLP = ("gate_proj", "up_proj", "down_proj")
 ALL_LINEAR = ATTENTION + MLP
 PRESETS = {"all-linear": ALL_LINEAR, "attention": ATTENTION, "qv": ("q_proj", "v_proj")}
 SUPPORTED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "granite", "olmo2", "smollm3")
-GIB = 1024 ** 3
+GIB = 1024**3
 NF4_BYTES = 0.52
 
 
@@ -56,9 +56,15 @@ class ModelShape(BaseModel):
     def linears(self) -> dict[str, tuple[int, int]]:
         """(d_in, d_out) of each linear layer in one decoder block."""
         h, q, kv = self.hidden, self.heads * self.head_dim, self.kv_heads * self.head_dim
-        return {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-                "gate_proj": (h, self.intermediate), "up_proj": (h, self.intermediate),
-                "down_proj": (self.intermediate, h)}
+        return {
+            "q_proj": (h, q),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (q, h),
+            "gate_proj": (h, self.intermediate),
+            "up_proj": (h, self.intermediate),
+            "down_proj": (self.intermediate, h),
+        }
 
     def linear_params(self) -> int:
         """Parameters in the per-layer linear weights (what QLoRA quantises), all layers."""
@@ -72,11 +78,29 @@ class ModelShape(BaseModel):
         return embeddings + norms + self.linear_params()
 
 
-def _shape(model_type: str, hidden: int, intermediate: int, heads: int, kv_heads: int, layers: int, vocab: int,
-           tied: bool, head_dim: int | None = None) -> ModelShape:
-    return ModelShape(model_type=model_type, hidden=hidden, intermediate=intermediate, heads=heads, kv_heads=kv_heads,
-                      head_dim=head_dim or hidden // heads, layers=layers, vocab=vocab, tied_embeddings=tied,
-                      attention_bias=model_type == "qwen2")
+def _shape(
+    model_type: str,
+    hidden: int,
+    intermediate: int,
+    heads: int,
+    kv_heads: int,
+    layers: int,
+    vocab: int,
+    tied: bool,
+    head_dim: int | None = None,
+) -> ModelShape:
+    return ModelShape(
+        model_type=model_type,
+        hidden=hidden,
+        intermediate=intermediate,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim or hidden // heads,
+        layers=layers,
+        vocab=vocab,
+        tied_embeddings=tied,
+        attention_bias=model_type == "qwen2",
+    )
 
 
 # Shapes of common open models, from their published config.json files, for sizing without a download.
@@ -114,12 +138,17 @@ def read_config(path: str | Path) -> ModelShape:
     try:
         hidden, heads = int(cfg["hidden_size"]), int(cfg["num_attention_heads"])
         shape = ModelShape(
-            model_type=model_type, hidden=hidden, intermediate=int(cfg["intermediate_size"]), heads=heads,
+            model_type=model_type,
+            hidden=hidden,
+            intermediate=int(cfg["intermediate_size"]),
+            heads=heads,
             kv_heads=int(cfg.get("num_key_value_heads") or heads),
-            head_dim=int(cfg.get("head_dim") or hidden // heads), layers=int(cfg["num_hidden_layers"]),
+            head_dim=int(cfg.get("head_dim") or hidden // heads),
+            layers=int(cfg["num_hidden_layers"]),
             vocab=int(cfg["vocab_size"]),
             tied_embeddings=bool(cfg.get("tie_word_embeddings", model_type.startswith("gemma"))),
-            attention_bias=bool(cfg.get("attention_bias", model_type == "qwen2")))
+            attention_bias=bool(cfg.get("attention_bias", model_type == "qwen2")),
+        )
     except KeyError as exc:
         raise InputError(f"{p}: missing field {exc.args[0]!r}") from exc
     except (TypeError, ValueError) as exc:
@@ -181,8 +210,9 @@ def memory(shape: ModelShape, trainable: int, method: Method, m: MemorySettings)
     scale = m.dtype_bytes / 2
     one_layer = 34 * s * b * h * scale
     logits_dtype = 4 if (method == "qlora" and m.upcast) else m.dtype_bytes
-    per_logit = (logits_dtype + FP32_UPCAST_BYTES) / LOSS_CHUNKS if m.loss == "chunked" else \
-        logits_dtype + LOSS_BYTES[m.loss]
+    per_logit = (
+        (logits_dtype + FP32_UPCAST_BYTES) / LOSS_CHUNKS if m.loss == "chunked" else logits_dtype + LOSS_BYTES[m.loss]
+    )
     logits = b * s * shape.vocab * per_logit
     if not m.gradient_checkpointing:
         activations = L * one_layer
@@ -191,9 +221,13 @@ def memory(shape: ModelShape, trainable: int, method: Method, m: MemorySettings)
         if one_layer >= logits:
             activations, logits = activations + one_layer, 0.0
     total = weights + adapter + activations + logits
-    return MemoryBreakdown(weights=round(weights / GIB, 3), adapter_and_optimizer=round(adapter / GIB, 3),
-                           activations=round(activations / GIB, 3), logits=round(logits / GIB, 3),
-                           total=round(total / GIB, 3))
+    return MemoryBreakdown(
+        weights=round(weights / GIB, 3),
+        adapter_and_optimizer=round(adapter / GIB, 3),
+        activations=round(activations / GIB, 3),
+        logits=round(logits / GIB, 3),
+        total=round(total / GIB, 3),
+    )
 
 
 class Fit(BaseModel):
@@ -221,12 +255,16 @@ def _largest(fits: Callable[[int], bool], high: int) -> int:
 
 def fit(shape: ModelShape, trainable: int, m: MemorySettings, gpu_memory_gib: float) -> Fit:
     def largest(method: Method, field: str, high: int) -> int:
-        return _largest(lambda n: memory(shape, trainable, method, m.model_copy(update={field: n})).total
-                        <= gpu_memory_gib, high)
+        return _largest(
+            lambda n: memory(shape, trainable, method, m.model_copy(update={field: n})).total <= gpu_memory_gib, high
+        )
 
     methods: tuple[Method, ...] = ("full", "lora", "qlora")
-    return Fit(gpu_memory_gib=gpu_memory_gib, max_seq_len={x: largest(x, "seq_len", 4_194_304) for x in methods},
-               max_batch_size={x: largest(x, "batch_size", 65_536) for x in methods})
+    return Fit(
+        gpu_memory_gib=gpu_memory_gib,
+        max_seq_len={x: largest(x, "seq_len", 4_194_304) for x in methods},
+        max_batch_size={x: largest(x, "batch_size", 65_536) for x in methods},
+    )
 
 
 class MatrixSize(BaseModel):
@@ -243,8 +281,15 @@ class MatrixSize(BaseModel):
 
 def _matrix(module: str, d_in: int, d_out: int, rank: int) -> MatrixSize:
     full, lora = d_in * d_out, rank * (d_in + d_out)
-    return MatrixSize(module=module, d_in=d_in, d_out=d_out, full_params=full, lora_params=lora,
-                      reduction=full / lora, lora_percent=100 * lora / full)
+    return MatrixSize(
+        module=module,
+        d_in=d_in,
+        d_out=d_out,
+        full_params=full,
+        lora_params=lora,
+        reduction=full / lora,
+        lora_percent=100 * lora / full,
+    )
 
 
 class LoraSize(BaseModel):
@@ -263,8 +308,14 @@ class LoraSize(BaseModel):
     fit: Fit | None = None
 
 
-def lora_size(shape: ModelShape, rank: int, targets: list[str], settings: MemorySettings | None = None,
-              *, gpu_memory_gib: float | None = None) -> LoraSize:
+def lora_size(
+    shape: ModelShape,
+    rank: int,
+    targets: list[str],
+    settings: MemorySettings | None = None,
+    *,
+    gpu_memory_gib: float | None = None,
+) -> LoraSize:
     """Exact LoRA parameter count and memory estimates (GiB per GPU) for full, LoRA and QLoRA training."""
     if rank < 1:
         raise InputError(f"--rank must be at least 1, got {rank}")
@@ -277,9 +328,18 @@ def lora_size(shape: ModelShape, rank: int, targets: list[str], settings: Memory
     base = shape.total_params()
     breakdown = {method: memory(shape, trainable, method, m) for method in ("full", "lora", "qlora")}
     per_matrix = [_matrix(t, *linears[t], rank) for t in targets]
-    return LoraSize(model_type=shape.model_type, rank=rank, targets=list(targets), trainable_params=trainable,
-                    base_params=base, total_params=base + trainable,
-                    trainable_percent=100 * trainable / (base + trainable), adapter_bytes=4 * trainable,
-                    per_matrix=per_matrix, settings=m, memory_gb={k: v.total for k, v in breakdown.items()},
-                    breakdown=breakdown,
-                    fit=None if gpu_memory_gib is None else fit(shape, trainable, m, gpu_memory_gib))
+    return LoraSize(
+        model_type=shape.model_type,
+        rank=rank,
+        targets=list(targets),
+        trainable_params=trainable,
+        base_params=base,
+        total_params=base + trainable,
+        trainable_percent=100 * trainable / (base + trainable),
+        adapter_bytes=4 * trainable,
+        per_matrix=per_matrix,
+        settings=m,
+        memory_gb={k: v.total for k, v in breakdown.items()},
+        breakdown=breakdown,
+        fit=None if gpu_memory_gib is None else fit(shape, trainable, m, gpu_memory_gib),
+    )

@@ -27,8 +27,13 @@ def plot_breakeven(inp: BreakEvenInput, result: BreakEven, path: str | Path, tit
     if result.break_even_days is not None and result.break_even_days <= horizon:
         x = result.break_even_days
         ax.axvline(x, color="#2ca02c", linestyle="--", linewidth=1)
-        ax.annotate(f"break-even: day {x:,.1f}", (x, cumulative_costs(inp, x)[0]), textcoords="offset points",
-                    xytext=(6, -14), color="#2ca02c")
+        ax.annotate(
+            f"break-even: day {x:,.1f}",
+            (x, cumulative_costs(inp, x)[0]),
+            textcoords="offset points",
+            xytext=(6, -14),
+            color="#2ca02c",
+        )
     if result.lifetime_days is not None and result.lifetime_days <= horizon:
         ax.axvline(result.lifetime_days, color="black", linewidth=1.2)
         ax.annotate("model shutdown", (result.lifetime_days, 0), textcoords="offset points", xytext=(4, 8))

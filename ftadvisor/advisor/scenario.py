@@ -56,8 +56,14 @@ class Fleet(BaseModel):
     basis: str
 
 
-def serving_fleet(ft: ModelEntry, s: Scenario, requests_per_day: float | None, *,
-                  peak_to_average: float = PEAK_TO_AVERAGE, own_hardware: bool = False) -> Fleet | None:
+def serving_fleet(
+    ft: ModelEntry,
+    s: Scenario,
+    requests_per_day: float | None,
+    *,
+    peak_to_average: float = PEAK_TO_AVERAGE,
+    own_hardware: bool = False,
+) -> Fleet | None:
     """replicas = ceil(peak tokens/s / one replica's serving throughput), at least one; GPUs = replicas x
     GPUs per replica, each paid per hour all month (0 on hardware you already run). None for hosted APIs."""
     if not ft.self_hosted:
@@ -69,13 +75,26 @@ def serving_fleet(ft: ModelEntry, s: Scenario, requests_per_day: float | None, *
     gpus = replicas * ft.serving_gpus
     rate = ft.gpu_per_hour or 0.0
     monthly = 0.0 if own_hardware else gpus * rate * HOURS_PER_MONTH
-    basis = (f"{replicas} replica{'s' if replicas > 1 else ''} x {ft.serving_gpus} GPU"
-             + (f" for a peak of {peak:,.0f} tokens/s ({peak_to_average:g}x the average; one replica serves "
-                f"{tps:,.0f})" if tps else "")
-             + (": on hardware you already run, no rental" if own_hardware else f" at ${rate:g}/GPU-hour"))
-    return Fleet(tokens_per_request=per_request, peak_tokens_per_second=peak, peak_to_average=peak_to_average,
-                 replicas=replicas, gpus=gpus, gpu_per_hour=rate, own_hardware=own_hardware, usd_per_month=monthly,
-                 basis=basis)
+    basis = (
+        f"{replicas} replica{'s' if replicas > 1 else ''} x {ft.serving_gpus} GPU"
+        + (
+            f" for a peak of {peak:,.0f} tokens/s ({peak_to_average:g}x the average; one replica serves {tps:,.0f})"
+            if tps
+            else ""
+        )
+        + (": on hardware you already run, no rental" if own_hardware else f" at ${rate:g}/GPU-hour")
+    )
+    return Fleet(
+        tokens_per_request=per_request,
+        peak_tokens_per_second=peak,
+        peak_to_average=peak_to_average,
+        replicas=replicas,
+        gpus=gpus,
+        gpu_per_hour=rate,
+        own_hardware=own_hardware,
+        usd_per_month=monthly,
+        basis=basis,
+    )
 
 
 def deployment_hosting(ft: ModelEntry) -> float:
@@ -90,25 +109,59 @@ def remaining_life_days(ft: ModelEntry, today: dt.date | None = None) -> float |
     return max(0.0, float((ft.shutdown - (today or dt.date.today())).days))
 
 
-def scenario_input(base: ModelEntry, ft: ModelEntry, s: Scenario, *, train_cost: float, data_cost: float = 0,
-                   requests_per_day: float | None = None, lifetime_days: float | None = None,
-                   hosting: float | None = None, retraining_per_month: float = 0.0, own_hardware: bool = False,
-                   today: dt.date | None = None) -> BreakEvenInput:
+def scenario_input(
+    base: ModelEntry,
+    ft: ModelEntry,
+    s: Scenario,
+    *,
+    train_cost: float,
+    data_cost: float = 0,
+    requests_per_day: float | None = None,
+    lifetime_days: float | None = None,
+    hosting: float | None = None,
+    retraining_per_month: float = 0.0,
+    own_hardware: bool = False,
+    today: dt.date | None = None,
+) -> BreakEvenInput:
     """Break-even inputs for prompting ``base`` with the long prompt vs the fine-tuned ``ft`` (its remaining
     life from the catalogue's shutdown date unless ``lifetime_days`` is given)."""
-    return breakeven_input(base, ft, s, train_cost, data_cost, requests_per_day,
-                           lifetime_days if lifetime_days is not None else remaining_life_days(ft, today),
-                           hosting, retraining_per_month, own_hardware)
+    return breakeven_input(
+        base,
+        ft,
+        s,
+        train_cost,
+        data_cost,
+        requests_per_day,
+        lifetime_days if lifetime_days is not None else remaining_life_days(ft, today),
+        hosting,
+        retraining_per_month,
+        own_hardware,
+    )
 
 
-def breakeven_input(base: ModelEntry, ft: ModelEntry, s: Scenario, train_cost: float, data_cost: float,
-                    requests_per_day: float | None, lifetime_days: float | None, hosting: float | None,
-                    retraining_per_month: float, own_hardware: bool) -> BreakEvenInput:
+def breakeven_input(
+    base: ModelEntry,
+    ft: ModelEntry,
+    s: Scenario,
+    train_cost: float,
+    data_cost: float,
+    requests_per_day: float | None,
+    lifetime_days: float | None,
+    hosting: float | None,
+    retraining_per_month: float,
+    own_hardware: bool,
+) -> BreakEvenInput:
     """:func:`scenario_input` once the lifetime is known (no dates: the calculators page computes this too)."""
     if hosting is None:
         fleet = serving_fleet(ft, s, requests_per_day, own_hardware=own_hardware)
         hosting = fleet.usd_per_month if fleet else deployment_hosting(ft)
     return BreakEvenInput(
-        train_cost=train_cost, data_cost=data_cost, prompt_cost=prompt_request_cost(base, s),
-        ft_cost=ft_request_cost(ft, s), hosting_per_month=hosting, retraining_per_month=retraining_per_month,
-        requests_per_day=requests_per_day, lifetime_days=lifetime_days)
+        train_cost=train_cost,
+        data_cost=data_cost,
+        prompt_cost=prompt_request_cost(base, s),
+        ft_cost=ft_request_cost(ft, s),
+        hosting_per_month=hosting,
+        retraining_per_month=retraining_per_month,
+        requests_per_day=requests_per_day,
+        lifetime_days=lifetime_days,
+    )

@@ -22,6 +22,24 @@ from ftadvisor.backends.base import (
 )
 from ftadvisor.backends.registry import backend_class, get_backend, infer_backend, names
 
-__all__ = ["ACTIVE", "RUN_KEY", "TERMINAL", "Backend", "BackendOptions", "Checkpoint", "Completion", "FileRef", "Job",
-           "JobEvent", "JobSpec", "Usage", "backend_class", "capabilities", "get_backend", "infer_backend", "names",
-           "new_run_id", "wait"]
+__all__ = [
+    "ACTIVE",
+    "RUN_KEY",
+    "TERMINAL",
+    "Backend",
+    "BackendOptions",
+    "Checkpoint",
+    "Completion",
+    "FileRef",
+    "Job",
+    "JobEvent",
+    "JobSpec",
+    "Usage",
+    "backend_class",
+    "capabilities",
+    "get_backend",
+    "infer_backend",
+    "names",
+    "new_run_id",
+    "wait",
+]

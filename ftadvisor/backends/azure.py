@@ -48,8 +48,14 @@ class AzureBackend(OpenAIBackend):
     methods = frozenset({"sft", "dpo"})
     Options: type[BackendOptions] = NoOptions  # Azure has no W&B integration
 
-    def __init__(self, endpoint: str | None = None, api_key: str | None = None, api_version: str | None = None,
-                 ad_token: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
+        ad_token: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(api_key=api_key or os.environ.get("AZURE_OPENAI_API_KEY") or "", **kwargs)
         self._endpoint = endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT") or ""
         self._api_version = api_version or os.environ.get("AZURE_OPENAI_API_VERSION") or DEFAULT_API_VERSION
@@ -59,18 +65,32 @@ class AzureBackend(OpenAIBackend):
 
     def _make_client(self) -> Any:
         if not self._endpoint:
-            raise InputError("no Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com)")
+            raise InputError(
+                "no Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com)"
+            )
         if not (self._key or self._ad_token):
-            raise InputError("no Azure OpenAI credentials: set AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN (an "
-                             "Entra ID token); neither is ever printed or stored")
+            raise InputError(
+                "no Azure OpenAI credentials: set AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN (an "
+                "Entra ID token); neither is ever printed or stored"
+            )
         from openai import AzureOpenAI
 
         timeout, retries = self._client_args["timeout"], self._client_args["max_retries"]
         if self._ad_token:
-            return AzureOpenAI(azure_endpoint=self._endpoint, api_version=self._api_version,
-                               azure_ad_token=self._ad_token, timeout=timeout, max_retries=retries)
-        return AzureOpenAI(azure_endpoint=self._endpoint, api_version=self._api_version, api_key=self._key,
-                           timeout=timeout, max_retries=retries)
+            return AzureOpenAI(
+                azure_endpoint=self._endpoint,
+                api_version=self._api_version,
+                azure_ad_token=self._ad_token,
+                timeout=timeout,
+                max_retries=retries,
+            )
+        return AzureOpenAI(
+            azure_endpoint=self._endpoint,
+            api_version=self._api_version,
+            api_key=self._key,
+            timeout=timeout,
+            max_retries=retries,
+        )
 
     @classmethod
     def owns(cls, ref: str) -> int:
@@ -105,11 +125,19 @@ class AzureBackend(OpenAIBackend):
         known = _read_deployments()
         if model in known:
             return known[model]
-        raise InputError(f"{model} is not deployed (Azure serves fine-tunes only through a deployment, billed by the "
-                         f"hour): run `ftadvisor jobs deploy {model}`, or pass the deployment name as --model")
+        raise InputError(
+            f"{model} is not deployed (Azure serves fine-tunes only through a deployment, billed by the "
+            f"hour): run `ftadvisor jobs deploy {model}`, or pass the deployment name as --model"
+        )
 
-    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion:
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         return super().complete(self._deployment_for(model), messages, max_tokens=max_tokens, temperature=temperature)
 
     def deploy(self, fine_tuned_model: str, deployment: str | None = None) -> Deployment:
@@ -119,17 +147,24 @@ class AzureBackend(OpenAIBackend):
         from ftadvisor.pricing import load_catalogue
 
         name = deployment or re.sub(r"[^A-Za-z0-9_.-]", "-", fine_tuned_model)[:64]
-        sub, group, resource = (os.environ.get(k, "") for k in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP",
-                                                                "AZURE_OPENAI_RESOURCE"))
+        sub, group, resource = (
+            os.environ.get(k, "") for k in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZURE_OPENAI_RESOURCE")
+        )
         token = os.environ.get("AZURE_MANAGEMENT_TOKEN", "")
         if not (sub and group and resource and token):
-            raise InputError("deploying needs AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZURE_OPENAI_RESOURCE and "
-                             "AZURE_MANAGEMENT_TOKEN; or run: " + az_deploy_command(fine_tuned_model, name))
+            raise InputError(
+                "deploying needs AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZURE_OPENAI_RESOURCE and "
+                "AZURE_MANAGEMENT_TOKEN; or run: " + az_deploy_command(fine_tuned_model, name)
+            )
         base = os.environ.get("AZURE_MANAGEMENT_URL", MANAGEMENT_URL).rstrip("/")
-        url = (f"{base}/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/"
-               f"{resource}/deployments/{name}?api-version={MANAGEMENT_API_VERSION}")
-        body = {"sku": {"name": "standard", "capacity": 1},
-                "properties": {"model": {"format": "OpenAI", "name": fine_tuned_model, "version": "1"}}}
+        url = (
+            f"{base}/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/"
+            f"{resource}/deployments/{name}?api-version={MANAGEMENT_API_VERSION}"
+        )
+        body = {
+            "sku": {"name": "standard", "capacity": 1},
+            "properties": {"model": {"format": "OpenAI", "name": fine_tuned_model, "version": "1"}},
+        }
         state = self._arm("PUT", url, token, body)
         waited = 0.0
         while state.get("properties", {}).get("provisioningState") not in ("Succeeded", "Failed", "Canceled"):
@@ -143,31 +178,42 @@ class AzureBackend(OpenAIBackend):
             raise BackendError(f"deploying {fine_tuned_model} as {name} failed on Azure")
         _write_deployment(fine_tuned_model, name)
         entry = load_catalogue().find(fine_tuned_model, provider=self.provider)
-        return Deployment(name=name, model=fine_tuned_model, status=status.lower(),
-                          hourly_usd=entry.hosting_per_hour if entry else None,
-                          note="billed by the hour while it exists; Azure deletes deployments idle for 15 days")
+        return Deployment(
+            name=name,
+            model=fine_tuned_model,
+            status=status.lower(),
+            hourly_usd=entry.hosting_per_hour if entry else None,
+            note="billed by the hour while it exists; Azure deletes deployments idle for 15 days",
+        )
 
     def _arm(self, method: str, url: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return dict(json.loads(r.read() or b"{}"))
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:500].decode("utf-8", "replace")
             error = InputError if exc.code in (400, 401, 403, 404, 409) else BackendError
-            raise error(redact(f"Azure Resource Manager answered {exc.code} to {method} deployment: {detail}",
-                               token)) from None
+            raise error(
+                redact(f"Azure Resource Manager answered {exc.code} to {method} deployment: {detail}", token)
+            ) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise BackendError(f"could not reach Azure Resource Manager ({exc.__class__.__name__})") from None
 
 
 def az_deploy_command(fine_tuned_model: str, deployment: str) -> str:
     """The documented Azure CLI equivalent of ``deploy``."""
-    return (f"az cognitiveservices account deployment create --resource-group $AZURE_RESOURCE_GROUP --name "
-            f"$AZURE_OPENAI_RESOURCE --deployment-name {deployment} --model-name {fine_tuned_model} --model-version 1 "
-            "--model-format OpenAI --sku-name standard --sku-capacity 1")
+    return (
+        f"az cognitiveservices account deployment create --resource-group $AZURE_RESOURCE_GROUP --name "
+        f"$AZURE_OPENAI_RESOURCE --deployment-name {deployment} --model-name {fine_tuned_model} --model-version 1 "
+        "--model-format OpenAI --sku-name standard --sku-capacity 1"
+    )
 
 
 def _read_deployments() -> dict[str, str]:

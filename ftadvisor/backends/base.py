@@ -32,6 +32,8 @@ RUN_KEY = "ftadvisor_run"  # job metadata key that carries the run id (at-most-o
 
 def new_run_id() -> str:
     return "run-" + uuid.uuid4().hex[:16]
+
+
 METHOD_TYPES: dict[Method, str] = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
 # Ranges from OpenAI's API (CreateFineTuningJobRequest): checked before anything is sent.
@@ -47,8 +49,15 @@ HYPERPARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {  # name: (low, h
 METHOD_HYPERPARAMETERS = {
     "sft": {"n_epochs", "batch_size", "learning_rate_multiplier"},
     "dpo": {"n_epochs", "batch_size", "learning_rate_multiplier", "beta"},
-    "rft": {"n_epochs", "batch_size", "learning_rate_multiplier", "compute_multiplier", "eval_interval",
-            "eval_samples", "reasoning_effort"},
+    "rft": {
+        "n_epochs",
+        "batch_size",
+        "learning_rate_multiplier",
+        "compute_multiplier",
+        "eval_interval",
+        "eval_samples",
+        "reasoning_effort",
+    },
 }
 
 
@@ -93,14 +102,21 @@ class JobSpec(BaseModel):
                 continue
             else:
                 low, high, open_low = HYPERPARAMETER_RANGES[name]
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-                    value > low if open_low else value >= low) and value <= high
+                ok = (
+                    isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and math.isfinite(value)
+                    and (value > low if open_low else value >= low)
+                    and value <= high
+                )
                 if name in ("n_epochs", "batch_size", "eval_interval", "eval_samples") and not isinstance(value, int):
                     ok = False
                 if not ok:
                     bound = f"> {low:g}" if open_low else f">= {low:g}"
-                    problems.append(f"{name}={value!r} is out of range ({bound}" + (
-                        f" and <= {high:g})" if high != float("inf") else ")"))
+                    problems.append(
+                        f"{name}={value!r} is out of range ({bound}"
+                        + (f" and <= {high:g})" if high != float("inf") else ")")
+                    )
         if self.method == "rft" and not self.grader:
             problems.append("RFT needs a grader")
         if len(self.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in self.metadata.items()):
@@ -184,8 +200,10 @@ def parse_options(options: type[BackendOptions], given: dict[str, Any] | None, b
         return options.model_validate(given or {})
     except ValidationError as exc:
         fields = ", ".join(options.model_fields) or "none"
-        raise InputError("; ".join(f"-o {'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
-                                   for e in exc.errors()) + f" (options of --backend {backend}: {fields})") from None
+        raise InputError(
+            "; ".join(f"-o {'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+            + f" (options of --backend {backend}: {fields})"
+        ) from None
 
 
 class TrainingUsage(BaseModel):
@@ -274,14 +292,22 @@ class Backend(Protocol):
     def list_events(self, job_id: str, limit: int = 100, after: str | None = None) -> list[JobEvent]:
         """Up to ``limit`` events, newest first; ``after``: those older than the event with that id."""
         ...
+
     def cancel(self, job_id: str) -> Job: ...
-    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion: ...
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion: ...
     def plan_terms(self, model: str, options: BackendOptions, catalogue: Catalogue) -> PlanTerms: ...
     def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate: ...
 
 
 # --- optional capabilities: declared by implementing the methods, checked with isinstance ---------------------
+
 
 @runtime_checkable
 class Pausable(Protocol):
@@ -340,14 +366,27 @@ class Deploys(Protocol):
 class BatchCompletes(Protocol):
     """Answers many prompts in one batch (a local model: one model in memory, batched generation)."""
 
-    def complete_many(self, model: str, conversations: list[list[dict[str, Any]]], *, max_tokens: int | None = None,
-                      temperature: float | None = None) -> list[Completion]: ...
+    def complete_many(
+        self,
+        model: str,
+        conversations: list[list[dict[str, Any]]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> list[Completion]: ...
 
 
 CAPABILITIES: dict[str, type] = {
-    "pause/resume": Pausable, "checkpoints": Checkpointed, "find lost runs": FindsRuns,
-    "result files": ResultFiles, "usage": ReportsUsage, "model lifetime": ModelLifetime,
-    "price estimate": EstimatesPrice, "download adapter": DownloadsAdapter, "export": Exports, "deploy": Deploys,
+    "pause/resume": Pausable,
+    "checkpoints": Checkpointed,
+    "find lost runs": FindsRuns,
+    "result files": ResultFiles,
+    "usage": ReportsUsage,
+    "model lifetime": ModelLifetime,
+    "price estimate": EstimatesPrice,
+    "download adapter": DownloadsAdapter,
+    "export": Exports,
+    "deploy": Deploys,
     "batched inference": BatchCompletes,
 }
 
@@ -370,8 +409,9 @@ def billed_usage(job: Job, provider: str) -> TrainingUsage | None:
     if job.trained_tokens is None:
         return None
     entry = load_catalogue().find(job.model, provider=provider)
-    return TrainingUsage(trained_tokens=job.trained_tokens,
-                         cost_usd=entry.training_cost(job.trained_tokens) if entry else None)
+    return TrainingUsage(
+        trained_tokens=job.trained_tokens, cost_usd=entry.training_cost(job.trained_tokens) if entry else None
+    )
 
 
 def hosted_cost(terms: PlanTerms, billed_tokens: int, provider: str) -> CostEstimate:
@@ -379,11 +419,14 @@ def hosted_cost(terms: PlanTerms, billed_tokens: int, provider: str) -> CostEsti
     entry = terms.entry
     usd = entry.training_cost(billed_tokens) if entry is not None else None
     if usd is None:
-        return CostEstimate(usd=None, basis="no training price in the catalogue",
-                            warnings=[f"{terms.model}: the catalogue has no {provider} training price; the cost is "
-                                      "unknown"])
-    return CostEstimate(usd=usd, basis=f"{provider}'s ${entry.training_per_1m:g} per 1M tokens",
-                        price_per_1m=entry.training_per_1m)
+        return CostEstimate(
+            usd=None,
+            basis="no training price in the catalogue",
+            warnings=[f"{terms.model}: the catalogue has no {provider} training price; the cost is unknown"],
+        )
+    return CostEstimate(
+        usd=usd, basis=f"{provider}'s ${entry.training_per_1m:g} per 1M tokens", price_per_1m=entry.training_per_1m
+    )
 
 
 def page_after(events: list[JobEvent], after: str | None, limit: int) -> list[JobEvent]:
@@ -391,7 +434,7 @@ def page_after(events: list[JobEvent], after: str | None, limit: int) -> list[Jo
     top without it; nothing when that id is unknown, as a cursor past the end)."""
     if after is not None:
         ids = [e.id for e in events]
-        events = events[ids.index(after) + 1:] if after in ids else []
+        events = events[ids.index(after) + 1 :] if after in ids else []
     return events[:limit]
 
 
@@ -405,8 +448,12 @@ def all_events(backend: Backend, job_id: str, page: int = 100) -> list[JobEvent]
             return out
 
 
-def look_for(lookup: Callable[[], T | None], delays: tuple[float, ...], sleep: Callable[[float], None],
-             failures: tuple[type[BaseException], ...]) -> tuple[T | None, bool]:
+def look_for(
+    lookup: Callable[[], T | None],
+    delays: tuple[float, ...],
+    sleep: Callable[[float], None],
+    failures: tuple[type[BaseException], ...],
+) -> tuple[T | None, bool]:
     """Run ``lookup`` after each pause in ``delays`` (a provider's job list lags behind its creates) until it
     finds something: returns it, or None and whether the last lookup succeeded (a failed one proves nothing).
     The at-most-once creates of every hosted backend reconcile through this."""
@@ -427,9 +474,16 @@ def look_for(lookup: Callable[[], T | None], delays: tuple[float, ...], sleep: C
 MAX_POLL_FAILURES = 10
 
 
-def wait(backend: Backend, job_id: str, *, poll_interval: float = 30.0,
-         on_event: Callable[[JobEvent], None] | None = None, on_status: Callable[[Job], None] | None = None,
-         sleep: Callable[[float], None] = time.sleep, max_polls: int | None = None) -> Job:
+def wait(
+    backend: Backend,
+    job_id: str,
+    *,
+    poll_interval: float = 30.0,
+    on_event: Callable[[JobEvent], None] | None = None,
+    on_status: Callable[[Job], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_polls: int | None = None,
+) -> Job:
     """Poll until the job is succeeded, failed or cancelled. Events arrive newest first from the API; they
     are deduplicated by id and passed on oldest first. Unknown statuses (e.g. "paused") keep it waiting. A
     provider failure (5xx, unreadable body) does not end the watch of a healthy job: events are skipped for

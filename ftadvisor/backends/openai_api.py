@@ -78,9 +78,11 @@ class CreateOutcomeUnknown(FtAdvisorError):
     exit_code = 1
 
     def __init__(self, run_id: str, why: str, *, exit_code: int | None = None) -> None:
-        super().__init__(f"{why}; whether a job was created for run {run_id} is unknown: run `ftadvisor jobs find "
-                         f"{run_id}` before training again (a job found there is recorded and can be watched)",
-                         exit_code=exit_code)
+        super().__init__(
+            f"{why}; whether a job was created for run {run_id} is unknown: run `ftadvisor jobs find "
+            f"{run_id}` before training again (a job found there is recorded and can be watched)",
+            exit_code=exit_code,
+        )
         self.run_id = run_id
 
 
@@ -104,8 +106,10 @@ def retry_after(exc: Any) -> float | None:
 class OpenAIOptions(BackendOptions):
     """OpenAI's job settings beyond the hyperparameters: its Weights & Biases integration."""
 
-    report_to: Literal["none", "wandb"] = Field(default="none", description="wandb: OpenAI sends the job's "
-                                                "metrics to your W&B project (link W&B to the organization first)")
+    report_to: Literal["none", "wandb"] = Field(
+        default="none",
+        description="wandb: OpenAI sends the job's metrics to your W&B project (link W&B to the organization first)",
+    )
     tracking_project: str | None = Field(default=None, description="the W&B project (required with wandb)")
     wandb_entity: str | None = Field(default=None, description="the W&B team or user (default: your W&B default)")
     wandb_name: str | None = Field(default=None, description="the W&B run's display name (default: the job id)")
@@ -121,8 +125,12 @@ class OpenAIOptions(BackendOptions):
         """The create request's ``integrations`` (empty when nothing is tracked)."""
         if self.report_to != "wandb":
             return []
-        wandb = {"project": self.tracking_project, "entity": self.wandb_entity, "name": self.wandb_name,
-                 "tags": self.wandb_tags or None}
+        wandb = {
+            "project": self.tracking_project,
+            "entity": self.wandb_entity,
+            "name": self.wandb_name,
+            "tags": self.wandb_tags or None,
+        }
         return [{"type": "wandb", "wandb": {k: v for k, v in wandb.items() if v is not None}}]
 
 
@@ -134,16 +142,29 @@ class OpenAIBackend:
     methods = frozenset({"sft", "dpo", "rft"})
     Options: type[BackendOptions] = OpenAIOptions
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, organization: str | None = None,
-                 project: str | None = None, *, timeout: float = 60.0, max_retries: int = 2,
-                 sleep: Callable[[float], None] | None = None, create_attempts: int = 4,
-                 model_wait_s: float = 300.0, poll_interval: float = 5.0,
-                 reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS_S) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        sleep: Callable[[float], None] | None = None,
+        create_attempts: int = 4,
+        model_wait_s: float = 300.0,
+        poll_interval: float = 5.0,
+        reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS_S,
+    ) -> None:
         self._key = api_key or os.environ.get("OPENAI_API_KEY") or ""
         self._client_args: dict[str, Any] = {
             "base_url": base_url or os.environ.get("OPENAI_BASE_URL"),
             "organization": organization or os.environ.get("OPENAI_ORG_ID"),
-            "project": project or os.environ.get("OPENAI_PROJECT_ID"), "timeout": timeout, "max_retries": max_retries}
+            "project": project or os.environ.get("OPENAI_PROJECT_ID"),
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
         self._client: Any = None
         self.sleep: Callable[[float], None] = sleep or (lambda seconds: time.sleep(seconds))
         self.create_attempts = create_attempts
@@ -180,12 +201,23 @@ class OpenAIBackend:
         entry = catalogue.find(model, provider=self.provider)
         if entry is None:
             other = catalogue.find(model)
-            hint = f" ({other.id} is a {other.provider} model: use --backend " \
-                   f"{'local' if other.provider == 'self-hosted' else other.provider})" if other else ""
-            raise InputError(f"model {model!r} is not in the price catalogue for {self.name}{hint}; see "
-                             f"`ftadvisor prices list --provider {self.provider}`")
-        return PlanTerms(model=entry.id, entry=entry, token_model=entry.id, exact_tokens=True,
-                         max_example_tokens=entry.max_example_tokens)
+            hint = (
+                f" ({other.id} is a {other.provider} model: use --backend "
+                f"{'local' if other.provider == 'self-hosted' else other.provider})"
+                if other
+                else ""
+            )
+            raise InputError(
+                f"model {model!r} is not in the price catalogue for {self.name}{hint}; see "
+                f"`ftadvisor prices list --provider {self.provider}`"
+            )
+        return PlanTerms(
+            model=entry.id,
+            entry=entry,
+            token_model=entry.id,
+            exact_tokens=True,
+            max_example_tokens=entry.max_example_tokens,
+        )
 
     def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate:
         return hosted_cost(terms, billed_tokens, self.name)
@@ -216,11 +248,14 @@ class OpenAIBackend:
             error = InputError if exc.status_code in (400, 401, 403, 404, 422) else BackendError
             raise error(redact(msg, self._key)) from None
         except openai.APIConnectionError as exc:
-            raise BackendError(redact(f"{action}: could not reach OpenAI ({exc.__class__.__name__}: {exc})",
-                                      self._key)) from None
+            raise BackendError(
+                redact(f"{action}: could not reach OpenAI ({exc.__class__.__name__}: {exc})", self._key)
+            ) from None
         except (ValueError, AttributeError, TypeError, KeyError) as exc:  # a 2xx body we cannot read
-            raise BackendError(f"{action}: OpenAI's answer could not be read ({exc.__class__.__name__}: a truncated, "
-                               "HTML or unexpected body)") from None
+            raise BackendError(
+                f"{action}: OpenAI's answer could not be read ({exc.__class__.__name__}: a truncated, "
+                "HTML or unexpected body)"
+            ) from None
 
     # --- conversions ------------------------------------------------------------------------------------------
 
@@ -235,14 +270,32 @@ class OpenAIBackend:
         error = None
         if j.status == "failed" or (j.error is not None and j.error.code):  # `error: {}` on healthy jobs
             e = j.error
-            error = JobError(code=e.code if e else None, message=redact(e.message or "", self._key) if e else None,
-                             param=e.param if e else None)
-        return self._clean(Job(id=j.id, status=str(j.status), model=j.model, backend=self.name, created_at=j.created_at,
-                   finished_at=j.finished_at, estimated_finish=j.estimated_finish,
-                   fine_tuned_model=j.fine_tuned_model, trained_tokens=j.trained_tokens, error=error,
-                   method=_METHODS_BY_TYPE.get(method_type, "sft"), hyperparameters=hyper,
-                   training_file=j.training_file, validation_file=j.validation_file,
-                   result_files=list(j.result_files or []), metadata=dict(j.metadata or {}), seed=j.seed))
+            error = JobError(
+                code=e.code if e else None,
+                message=redact(e.message or "", self._key) if e else None,
+                param=e.param if e else None,
+            )
+        return self._clean(
+            Job(
+                id=j.id,
+                status=str(j.status),
+                model=j.model,
+                backend=self.name,
+                created_at=j.created_at,
+                finished_at=j.finished_at,
+                estimated_finish=j.estimated_finish,
+                fine_tuned_model=j.fine_tuned_model,
+                trained_tokens=j.trained_tokens,
+                error=error,
+                method=_METHODS_BY_TYPE.get(method_type, "sft"),
+                hyperparameters=hyper,
+                training_file=j.training_file,
+                validation_file=j.validation_file,
+                result_files=list(j.result_files or []),
+                metadata=dict(j.metadata or {}),
+                seed=j.seed,
+            )
+        )
 
     def _clean(self, obj: M) -> M:
         """``obj`` with every string the server supplied redacted (the key by value and anything key-shaped):
@@ -251,8 +304,11 @@ class OpenAIBackend:
         return type(obj).model_validate_json(redact(obj.model_dump_json(), self._key))
 
     def _file(self, f: Any) -> FileRef:
-        return self._clean(FileRef(id=f.id, filename=f.filename, bytes=f.bytes, purpose=f.purpose, status=f.status,
-                                   created_at=f.created_at))
+        return self._clean(
+            FileRef(
+                id=f.id, filename=f.filename, bytes=f.bytes, purpose=f.purpose, status=f.status, created_at=f.created_at
+            )
+        )
 
     # --- files ----------------------------------------------------------------------------------------------
 
@@ -293,22 +349,30 @@ class OpenAIBackend:
                     raise
             except openai.APIConnectionError:
                 pass
+
             def listed(since: int = started) -> Any:  # a file of this name and size created since the request
-                return next((f for f in files.list(purpose="fine-tune")
-                             if f.filename == p.name and f.bytes == size and f.created_at >= since), None)
+                return next(
+                    (
+                        f
+                        for f in files.list(purpose="fine-tune")
+                        if f.filename == p.name and f.bytes == size and f.created_at >= since
+                    ),
+                    None,
+                )
 
             found, _ = self._look_for(listed)
             if found is not None:
                 return found
             if accepted:
-                raise BackendError(f"uploading {p.name}: OpenAI accepted it but its answer was unreadable and the "
-                                   "file is not listed yet; try again in a minute")
-            self.sleep(min(2.0 ** attempt, 30.0))
+                raise BackendError(
+                    f"uploading {p.name}: OpenAI accepted it but its answer was unreadable and the "
+                    "file is not listed yet; try again in a minute"
+                )
+            self.sleep(min(2.0**attempt, 30.0))
         raise BackendError(f"uploading {p.name} failed 3 times and OpenAI lists no such file; nothing was created")
 
     def _upload_parts(self, p: Path, size: int, progress: Callable[[int, int], None] | None) -> Any:
-        up = self.client.uploads.create(bytes=size, filename=p.name, mime_type="application/jsonl",
-                                        purpose="fine-tune")
+        up = self.client.uploads.create(bytes=size, filename=p.name, mime_type="application/jsonl", purpose="fine-tune")
         md5 = hashlib.md5(usedforsecurity=False)
         part_ids, done = [], 0
         with p.open("rb") as fh:
@@ -375,8 +439,12 @@ class OpenAIBackend:
         if problems:
             raise InputError("; ".join(problems))
         run_id = run_id or new_run_id()
-        params: dict[str, Any] = {"model": spec.model, "training_file": spec.training_file,
-                                  "method": self._method(spec), "metadata": {**spec.metadata, RUN_KEY: run_id}}
+        params: dict[str, Any] = {
+            "model": spec.model,
+            "training_file": spec.training_file,
+            "method": self._method(spec),
+            "metadata": {**spec.metadata, RUN_KEY: run_id},
+        }
         for key in ("validation_file", "suffix", "seed"):
             if getattr(spec, key) is not None:
                 params[key] = getattr(spec, key)
@@ -393,16 +461,21 @@ class OpenAIBackend:
                     raw = jobs.with_raw_response.create(**params)
                 except openai.RateLimitError as exc:
                     if exc.code == "daily_rate_limit_exceeded":
-                        raise BackendError(redact(f"creating the job: OpenAI's daily limit of fine-tuning jobs "
-                                                  f"for {spec.model} is reached; try again tomorrow",
-                                                  self._key)) from None
+                        raise BackendError(
+                            redact(
+                                f"creating the job: OpenAI's daily limit of fine-tuning jobs "
+                                f"for {spec.model} is reached; try again tomorrow",
+                                self._key,
+                            )
+                        ) from None
                     delay = retry_after(exc)
                     if delay is not None and delay > MAX_RETRY_AFTER:
-                        raise BackendError(f"creating the job: rate limited; OpenAI asks to wait {delay:.0f} s; "
-                                           "no job was created") from None
+                        raise BackendError(
+                            f"creating the job: rate limited; OpenAI asks to wait {delay:.0f} s; no job was created"
+                        ) from None
                     last = redact(str(exc), self._key)
                     if attempt < self.create_attempts:
-                        self.sleep(delay if delay is not None else min(2.0 ** attempt, 30.0))
+                        self.sleep(delay if delay is not None else min(2.0**attempt, 30.0))
                     continue  # a 429 is a refusal: the request was not processed
                 except openai.APIStatusError as exc:
                     if exc.status_code < 500 and exc.status_code not in (408, 409):
@@ -410,21 +483,27 @@ class OpenAIBackend:
                             raise  # a definite refusal, explained in one line
                     found = self._reconcile(run_id, f"creating the job: OpenAI answered {exc.status_code}")
                 except openai.APIConnectionError as exc:
-                    found = self._reconcile(run_id, f"creating the job: the connection failed "
-                                                    f"({exc.__class__.__name__})")
+                    found = self._reconcile(
+                        run_id, f"creating the job: the connection failed ({exc.__class__.__name__})"
+                    )
                 else:
                     return self._parse_created(raw, run_id)
                 if found is not None:
                     return found
                 last = "OpenAI lists no job for the run after a failed create"
                 if attempt < self.create_attempts:
-                    self.sleep(min(2.0 ** attempt, 30.0))
+                    self.sleep(min(2.0**attempt, 30.0))
         except KeyboardInterrupt:
             if sent:
                 raise CreateOutcomeUnknown(run_id, "interrupted while creating the job", exit_code=130) from None
             raise
-        raise BackendError(redact(f"creating the job failed {self.create_attempts} times and OpenAI lists no job "
-                                  f"for run {run_id}, so none was created: {last}", self._key))
+        raise BackendError(
+            redact(
+                f"creating the job failed {self.create_attempts} times and OpenAI lists no job "
+                f"for run {run_id}, so none was created: {last}",
+                self._key,
+            )
+        )
 
     def _parse_created(self, raw: Any, run_id: str) -> Job:
         """The job from a 2xx create response; an unreadable one means the job exists but we do not know it
@@ -439,8 +518,9 @@ class OpenAIBackend:
                     return self.get_job(match.group(1))
                 except FtAdvisorError:
                     pass
-            found = self._reconcile(run_id, "creating the job: OpenAI accepted it but its answer was unreadable",
-                                    after_success=True)
+            found = self._reconcile(
+                run_id, "creating the job: OpenAI accepted it but its answer was unreadable", after_success=True
+            )
             assert found is not None
             return found
 
@@ -471,16 +551,34 @@ class OpenAIBackend:
         """The latest events, newest first (as the API lists them)."""
         with self._errors(f"reading the events of {job_id}"):
             page = self.client.fine_tuning.jobs.list_events(job_id, limit=limit, **({"after": after} if after else {}))
-            return [self._clean(JobEvent(id=e.id, created_at=e.created_at, level=e.level, message=e.message,
-                                         type=e.type, data=e.data if isinstance(e.data, dict) else None))
-                    for e in page.data]
+            return [
+                self._clean(
+                    JobEvent(
+                        id=e.id,
+                        created_at=e.created_at,
+                        level=e.level,
+                        message=e.message,
+                        type=e.type,
+                        data=e.data if isinstance(e.data, dict) else None,
+                    )
+                )
+                for e in page.data
+            ]
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         with self._errors(f"reading the checkpoints of {job_id}"):
-            return [self._clean(Checkpoint(id=c.id, created_at=c.created_at, step_number=c.step_number,
-                                           fine_tuned_model_checkpoint=c.fine_tuned_model_checkpoint,
-                                           metrics=c.metrics.model_dump(exclude_none=True) if c.metrics else {}))
-                    for c in self.client.fine_tuning.jobs.checkpoints.list(job_id)]
+            return [
+                self._clean(
+                    Checkpoint(
+                        id=c.id,
+                        created_at=c.created_at,
+                        step_number=c.step_number,
+                        fine_tuned_model_checkpoint=c.fine_tuned_model_checkpoint,
+                        metrics=c.metrics.model_dump(exclude_none=True) if c.metrics else {},
+                    )
+                )
+                for c in self.client.fine_tuning.jobs.checkpoints.list(job_id)
+            ]
 
     def cancel(self, job_id: str) -> Job:
         with self._errors(f"cancelling {job_id}"):
@@ -513,8 +611,14 @@ class OpenAIBackend:
     def _sampling(self, max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
         return {k: v for k, v in (("max_tokens", max_tokens), ("temperature", temperature)) if v is not None}
 
-    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion:
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         """One chat completion. A model that does not exist yet (just after a job succeeded) is retried for
         ``model_wait_s`` seconds."""
         import openai
@@ -526,20 +630,31 @@ class OpenAIBackend:
         start = time.perf_counter()
         with self._errors(f"calling {model}"):
             attempts = 1 + int(self.model_wait_s // MODEL_RETRY_S)  # counted, so an injected sleep works
-            for tried in Retrying(retry=retry_if_exception(not_found_yet), wait=wait_fixed(MODEL_RETRY_S),
-                                  stop=stop_after_attempt(attempts), sleep=self.sleep, reraise=True):
+            for tried in Retrying(
+                retry=retry_if_exception(not_found_yet),
+                wait=wait_fixed(MODEL_RETRY_S),
+                stop=stop_after_attempt(attempts),
+                sleep=self.sleep,
+                reraise=True,
+            ):
                 with tried:
                     start = time.perf_counter()
-                    r = self.client.chat.completions.create(model=model, messages=cast(Any, messages),
-                                                            **self._sampling(max_tokens, temperature))
+                    r = self.client.chat.completions.create(
+                        model=model, messages=cast(Any, messages), **self._sampling(max_tokens, temperature)
+                    )
         latency = time.perf_counter() - start
         try:
             u = r.usage
             details = getattr(u, "prompt_tokens_details", None) if u else None
-            usage = Usage(prompt_tokens=u.prompt_tokens if u else 0, completion_tokens=u.completion_tokens if u else 0,
-                          cached_tokens=(details.cached_tokens or 0) if details else 0)
+            usage = Usage(
+                prompt_tokens=u.prompt_tokens if u else 0,
+                completion_tokens=u.completion_tokens if u else 0,
+                cached_tokens=(details.cached_tokens or 0) if details else 0,
+            )
             text = r.choices[0].message.content or ""
             return self._clean(Completion(model=r.model, text=text, usage=usage, latency_s=latency))
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
-            raise BackendError(f"calling {model}: OpenAI's answer could not be read ({exc.__class__.__name__}: no "
-                               "choices, or not a chat completion)") from None
+            raise BackendError(
+                f"calling {model}: OpenAI's answer could not be read ({exc.__class__.__name__}: no "
+                "choices, or not a chat completion)"
+            ) from None

@@ -26,8 +26,10 @@ GROUP = "ftadvisor.backends"
 def _registered() -> dict[str, EntryPoint]:
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
     if not found:
-        raise InputError(f"no backend is registered in the {GROUP!r} entry-point group: install ftadvisor "
-                         "(pip install -e .) so that its entry points exist")
+        raise InputError(
+            f"no backend is registered in the {GROUP!r} entry-point group: install ftadvisor "
+            "(pip install -e .) so that its entry points exist"
+        )
     return found
 
 
@@ -48,8 +50,9 @@ def backend_class(name: str) -> type[Any]:
         return reg[name].load()
     except ImportError as exc:
         extra = {"local": "local", "together": "together"}.get(name, name)
-        raise InputError(f"the {name} backend cannot be loaded ({exc}): install its extra, e.g. "
-                         f"pip install 'ftadvisor[{extra}]'") from exc
+        raise InputError(
+            f"the {name} backend cannot be loaded ({exc}): install its extra, e.g. pip install 'ftadvisor[{extra}]'"
+        ) from exc
 
 
 def get_backend(name: str, **kwargs: Any) -> Backend:
@@ -78,5 +81,7 @@ def infer_backend(ref: str, *, ledger_backend: str | None = None) -> str:
             return matched[0]
         if len(matched) > 1:
             raise InputError(f"{ref!r} could belong to {' or '.join(matched)}: pass --backend")
-    raise InputError(f"cannot tell which backend {ref!r} belongs to (it is not in the ledger and has no known "
-                     f"shape): pass --backend ({', '.join(names())})")
+    raise InputError(
+        f"cannot tell which backend {ref!r} belongs to (it is not in the ledger and has no known "
+        f"shape): pass --backend ({', '.join(names())})"
+    )

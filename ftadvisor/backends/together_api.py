@@ -58,8 +58,16 @@ DEFAULT_LEARNING_RATE = 1e-5  # Together's default; OpenAI's learning_rate_multi
 RECONCILE_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 CLOCK_SLACK_S = 60
 _OWN_JOB = re.compile(r"ft-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_STATUSES = {"pending": "queued", "queued": "queued", "running": "running", "compressing": "running",
-             "uploading": "running", "cancelled": "cancelled", "error": "failed", "completed": "succeeded"}
+_STATUSES = {
+    "pending": "queued",
+    "queued": "queued",
+    "running": "running",
+    "compressing": "running",
+    "uploading": "running",
+    "cancelled": "cancelled",
+    "error": "failed",
+    "completed": "succeeded",
+}
 _LEVELS = {"warning": "warn", "legacy_iwarning": "warn", "error": "error", "legacy_ierror": "error"}
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 M = TypeVar("M", bound=BaseModel)
@@ -70,8 +78,9 @@ class TogetherOptions(BackendOptions):
     lora_alpha: float | None = Field(default=None, gt=0, description="LoRA alpha (default: twice the rank)")
     lora_dropout: float = Field(default=0.0, ge=0, lt=1, description="dropout on the LoRA input")
     lora_targets: str = Field(default="all-linear", description="modules to adapt, comma-separated, or all-linear")
-    learning_rate: float | None = Field(default=None, gt=0, description="absolute learning rate (default 1e-5 x "
-                                        "--learning-rate-multiplier)")
+    learning_rate: float | None = Field(
+        default=None, gt=0, description="absolute learning rate (default 1e-5 x --learning-rate-multiplier)"
+    )
     n_evals: int = Field(default=0, ge=0, description="evaluations on the validation file during training")
     n_checkpoints: int = Field(default=1, ge=1, description="checkpoints to keep")
     max_seq_length: int | None = Field(default=None, ge=1, description="tokens per example (default: the model's)")
@@ -87,9 +96,17 @@ class TogetherBackend:
     methods = frozenset({"sft", "dpo"})
     Options: type[BackendOptions] = TogetherOptions
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *, timeout: float = 60.0,
-                 max_retries: int = 2, sleep: Callable[[float], None] | None = None,
-                 reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS_S, create_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        sleep: Callable[[float], None] | None = None,
+        reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS_S,
+        create_attempts: int = 3,
+    ) -> None:
         self._key = api_key or os.environ.get("TOGETHER_API_KEY") or ""
         self._base_url = base_url or os.environ.get("TOGETHER_BASE_URL")
         self._timeout, self._max_retries = timeout, max_retries
@@ -106,10 +123,12 @@ class TogetherBackend:
             try:
                 from together import Together
             except ImportError as exc:
-                raise InputError(f"the together backend needs its SDK: pip install 'ftadvisor[together]' ({exc})"
-                                 ) from None
-            self._client = Together(api_key=self._key, base_url=self._base_url, timeout=self._timeout,
-                                    max_retries=self._max_retries)
+                raise InputError(
+                    f"the together backend needs its SDK: pip install 'ftadvisor[together]' ({exc})"
+                ) from None
+            self._client = Together(
+                api_key=self._key, base_url=self._base_url, timeout=self._timeout, max_retries=self._max_retries
+            )
         return self._client
 
     @classmethod
@@ -123,14 +142,21 @@ class TogetherBackend:
         returns before the job is the figure to trust). No wind-down is announced, so no lifetime applies."""
         assert isinstance(options, TogetherOptions)
         entry = catalogue.find(model, provider=self.provider)
-        return PlanTerms(model=entry.id if entry else model, entry=entry, token_model=ESTIMATE_MODEL,
-                         exact_tokens=False, lifetime_applies=False,
-                         max_example_tokens=options.max_seq_length or (entry.max_example_tokens if entry else None))
+        return PlanTerms(
+            model=entry.id if entry else model,
+            entry=entry,
+            token_model=ESTIMATE_MODEL,
+            exact_tokens=False,
+            lifetime_applies=False,
+            max_example_tokens=options.max_seq_length or (entry.max_example_tokens if entry else None),
+        )
 
     def estimate_cost(self, terms: PlanTerms, billed_tokens: int, options: BackendOptions) -> CostEstimate:
         cost = hosted_cost(terms, billed_tokens, self.name)
-        cost.warnings.append("token counts use o200k_base as an estimate of the model's own tokenizer; Together's own "
-                             "estimate is shown before the job is created")
+        cost.warnings.append(
+            "token counts use o200k_base as an estimate of the model's own tokenizer; Together's own "
+            "estimate is shown before the job is created"
+        )
         return cost
 
     # --- errors and conversions -----------------------------------------------------------------------------------
@@ -148,8 +174,9 @@ class TogetherBackend:
             error = InputError if exc.status_code in (400, 401, 403, 404, 422) else BackendError
             raise error(redact(msg, self._key)) from None
         except together.APIConnectionError as exc:
-            raise BackendError(redact(f"{action}: could not reach Together ({exc.__class__.__name__})",
-                                      self._key)) from None
+            raise BackendError(
+                redact(f"{action}: could not reach Together ({exc.__class__.__name__})", self._key)
+            ) from None
         except (AttributeError, TypeError, KeyError) as exc:
             raise BackendError(f"{action}: Together's answer could not be read ({exc.__class__.__name__})") from None
 
@@ -164,19 +191,32 @@ class TogetherBackend:
             failing = [e for e in (events or getattr(r, "events", None) or []) if str(e.type) == "job_error"]
             error = JobError(code="job_error", message=failing[-1].message if failing else "the job failed")
         method = getattr(r.training_method, "method", "sft") if getattr(r, "training_method", None) else "sft"
-        hyper = {k: v for k, v in (("n_epochs", r.n_epochs), ("batch_size", r.batch_size),
-                                   ("learning_rate", r.learning_rate)) if v is not None}
+        hyper = {
+            k: v
+            for k, v in (("n_epochs", r.n_epochs), ("batch_size", r.batch_size), ("learning_rate", r.learning_rate))
+            if v is not None
+        }
         tt = getattr(r, "training_type", None)
         if tt is not None and getattr(tt, "type", None) == "Lora":
             hyper.update(lora_rank=tt.lora_r, lora_alpha=tt.lora_alpha)
-        return self._clean(Job(
-            id=r.id, status=status, model=r.model or "", backend=self.name, created_at=_epoch(r.created_at),
-            finished_at=_epoch(r.updated_at) if status in ("succeeded", "failed", "cancelled") else None,
-            fine_tuned_model=getattr(r, "x_model_output_name", None) if status == "succeeded" else None,
-            trained_tokens=getattr(r, "token_count", None), error=error,
-            method="dpo" if method == "dpo" else "sft", hyperparameters=hyper,
-            training_file=getattr(r, "training_file", None),
-            validation_file=getattr(r, "validation_file", None) or None, seed=None))
+        return self._clean(
+            Job(
+                id=r.id,
+                status=status,
+                model=r.model or "",
+                backend=self.name,
+                created_at=_epoch(r.created_at),
+                finished_at=_epoch(r.updated_at) if status in ("succeeded", "failed", "cancelled") else None,
+                fine_tuned_model=getattr(r, "x_model_output_name", None) if status == "succeeded" else None,
+                trained_tokens=getattr(r, "token_count", None),
+                error=error,
+                method="dpo" if method == "dpo" else "sft",
+                hyperparameters=hyper,
+                training_file=getattr(r, "training_file", None),
+                validation_file=getattr(r, "validation_file", None) or None,
+                seed=None,
+            )
+        )
 
     # --- files ----------------------------------------------------------------------------------------------
 
@@ -189,12 +229,25 @@ class TogetherBackend:
             f = self.client.files.upload(file=p, purpose="fine-tune", check=False)
         if f.processing_status in ("FAILED", "INVALID_FORMAT"):
             report = f.validation_report
-            raise InputError(redact(f"Together rejected {p.name} ({f.processing_status}): "
-                                    f"{(report.error if report else None) or 'no details'}", self._key))
+            raise InputError(
+                redact(
+                    f"Together rejected {p.name} ({f.processing_status}): "
+                    f"{(report.error if report else None) or 'no details'}",
+                    self._key,
+                )
+            )
         if progress:
             progress(size, size)
-        return self._clean(FileRef(id=f.id, filename=f.filename or p.name, bytes=f.bytes or size, purpose="fine-tune",
-                                   status="processed", created_at=f.created_at))
+        return self._clean(
+            FileRef(
+                id=f.id,
+                filename=f.filename or p.name,
+                bytes=f.bytes or size,
+                purpose="fine-tune",
+                status="processed",
+                created_at=f.created_at,
+            )
+        )
 
     # --- jobs -----------------------------------------------------------------------------------------------
 
@@ -204,15 +257,24 @@ class TogetherBackend:
         epochs = h.get("n_epochs")
         lr_mult = h.get("learning_rate_multiplier")
         args: dict[str, Any] = {
-            "training_file": spec.training_file, "model": spec.model,
+            "training_file": spec.training_file,
+            "model": spec.model,
             "n_epochs": epochs if isinstance(epochs, int) else (spec.planned_epochs or 1),
             "batch_size": h["batch_size"] if isinstance(h.get("batch_size"), int) else "max",
-            "learning_rate": o.learning_rate or DEFAULT_LEARNING_RATE * (lr_mult if isinstance(lr_mult, (int, float))
-                                                                          else 1.0),
-            "lora": True, "lora_r": o.lora_rank, "lora_alpha": o.lora_alpha, "lora_dropout": o.lora_dropout,
-            "lora_trainable_modules": o.lora_targets, "n_evals": o.n_evals, "n_checkpoints": o.n_checkpoints,
-            "max_seq_length": o.max_seq_length, "warmup_ratio": o.warmup_ratio, "suffix": spec.suffix,
-            "random_seed": spec.seed, "training_method": spec.method,
+            "learning_rate": o.learning_rate
+            or DEFAULT_LEARNING_RATE * (lr_mult if isinstance(lr_mult, (int, float)) else 1.0),
+            "lora": True,
+            "lora_r": o.lora_rank,
+            "lora_alpha": o.lora_alpha,
+            "lora_dropout": o.lora_dropout,
+            "lora_trainable_modules": o.lora_targets,
+            "n_evals": o.n_evals,
+            "n_checkpoints": o.n_checkpoints,
+            "max_seq_length": o.max_seq_length,
+            "warmup_ratio": o.warmup_ratio,
+            "suffix": spec.suffix,
+            "random_seed": spec.seed,
+            "training_method": spec.method,
         }
         if spec.validation_file:
             args["validation_file"] = spec.validation_file
@@ -225,20 +287,33 @@ class TogetherBackend:
     def estimate_price(self, spec: JobSpec) -> PriceEstimate:
         """Together's own quote for the job (before it exists), with the account's credit limit."""
         args = self._create_args(spec)
-        lora = {"type": "Lora", "lora_r": args["lora_r"] or 16, "lora_alpha": args["lora_alpha"] or
-                2 * (args["lora_r"] or 16), "lora_dropout": args["lora_dropout"],
-                "lora_trainable_modules": args["lora_trainable_modules"]}
+        lora = {
+            "type": "Lora",
+            "lora_r": args["lora_r"] or 16,
+            "lora_alpha": args["lora_alpha"] or 2 * (args["lora_r"] or 16),
+            "lora_dropout": args["lora_dropout"],
+            "lora_trainable_modules": args["lora_trainable_modules"],
+        }
         method = {"method": spec.method}
         with self._errors("estimating the price"):
             e = self.client.fine_tuning.estimate_price(
-                training_file=spec.training_file, model=spec.model, n_epochs=args["n_epochs"],
-                n_evals=args["n_evals"], training_type=lora, training_method=method,
-                **({"validation_file": spec.validation_file} if spec.validation_file else {}))
+                training_file=spec.training_file,
+                model=spec.model,
+                n_epochs=args["n_epochs"],
+                n_evals=args["n_evals"],
+                training_type=lora,
+                training_method=method,
+                **({"validation_file": spec.validation_file} if spec.validation_file else {}),
+            )
         if getattr(e, "estimation_available", True) is False:
             return PriceEstimate(total_usd=None, unavailable_reason=str(getattr(e, "unavailable_reason", "unknown")))
-        return PriceEstimate(total_usd=e.estimated_total_price, train_tokens=e.estimated_train_token_count,
-                             eval_tokens=e.estimated_eval_token_count, allowed_to_proceed=e.allowed_to_proceed,
-                             user_limit_usd=e.user_limit)
+        return PriceEstimate(
+            total_usd=e.estimated_total_price,
+            train_tokens=e.estimated_train_token_count,
+            eval_tokens=e.estimated_eval_token_count,
+            allowed_to_proceed=e.allowed_to_proceed,
+            user_limit_usd=e.user_limit,
+        )
 
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
         """Create a LoRA job at most once (see the module's docstring). Together keeps no metadata, so the run
@@ -268,6 +343,7 @@ class TogetherBackend:
                 pass
             else:
                 return self.get_job(created.id)
+
             def lookup(since: int = started) -> Job | None:
                 return self._find_created(spec.training_file, since)
 
@@ -275,13 +351,17 @@ class TogetherBackend:
             if found is not None:
                 return found
             if not ok:
-                raise BackendError(f"creating the job failed and Together's job list could not be read; a job may "
-                                   f"exist for training file {spec.training_file}: check `ftadvisor jobs list "
-                                   "--backend together` before training again")
+                raise BackendError(
+                    f"creating the job failed and Together's job list could not be read; a job may "
+                    f"exist for training file {spec.training_file}: check `ftadvisor jobs list "
+                    "--backend together` before training again"
+                )
             if attempt < self.create_attempts:
-                self.sleep(min(2.0 ** attempt, 30.0))
-        raise BackendError(f"creating the job failed {self.create_attempts} times and Together lists no job for "
-                           f"{spec.training_file}, so none was created")
+                self.sleep(min(2.0**attempt, 30.0))
+        raise BackendError(
+            f"creating the job failed {self.create_attempts} times and Together lists no job for "
+            f"{spec.training_file}, so none was created"
+        )
 
     def _find_created(self, training_file: str, since: int) -> Job | None:
         with self._errors("looking up the job"):
@@ -309,16 +389,34 @@ class TogetherBackend:
         for e in rows:
             digest = hashlib.sha256(f"{e.created_at}|{e.type}|{e.message}|{e.step}".encode()).hexdigest()[:16]
             data = {k: v for k, v in (("step", e.step), ("total_steps", e.total_steps)) if v is not None}
-            out.append(self._clean(JobEvent(id=f"ftevent-{digest}", created_at=_epoch(e.created_at) or 0,
-                                            level=_LEVELS.get(str(e.level), "info"), message=e.message,
-                                            type=str(e.type), data=data or None)))
+            out.append(
+                self._clean(
+                    JobEvent(
+                        id=f"ftevent-{digest}",
+                        created_at=_epoch(e.created_at) or 0,
+                        level=_LEVELS.get(str(e.level), "info"),
+                        message=e.message,
+                        type=str(e.type),
+                        data=data or None,
+                    )
+                )
+            )
         return page_after(out[::-1], after, limit)
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         with self._errors(f"reading the checkpoints of {job_id}"):
             rows = self.client.fine_tuning.list_checkpoints(job_id).data
-        return [self._clean(Checkpoint(id=f"{job_id}:{c.step}", created_at=_epoch(c.created_at) or 0,
-                                       step_number=c.step, fine_tuned_model_checkpoint=c.path)) for c in rows]
+        return [
+            self._clean(
+                Checkpoint(
+                    id=f"{job_id}:{c.step}",
+                    created_at=_epoch(c.created_at) or 0,
+                    step_number=c.step,
+                    fine_tuned_model_checkpoint=c.path,
+                )
+            )
+            for c in rows
+        ]
 
     def cancel(self, job_id: str) -> Job:
         with self._errors(f"cancelling {job_id}"):
@@ -331,8 +429,14 @@ class TogetherBackend:
 
     # --- use --------------------------------------------------------------------------------------------------
 
-    def complete(self, model: str, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion:
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         """Chat with a model or a fine-tune (Together serves LoRA fine-tunes serverless)."""
         sampling = {k: v for k, v in (("max_tokens", max_tokens), ("temperature", temperature)) if v is not None}
         start = time.perf_counter()
@@ -343,8 +447,11 @@ class TogetherBackend:
             usage = Usage(prompt_tokens=u.prompt_tokens if u else 0, completion_tokens=u.completion_tokens if u else 0)
             if not r.choices:
                 raise BackendError(f"calling {model}: Together's answer has no choices")
-            return self._clean(Completion(model=r.model or model, text=r.choices[0].message.content or "",
-                                          usage=usage, latency_s=latency))
+            return self._clean(
+                Completion(
+                    model=r.model or model, text=r.choices[0].message.content or "", usage=usage, latency_s=latency
+                )
+            )
 
     def download_adapter(self, job_id: str, out: str | Path) -> AdapterFiles:
         """The job's final LoRA adapter, unpacked into ``out`` in PEFT's layout (adapter_config.json and
@@ -396,8 +503,9 @@ def _unpack(data: bytes, dest: Path) -> None:
         try:
             import zstandard
         except ImportError:
-            raise InputError("the adapter is zstd-compressed: pip install zstandard (part of ftadvisor[together])"
-                             ) from None
+            raise InputError(
+                "the adapter is zstd-compressed: pip install zstandard (part of ftadvisor[together])"
+            ) from None
         data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
     if zipfile.is_zipfile(io.BytesIO(data)):
         with zipfile.ZipFile(io.BytesIO(data)) as z:

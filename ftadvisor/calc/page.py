@@ -56,8 +56,9 @@ def _models(today: dt.date) -> dict[str, dict[str, object]]:
 
 def page_key(e: ModelEntry) -> str:
     """The page's name of a catalogue row: its id, prefixed by the provider where ids repeat (Azure rows)."""
-    return e.id if e.provider in ("openai", "self-hosted") or e.id.startswith(f"{e.provider}/") \
-        else f"{e.provider}/{e.id}"
+    return (
+        e.id if e.provider in ("openai", "self-hosted") or e.id.startswith(f"{e.provider}/") else f"{e.provider}/{e.id}"
+    )
 
 
 def prefill_from_data(path: Path, model: str) -> Prefill:
@@ -72,8 +73,12 @@ def prefill_from_data(path: Path, model: str) -> Prefill:
     if s.format_errors:
         raise InputError(f"{path}: has format errors ({', '.join(s.format_errors)}); run `ftadvisor data validate`")
     t = training_estimate(entry, billing_tokens_per_epoch=s.billing_tokens_per_epoch, n_examples=s.n_examples)
-    return Prefill(source=f"{path.name} on {entry.id}", ft_model=page_key(entry), train_cost=round(t.training_usd, 2),
-                   examples=s.n_examples)
+    return Prefill(
+        source=f"{path.name} on {entry.id}",
+        ft_model=page_key(entry),
+        train_cost=round(t.training_usd, 2),
+        examples=s.n_examples,
+    )
 
 
 def prefill_from_ledger(ref: str) -> Prefill:
@@ -124,14 +129,23 @@ def render(prefill: Prefill | None = None, *, today: dt.date | None = None) -> s
     from ftadvisor.calc.formulas import javascript
 
     today = today or dt.date.today()
-    data = {"as_of": today.isoformat(), "models": _models(today),
-            "shapes": {k: v.model_dump() for k, v in PRESET_SHAPES.items()},
-            "task_types": list(EXAMPLES_NEEDED), "changes": list(get_args(Change)), "targets": list(ALL_LINEAR),
-            "prefill": (prefill or Prefill()).model_dump()}
+    data = {
+        "as_of": today.isoformat(),
+        "models": _models(today),
+        "shapes": {k: v.model_dump() for k, v in PRESET_SHAPES.items()},
+        "task_types": list(EXAMPLES_NEEDED),
+        "changes": list(get_args(Change)),
+        "targets": list(ALL_LINEAR),
+        "prefill": (prefill or Prefill()).model_dump(),
+    }
     blob = json.dumps(data).replace("</", "<\\/")
-    parts = {"TITLE": html.escape(f"ftadvisor calculators: {(prefill or Prefill()).source}, {today.isoformat()}"),
-             "PLOTLY": get_plotlyjs(), "FORMULAS": javascript(), "DATA": blob,
-             "UI": (ASSETS / "calc.js").read_text(encoding="utf-8")}
+    parts = {
+        "TITLE": html.escape(f"ftadvisor calculators: {(prefill or Prefill()).source}, {today.isoformat()}"),
+        "PLOTLY": get_plotlyjs(),
+        "FORMULAS": javascript(),
+        "DATA": blob,
+        "UI": (ASSETS / "calc.js").read_text(encoding="utf-8"),
+    }
     template = (ASSETS / "calc.html").read_text(encoding="utf-8")
     return re.sub(r"\{\{([A-Z]+)\}\}", lambda m: parts[m.group(1)], template)
 

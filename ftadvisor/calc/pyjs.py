@@ -28,14 +28,43 @@ from pydantic_core import PydanticUndefined
 
 RUNTIME = Path(__file__).with_name("runtime.js")
 
-BUILTINS = {"max": "pyrt.max", "min": "pyrt.min", "abs": "Math.abs", "round": "pyrt.round", "int": "pyrt.int",
-            "float": "Number", "bool": "pyrt.truthy", "len": "pyrt.len", "sum": "pyrt.sum", "sorted": "pyrt.sorted",
-            "str": "pyrt.str", "list": "pyrt.list", "any": "pyrt.any", "all": "pyrt.all", "next": "pyrt.next",
-            "getattr": "pyrt.getattr"}
-MATH = {"exp": "Math.exp", "ceil": "Math.ceil", "floor": "Math.floor", "sqrt": "Math.sqrt", "log": "Math.log",
-        "isfinite": "Number.isFinite", "inf": "Infinity"}
-METHODS = {"append": "pyrt.append", "join": "pyrt.join", "get": "pyrt.get", "items": "pyrt.items",
-           "values": "pyrt.values", "keys": "pyrt.keys", "startswith": "pyrt.startswith", "replace": "pyrt.replace"}
+BUILTINS = {
+    "max": "pyrt.max",
+    "min": "pyrt.min",
+    "abs": "Math.abs",
+    "round": "pyrt.round",
+    "int": "pyrt.int",
+    "float": "Number",
+    "bool": "pyrt.truthy",
+    "len": "pyrt.len",
+    "sum": "pyrt.sum",
+    "sorted": "pyrt.sorted",
+    "str": "pyrt.str",
+    "list": "pyrt.list",
+    "any": "pyrt.any",
+    "all": "pyrt.all",
+    "next": "pyrt.next",
+    "getattr": "pyrt.getattr",
+}
+MATH = {
+    "exp": "Math.exp",
+    "ceil": "Math.ceil",
+    "floor": "Math.floor",
+    "sqrt": "Math.sqrt",
+    "log": "Math.log",
+    "isfinite": "Number.isFinite",
+    "inf": "Infinity",
+}
+METHODS = {
+    "append": "pyrt.append",
+    "join": "pyrt.join",
+    "get": "pyrt.get",
+    "items": "pyrt.items",
+    "values": "pyrt.values",
+    "keys": "pyrt.keys",
+    "startswith": "pyrt.startswith",
+    "replace": "pyrt.replace",
+}
 BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "===", ast.NotEq: "!=="}
 
@@ -111,7 +140,7 @@ class _Translator:
         pairs = list(zip(positional, defaults, strict=True)) + list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
         names = [a.arg for a, _ in pairs]
         body_names = _assigned(node.body) - set(names)
-        params = [a.arg if d is None else f"{a.arg} = {self.expr(d)}" for a, d in pairs][1 if method else 0:]
+        params = [a.arg if d is None else f"{a.arg} = {self.expr(d)}" for a, d in pairs][1 if method else 0 :]
         head = "get " + node.name if getter else node.name if method else "function " + node.name
         out = [f"{head}({', '.join(params)}) {{"]
         if method:
@@ -166,8 +195,12 @@ class _Translator:
     def _block(self, body: list[ast.stmt]) -> list[str]:
         out: list[str] = []
         for i, stmt in enumerate(body):
-            if i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
-                    and isinstance(stmt.value.value, str):
+            if (
+                i == 0
+                and isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Constant)
+                and isinstance(stmt.value.value, str)
+            ):
                 continue  # docstring
             out += self._stmt(stmt)
         return out
@@ -193,8 +226,11 @@ class _Translator:
         if isinstance(s, ast.For):
             if s.orelse:
                 raise self._err(s, "for-else")
-            return [f"for (const {self._target(s.target, declare=True)} of pyrt.iter({self.expr(s.iter)})) {{",
-                    *self._block(s.body), "}"]
+            return [
+                f"for (const {self._target(s.target, declare=True)} of pyrt.iter({self.expr(s.iter)})) {{",
+                *self._block(s.body),
+                "}",
+            ]
         if isinstance(s, ast.While):
             if s.orelse:
                 raise self._err(s, "while-else")
@@ -286,8 +322,10 @@ class _Translator:
         if isinstance(e, ast.Call):
             return self._call(e)
         if isinstance(e, ast.JoinedStr):
-            parts = [self._format(v) if isinstance(v, ast.FormattedValue) else json.dumps(getattr(v, "value", ""))
-                     for v in e.values]
+            parts = [
+                self._format(v) if isinstance(v, ast.FormattedValue) else json.dumps(getattr(v, "value", ""))
+                for v in e.values
+            ]
             return "(" + " + ".join(['""', *parts]) + ")"
         if isinstance(e, ast.Tuple | ast.List):
             return "[" + ", ".join(self._element(x) for x in e.elts) + "]"
@@ -296,8 +334,14 @@ class _Translator:
         if isinstance(e, ast.Dict):
             if any(k is None for k in e.keys):
                 raise self._err(e, "dict unpacking")
-            return "{" + ", ".join(f"[{self.expr(k)}]: {self.expr(v)}"  # type: ignore[arg-type]
-                                   for k, v in zip(e.keys, e.values, strict=True)) + "}"
+            return (
+                "{"
+                + ", ".join(
+                    f"[{self.expr(k)}]: {self.expr(v)}"  # type: ignore[arg-type]
+                    for k, v in zip(e.keys, e.values, strict=True)
+                )
+                + "}"
+            )
         if isinstance(e, ast.Subscript):
             if isinstance(e.slice, ast.Slice):
                 raise self._err(e, "slicing")
@@ -391,8 +435,9 @@ class _Translator:
             return f"pyrt.copy({self.expr(f.value)}, {kwargs['update']})"
         if kwargs:
             raise self._err(e, "keyword arguments here")
-        if isinstance(f, ast.Attribute) and not (isinstance(f.value, ast.Name)
-                                                 and self.globals.get(f.value.id) is math):
+        if isinstance(f, ast.Attribute) and not (
+            isinstance(f.value, ast.Name) and self.globals.get(f.value.id) is math
+        ):
             obj = self.expr(f.value)
             if f.attr in METHODS:
                 return f"{METHODS[f.attr]}({', '.join([obj, *args])})"
@@ -406,7 +451,7 @@ class _Translator:
         if not kwargs:
             return args
         out = list(args)
-        params = list(inspect.signature(fn).parameters.values())[len(args):]
+        params = list(inspect.signature(fn).parameters.values())[len(args) :]
         for p in params:
             if p.name in kwargs:
                 out.append(kwargs.pop(p.name))

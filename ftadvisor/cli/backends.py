@@ -17,16 +17,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def backend_option(default: str | None = None, help_text: str | None = None) -> Callable[[F], F]:
     """``--backend NAME``; without a default, the backend is inferred from the job id or model."""
-    return click.option("--backend", default=default, show_default=default is not None, metavar="NAME",
-                        help=help_text or ("Where the job runs: openai, azure, together, local or any installed "
-                                           "plugin (see `ftadvisor backends`); inferred from the job id or model "
-                                           "when unambiguous. Example: --backend together"))
+    return click.option(
+        "--backend",
+        default=default,
+        show_default=default is not None,
+        metavar="NAME",
+        help=help_text
+        or (
+            "Where the job runs: openai, azure, together, local or any installed "
+            "plugin (see `ftadvisor backends`); inferred from the job id or model "
+            "when unambiguous. Example: --backend together"
+        ),
+    )
 
 
 option_option = click.option(
-    "--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="A setting of the chosen backend, repeatable; `ftadvisor backends` lists each backend's. "
-         "Example: -o lora_rank=8 -o qlora=true")
+    "Example: -o lora_rank=8 -o qlora=true",
+)
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -115,10 +128,16 @@ def backends(as_json: bool) -> None:
         except InputError as exc:
             rows.append({"name": n, "installed": False, "error": str(exc)})
             continue
-        rows.append({"name": n, "installed": True, "methods": sorted(cls.methods),
-                     "capabilities": capabilities(cls),
-                     "options": cls.Options.model_json_schema().get("properties", {}),
-                     "_help": options_help(cls.Options)})
+        rows.append(
+            {
+                "name": n,
+                "installed": True,
+                "methods": sorted(cls.methods),
+                "capabilities": capabilities(cls),
+                "options": cls.Options.model_json_schema().get("properties", {}),
+                "_help": options_help(cls.Options),
+            }
+        )
     if as_json:
         print_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
         return
@@ -126,7 +145,9 @@ def backends(as_json: bool) -> None:
         if not r["installed"]:
             out.print(f"[bold]{r['name']}[/]: not installed ({r['error']})")
             continue
-        out.print(f"[bold]{r['name']}[/]: trains {', '.join(r['methods'])}; can also: "
-                  f"{', '.join(r['capabilities']) or 'nothing more'}")
+        out.print(
+            f"[bold]{r['name']}[/]: trains {', '.join(r['methods'])}; can also: "
+            f"{', '.join(r['capabilities']) or 'nothing more'}"
+        )
         for line in r["_help"]:
             out.print(f"  -o {line}")

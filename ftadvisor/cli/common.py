@@ -20,8 +20,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print machine-readable JSON instead of tables. Example: --json | jq .")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables. Example: --json | jq ."
+)
 
 
 def print_json(data: Any) -> None:
@@ -69,8 +70,14 @@ def byte_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, i
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -79,8 +86,9 @@ def byte_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, i
         yield update
 
 
-no_log_option = click.option("--no-log", is_flag=True, help="Do not record this estimate in the ledger. "
-                             "Example: --no-log")
+no_log_option = click.option(
+    "--no-log", is_flag=True, help="Do not record this estimate in the ledger. Example: --no-log"
+)
 
 
 def open_ledger() -> Any:

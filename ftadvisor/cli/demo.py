@@ -39,8 +39,14 @@ class Road(BaseModel):
 # One epoch at 5x the base LoRA learning rate is enough for a 135M model to learn this format (measured: 48
 # examples in batches of 2 reach 4/4 compliance on held-out questions); the hosted job keeps OpenAI's auto.
 ROADS = {
-    "local": Road(backend="local", model=LOCAL_MODEL, key=None, options={"lora_rank": 16, "max_length": 512},
-                  hyper={"epochs": 1, "batch_size": 4, "learning_rate_multiplier": 5.0}, poll_s=3),
+    "local": Road(
+        backend="local",
+        model=LOCAL_MODEL,
+        key=None,
+        options={"lora_rank": 16, "max_length": 512},
+        hyper={"epochs": 1, "batch_size": 4, "learning_rate_multiplier": 5.0},
+        poll_s=3,
+    ),
     "openai": Road(backend="openai", model=HOSTED_FT, key="OPENAI_API_KEY", options={}, hyper={}, poll_s=30),
 }
 
@@ -50,13 +56,27 @@ def _step(n: int, title: str) -> None:
 
 
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("ftadvisor-demo"),
-              show_default=True, help="Folder for the demo's outputs and report. Example: --out /tmp/demo")
-@click.option("--backend", type=click.Choice(list(ROADS)), default="local", show_default=True,
-              help="Where to fine-tune: local (SmolLM2 on this machine, free) or openai (needs OPENAI_API_KEY and "
-                   "spends money). Example: --backend local")
-@click.option("--quick", is_flag=True, help="A smaller run (48 training and 6 test examples): under 5 minutes on "
-              "2 CPU cores. Example: --quick")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("ftadvisor-demo"),
+    show_default=True,
+    help="Folder for the demo's outputs and report. Example: --out /tmp/demo",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(list(ROADS)),
+    default="local",
+    show_default=True,
+    help="Where to fine-tune: local (SmolLM2 on this machine, free) or openai (needs OPENAI_API_KEY and "
+    "spends money). Example: --backend local",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A smaller run (48 training and 6 test examples): under 5 minutes on 2 CPU cores. Example: --quick",
+)
 @user_errors
 def demo(out_dir: Path, backend: str, quick: bool) -> None:
     """From dataset to verdict on the built-in legal-support dataset: validate, advise, fine-tune, evaluate,
@@ -73,8 +93,10 @@ def demo(out_dir: Path, backend: str, quick: bool) -> None:
     legal = sample_path("legal")
     out_dir.mkdir(parents=True, exist_ok=True)
     train, test = _subset(legal, out_dir, quick)
-    out.print(f"[bold]ftadvisor demo[/]: a legal-support assistant that must answer in numbered action items, in "
-              f"formal British English, ending with \"{DISCLAIMER}\"")
+    out.print(
+        f"[bold]ftadvisor demo[/]: a legal-support assistant that must answer in numbered action items, in "
+        f'formal British English, ending with "{DISCLAIMER}"'
+    )
     _data(train, test)
     scenario = _advice(legal, train)
     ft_model, job_id = _fine_tune(train, legal / "validation.jsonl", backend, quick)
@@ -82,9 +104,14 @@ def demo(out_dir: Path, backend: str, quick: bool) -> None:
     _step(6, "report")
     from ftadvisor.reports.build import write_report
 
-    page = write_report(out_dir / "report", eval_id=eval_id, job_id=job_id, breakeven=scenario.inputs,
-                        decision=scenario.decision,
-                        sides=(f"prompting {PROMPTED_MODEL} with the long prompt", f"{HOSTED_FT} fine-tuned"))
+    page = write_report(
+        out_dir / "report",
+        eval_id=eval_id,
+        job_id=job_id,
+        breakeven=scenario.inputs,
+        decision=scenario.decision,
+        sides=(f"prompting {PROMPTED_MODEL} with the long prompt", f"{HOSTED_FT} fine-tuned"),
+    )
     out.print(f"report: [bold]{page.resolve()}[/]  (demo took {time.perf_counter() - started:,.0f} s)")
 
 
@@ -92,10 +119,10 @@ def _subset(legal: Path, out_dir: Path, quick: bool) -> tuple[Path, Path]:
     if not quick:
         return legal / "train.jsonl", legal / "test.jsonl"
     train, test = out_dir / "train.quick.jsonl", out_dir / "test.quick.jsonl"
-    train.write_text("".join((legal / "train.jsonl").read_text(encoding="utf-8").splitlines(True)[:48]),
-                     encoding="utf-8")
-    test.write_text("".join((legal / "test.jsonl").read_text(encoding="utf-8").splitlines(True)[:6]),
-                    encoding="utf-8")
+    train.write_text(
+        "".join((legal / "train.jsonl").read_text(encoding="utf-8").splitlines(True)[:48]), encoding="utf-8"
+    )
+    test.write_text("".join((legal / "test.jsonl").read_text(encoding="utf-8").splitlines(True)[:6]), encoding="utf-8")
     return train, test
 
 
@@ -111,9 +138,11 @@ def _data(train: Path, test: Path) -> None:
         out.print(f"{path.name}: {'valid' if v.valid else 'INVALID'}, {v.n_examples} examples, {v.n_errors} errors")
     s = dataset_stats(train, model=HOSTED_FT)
     assert s.tokens_per_example is not None
-    out.print(f"tokens ({s.encoding}): median {s.tokens_per_example.median:.0f} per example; "
-              f"{s.billed_tokens:,} billed tokens over {s.n_epochs} epochs = ${s.estimated_training_cost_usd or 0:.2f} "
-              f"on {HOSTED_FT}")
+    out.print(
+        f"tokens ({s.encoding}): median {s.tokens_per_example.median:.0f} per example; "
+        f"{s.billed_tokens:,} billed tokens over {s.n_epochs} epochs = ${s.estimated_training_cost_usd or 0:.2f} "
+        f"on {HOSTED_FT}"
+    )
     q = check_quality(train, require=[r"^1\. ", DISCLAIMER.replace(".", r"\.") + "$"])
     out.print(f"consistency: {len(q.failures)} answers break the format rules, {len(q.inconsistent)} contradictions")
     d = find_duplicates(train)
@@ -140,28 +169,52 @@ def _advice(legal: Path, train: Path) -> Advice:
     _step(2, "should we fine-tune, and where?")
     cat = load_catalogue()
     on = dt.date.today()
-    o = prompt_overhead(find_model(cat, PROMPTED_MODEL),
-                        system_prompt=(legal / "system_prompt.txt").read_text(encoding="utf-8"),
-                        few_shot=read_few_shot(legal / "few_shot.jsonl"), requests_per_day=REQUESTS_PER_DAY)
-    out.print(f"prompting {PROMPTED_MODEL} needs the long system prompt + 3 worked examples: {o.tokens:,} tokens on "
-              f"every request = ${o.usd_per_month:,.2f}/month at {REQUESTS_PER_DAY:,} requests/day"
-              + (" (under 1,024 tokens: prompt caching does not apply)" if not o.cacheable_tokens else ""))
+    o = prompt_overhead(
+        find_model(cat, PROMPTED_MODEL),
+        system_prompt=(legal / "system_prompt.txt").read_text(encoding="utf-8"),
+        few_shot=read_few_shot(legal / "few_shot.jsonl"),
+        requests_per_day=REQUESTS_PER_DAY,
+    )
+    out.print(
+        f"prompting {PROMPTED_MODEL} needs the long system prompt + 3 worked examples: {o.tokens:,} tokens on "
+        f"every request = ${o.usd_per_month:,.2f}/month at {REQUESTS_PER_DAY:,} requests/day"
+        + (" (under 1,024 tokens: prompt caching does not apply)" if not o.cacheable_tokens else "")
+    )
     s = dataset_stats(train, model=HOSTED_FT)
-    inp = EconomicsInput(prompted_model=PROMPTED_MODEL, hosted_model=HOSTED_FT, local_model=LOCAL_PROFILE,
-                         prompt_tokens=o.tokens, input_tokens=60, output_tokens=110, ft_prompt_tokens=15,
-                         examples=s.n_examples, billing_tokens_per_epoch=s.billing_tokens_per_epoch,
-                         cost_per_example=COST_PER_EXAMPLE, requests_per_day=REQUESTS_PER_DAY)
-    d = decide(cat, Answers(task_type="format", labelled_examples=s.n_examples, prompt_compliance=0.8,
-                            requests_per_day=REQUESTS_PER_DAY), inp, today=on)
+    inp = EconomicsInput(
+        prompted_model=PROMPTED_MODEL,
+        hosted_model=HOSTED_FT,
+        local_model=LOCAL_PROFILE,
+        prompt_tokens=o.tokens,
+        input_tokens=60,
+        output_tokens=110,
+        ft_prompt_tokens=15,
+        examples=s.n_examples,
+        billing_tokens_per_epoch=s.billing_tokens_per_epoch,
+        cost_per_example=COST_PER_EXAMPLE,
+        requests_per_day=REQUESTS_PER_DAY,
+    )
+    d = decide(
+        cat,
+        Answers(
+            task_type="format", labelled_examples=s.n_examples, prompt_compliance=0.8, requests_per_day=REQUESTS_PER_DAY
+        ),
+        inp,
+        today=on,
+    )
     for opt in d.economics.options:
         assert opt.break_even is not None
-        out.print(f"fine-tune {opt.model}: setup ${opt.setup_usd:,.2f} (data ${opt.training.data_usd:,.2f} at "
-                  f"${COST_PER_EXAMPLE:g}/example): {opt.break_even.verdict}")
+        out.print(
+            f"fine-tune {opt.model}: setup ${opt.setup_usd:,.2f} (data ${opt.training.data_usd:,.2f} at "
+            f"${COST_PER_EXAMPLE:g}/example): {opt.break_even.verdict}"
+        )
         if opt.availability is not None and (w := opt.availability.warning()):
             out.print(f"  [yellow]{w}[/]")
     rec = d.recommendation
-    out.print(f"advice (assuming a prompt reaches 80% compliance): [bold]{rec.choice}[/]"
-              + (f" ({rec.model})" if rec.model else ""))
+    out.print(
+        f"advice (assuming a prompt reaches 80% compliance): [bold]{rec.choice}[/]"
+        + (f" ({rec.model})" if rec.model else "")
+    )
     for reason in rec.reasons:
         out.print(f"  - {reason}")
     hosted = d.economics.option("hosted")
@@ -180,12 +233,26 @@ def _fine_tune(train: Path, validation: Path, backend: str, quick: bool) -> tupl
     if road.key and not os.environ.get(road.key):
         raise click.UsageError(f"--backend {backend} needs {road.key}; the default --backend local needs none")
     hyper = road.hyper | ({"batch_size": 2} if quick and "batch_size" in road.hyper else {})
-    plan = plan_training(train, model=road.model, backend=backend, validation=None if quick else validation,
-                         suffix="legal", seed=7, options=road.options, **hyper)
+    plan = plan_training(
+        train,
+        model=road.model,
+        backend=backend,
+        validation=None if quick else validation,
+        suffix="legal",
+        seed=7,
+        options=road.options,
+        **hyper,
+    )
     cost = "free on this machine" if not plan.pays_provider else f"about ${plan.estimated_cost_usd or 0:.2f}"
     out.print(f"{plan.n_examples} examples, {cost}; the first run converts the model once (about 30 s)")
-    job = run_training(plan, get_backend(backend), ledger=Ledger(), poll_interval=road.poll_s,
-                       on_event=show_event, on_status=show_status)
+    job = run_training(
+        plan,
+        get_backend(backend),
+        ledger=Ledger(),
+        poll_interval=road.poll_s,
+        on_event=show_event,
+        on_status=show_status,
+    )
     if job.status != "succeeded":
         raise click.ClickException(f"the fine-tune ended {job.status}: {job.error}")
     return job.fine_tuned_model or "", job.id
@@ -203,12 +270,15 @@ def _evaluate(test: Path, backend: str, ft_model: str, quick: bool) -> str:
     base = ROADS[backend].model
     rules = FormatRules(regex=[r"^1\. "], contains=[DISCLAIMER])
     with byte_progress("answering") as progress:
-        run = run_eval([(b, base), (b, ft_model)], test, rules=rules, max_tokens=128 if quick else 160,
-                       progress=progress)
+        run = run_eval(
+            [(b, base), (b, ft_model)], test, rules=rules, max_tokens=128 if quick else 160, progress=progress
+        )
     Ledger().save_eval(run)
     for s in run.models:
-        out.print(f"{s.model}: format compliance [bold]{s.format_compliance:.0%}[/], ROUGE-L {s.rouge_l:.3f}, "
-                  f"{s.latency_mean_s:.1f} s per answer")
+        out.print(
+            f"{s.model}: format compliance [bold]{s.format_compliance:.0%}[/], ROUGE-L {s.rouge_l:.3f}, "
+            f"{s.latency_mean_s:.1f} s per answer"
+        )
     _step(5, "judge")
     if os.environ.get("OPENAI_API_KEY"):
         _judge(run.id)
@@ -233,6 +303,8 @@ def _judge(eval_id: str) -> None:
         return
     db.record("judgement", result, ref=eval_id)
     pair = result["pairwise"]
-    out.print(f"{pair['candidate']} vs {pair['baseline']}: win rate {pair['win_rate']:.0%} ({pair['wins']} wins, "
-              f"{pair['ties']} ties, {pair['losses']} losses; orders agreed on {pair['consistency']:.0%}"
-              + (f"; {pair['unparsed']} unreadable verdicts left out)" if pair.get("unparsed") else ")"))
+    out.print(
+        f"{pair['candidate']} vs {pair['baseline']}: win rate {pair['win_rate']:.0%} ({pair['wins']} wins, "
+        f"{pair['ties']} ties, {pair['losses']} losses; orders agreed on {pair['consistency']:.0%}"
+        + (f"; {pair['unparsed']} unreadable verdicts left out)" if pair.get("unparsed") else ")")
+    )

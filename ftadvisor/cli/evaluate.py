@@ -33,12 +33,22 @@ def _pairs(models: tuple[str, ...], default: str) -> list[tuple[Any, str]]:
 
 
 model_option = click.option(
-    "--model", "-m", "models", multiple=True, required=True,
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    required=True,
     help="Model to evaluate; repeat to compare (the first is the baseline); prefix a backend (local:, openai:, "
-         "azure:, together:) to pick its backend. "
-         "Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
-backend_option = click.option("--backend", default="openai", show_default=True, metavar="NAME",
-                              help="Backend for models without a prefix. Example: --backend local")
+    "azure:, together:) to pick its backend. "
+    "Example: -m gpt-4o-mini -m ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf",
+)
+backend_option = click.option(
+    "--backend",
+    default="openai",
+    show_default=True,
+    metavar="NAME",
+    help="Backend for models without a prefix. Example: --backend local",
+)
 
 
 def _pct(v: float | None) -> str:
@@ -47,27 +57,60 @@ def _pct(v: float | None) -> str:
 
 @eval_.command("run")
 @model_option
-@click.option("--data", type=click.Path(path_type=Path), required=True,
-              help="Held-out chat JSONL (never used in training). Example: --data splits/test.jsonl")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Held-out chat JSONL (never used in training). Example: --data splits/test.jsonl",
+)
 @backend_option
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Parallel requests per hosted model. Example: --concurrency 8")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Parallel requests per hosted model. Example: --concurrency 8",
+)
 @click.option("--label-field", help="JSON field of the answer that holds the class. Example: --label-field category")
 @click.option("--require-json", is_flag=True, help="Answers must be JSON. Example: --require-json")
-@click.option("--json-schema", type=click.Path(path_type=Path), help="Answers must satisfy this JSON schema. "
-              "Example: --json-schema answer.schema.json")
-@click.option("--require", "regex", multiple=True, help="Regex every answer must match; repeatable. "
-              "Example: --require '^1\\. '")
-@click.option("--contains", multiple=True, help="Text every answer must contain; repeatable. "
-              "Example: --contains 'This response does not constitute legal advice.'")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Longest answer. Example: --max-tokens 200")
+@click.option(
+    "--json-schema",
+    type=click.Path(path_type=Path),
+    help="Answers must satisfy this JSON schema. Example: --json-schema answer.schema.json",
+)
+@click.option(
+    "--require", "regex", multiple=True, help="Regex every answer must match; repeatable. Example: --require '^1\\. '"
+)
+@click.option(
+    "--contains",
+    multiple=True,
+    help="Text every answer must contain; repeatable. "
+    "Example: --contains 'This response does not constitute legal advice.'",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Longest answer. Example: --max-tokens 200",
+)
 @click.option("--no-log", is_flag=True, help="Do not record the run in the ledger. Example: --no-log")
 @json_option
 @user_errors
-def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, label_field: str | None,
-        require_json: bool, json_schema: Path | None, regex: tuple[str, ...], contains: tuple[str, ...],
-        max_tokens: int, no_log: bool, as_json: bool) -> None:
+def run(
+    models: tuple[str, ...],
+    data: Path,
+    backend: str,
+    concurrency: int,
+    label_field: str | None,
+    require_json: bool,
+    json_schema: Path | None,
+    regex: tuple[str, ...],
+    contains: tuple[str, ...],
+    max_tokens: int,
+    no_log: bool,
+    as_json: bool,
+) -> None:
     """Run each model on the held-out prompts and score format, accuracy/F1, fields, ROUGE-L, latency and cost.
 
     \b
@@ -88,8 +131,15 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
     load_cases(data)  # a bad data file is reported before any backend is set up
     pairs = _pairs(models, backend)
     with byte_progress("evaluating", enabled=not as_json) as progress:
-        result = run_eval(pairs, data, rules=rules, label_field=label_field, max_tokens=max_tokens,
-                          concurrency=concurrency, progress=progress)
+        result = run_eval(
+            pairs,
+            data,
+            rules=rules,
+            label_field=label_field,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            progress=progress,
+        )
     if not no_log and (db := open_ledger()) is not None:
         db.save_eval(result)
     if as_json:
@@ -97,14 +147,36 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
         return
     from rich.table import Table
 
-    t = Table("model", "n", "errors", "format", "exact", "accuracy", "macro F1", "fields", "ROUGE-L", "latency",
-              "tokens in/out", "$/request", title=f"{result.id} on {data}")
+    t = Table(
+        "model",
+        "n",
+        "errors",
+        "format",
+        "exact",
+        "accuracy",
+        "macro F1",
+        "fields",
+        "ROUGE-L",
+        "latency",
+        "tokens in/out",
+        "$/request",
+        title=f"{result.id} on {data}",
+    )
     for s in result.models:
-        t.add_row(s.model, str(s.n), str(s.n_errors), _pct(s.format_compliance), _pct(s.exact_match),
-                  _pct(s.accuracy), "-" if s.macro_f1 is None else f"{s.macro_f1:.3f}", _pct(s.field_accuracy),
-                  f"{s.rouge_l:.3f}", f"{s.latency_mean_s:.2f} s",
-                  f"{s.prompt_tokens_mean:.0f}/{s.completion_tokens_mean:.0f}",
-                  "-" if s.cost_per_request_usd is None else f"{s.cost_per_request_usd:.6f}")
+        t.add_row(
+            s.model,
+            str(s.n),
+            str(s.n_errors),
+            _pct(s.format_compliance),
+            _pct(s.exact_match),
+            _pct(s.accuracy),
+            "-" if s.macro_f1 is None else f"{s.macro_f1:.3f}",
+            _pct(s.field_accuracy),
+            f"{s.rouge_l:.3f}",
+            f"{s.latency_mean_s:.2f} s",
+            f"{s.prompt_tokens_mean:.0f}/{s.completion_tokens_mean:.0f}",
+            "-" if s.cost_per_request_usd is None else f"{s.cost_per_request_usd:.6f}",
+        )
     out.print(t)
     out.print(f"recorded as {result.id}" if not no_log else "not recorded (--no-log)")
 
@@ -112,8 +184,11 @@ def run(models: tuple[str, ...], data: Path, backend: str, concurrency: int, lab
 @eval_.command("regression")
 @model_option
 @backend_option
-@click.option("--extra", type=click.Path(path_type=Path), help="Your own prompts, JSONL of {\"prompt\", \"expect\" "
-              "regex}. Example: --extra my-general.jsonl")
+@click.option(
+    "--extra",
+    type=click.Path(path_type=Path),
+    help='Your own prompts, JSONL of {"prompt", "expect" regex}. Example: --extra my-general.jsonl',
+)
 @click.option("--no-log", is_flag=True, help="Do not record the run in the ledger. Example: --no-log")
 @json_option
 @user_errors
@@ -145,19 +220,34 @@ def regression(models: tuple[str, ...], backend: str, extra: Path | None, no_log
 
 
 @eval_.command("judge")
-@click.option("--run", "eval_id", help="Evaluation run whose answers to judge (default: the last). "
-              "Example: --run eval-1a2b3c4d5e6f")
-@click.option("--judge-model", required=True, help="Judge model; prefix local: or openai: to pick its backend. "
-              "Example: --judge-model gpt-4.1-2025-04-14")
-@click.option("--rubric", type=click.Path(path_type=Path), help="Rubric text (default: a 1-5 scale for correctness "
-              "and format). Example: --rubric rubric.txt")
-@click.option("--judge-backend", default="openai", metavar="NAME", show_default=True,
-              help="Backend of the judge when not prefixed. Example: --judge-backend local")
+@click.option(
+    "--run",
+    "eval_id",
+    help="Evaluation run whose answers to judge (default: the last). Example: --run eval-1a2b3c4d5e6f",
+)
+@click.option(
+    "--judge-model",
+    required=True,
+    help="Judge model; prefix local: or openai: to pick its backend. Example: --judge-model gpt-4.1-2025-04-14",
+)
+@click.option(
+    "--rubric",
+    type=click.Path(path_type=Path),
+    help="Rubric text (default: a 1-5 scale for correctness and format). Example: --rubric rubric.txt",
+)
+@click.option(
+    "--judge-backend",
+    default="openai",
+    metavar="NAME",
+    show_default=True,
+    help="Backend of the judge when not prefixed. Example: --judge-backend local",
+)
 @click.option("--no-log", is_flag=True, help="Do not record the verdicts in the ledger. Example: --no-log")
 @json_option
 @user_errors
-def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_backend: str, no_log: bool,
-          as_json: bool) -> None:
+def judge(
+    eval_id: str | None, judge_model: str, rubric: Path | None, judge_backend: str, no_log: bool, as_json: bool
+) -> None:
     """Judge an evaluation run: a 1-5 rubric score per answer, and base vs fine-tuned pairwise with the order
     swapped (disagreement counts as a tie; win rate = (wins + ties/2) / n).
 
@@ -185,8 +275,13 @@ def judge(eval_id: str | None, judge_model: str, rubric: Path | None, judge_back
     for m, v in result["mean_score"].items():
         out.print(f"{m}: mean rubric score {'-' if v is None else f'{v:.2f}'} / 5")
     if pair:
-        out.print(f"{pair['candidate']} vs {pair['baseline']}: {pair['wins']} wins, {pair['ties']} ties, "
-                  f"{pair['losses']} losses; win rate {pair['win_rate']:.1%}, both orders agreed on "
-                  f"{pair['consistency']:.0%} of pairs"
-                  + (f"; {pair['unparsed']} pair(s) left out: the judge's verdict could not be read"
-                     if pair.get("unparsed") else ""))
+        out.print(
+            f"{pair['candidate']} vs {pair['baseline']}: {pair['wins']} wins, {pair['ties']} ties, "
+            f"{pair['losses']} losses; win rate {pair['win_rate']:.1%}, both orders agreed on "
+            f"{pair['consistency']:.0%} of pairs"
+            + (
+                f"; {pair['unparsed']} pair(s) left out: the judge's verdict could not be read"
+                if pair.get("unparsed")
+                else ""
+            )
+        )

@@ -40,8 +40,9 @@ def _show_job(job: Job, as_json: bool) -> None:
 
 @jobs.command("list")
 @backend_option(default="openai")
-@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True,
-              help="How many. Example: --limit 5")
+@click.option(
+    "--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="How many. Example: --limit 5"
+)
 @json_option
 @user_errors
 def list_jobs(backend: str, limit: int, as_json: bool) -> None:
@@ -77,8 +78,13 @@ def get(job_id: str, backend: str | None, as_json: bool) -> None:
 @jobs.command("events")
 @job_id_argument
 @backend_option()
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
-              help="How many of the newest events. Example: --limit 20")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="How many of the newest events. Example: --limit 20",
+)
 @click.option("--after", help="Page on: the events older than this event id. Example: --after ftevent-abc")
 @click.option("--all", "every", is_flag=True, help="Every event of the job, however many. Example: --all")
 @json_option
@@ -129,8 +135,9 @@ def rerun(ctx: click.Context, job_id: str, yes: bool, dry_run: bool, as_json: bo
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(path, "w") as f:
         # the first run's output_dir holds its export already: the rerun's adapter stays in its job (`export`)
-        yaml.safe_dump(config.model_dump(exclude={"warnings", "source", "val_set_size", "output_dir"},
-                                         exclude_none=True), f)
+        yaml.safe_dump(
+            config.model_dump(exclude={"warnings", "source", "val_set_size", "output_dir"}, exclude_none=True), f
+        )
     if not as_json:
         err.print(f"rerunning {job_id} from its recorded run config ({path})")
     from ftadvisor.cli.train import train
@@ -207,8 +214,13 @@ def resume(job_id: str, backend: str | None, as_json: bool) -> None:
 @jobs.command("wait")
 @job_id_argument
 @backend_option()
-@click.option("--poll", type=click.FloatRange(min=1), default=30, show_default=True,
-              help="Seconds between polls. Example: --poll 60")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds between polls. Example: --poll 60",
+)
 @json_option
 @user_errors
 def wait_cmd(job_id: str, backend: str | None, poll: float, as_json: bool) -> None:
@@ -255,8 +267,9 @@ def find(run_id: str, backend: str | None, as_json: bool) -> None:
         show_status(job)
         out.print(f"run {run_id} created {job.id}; watch it with: ftadvisor jobs wait {job.id}")
     else:
-        out.print(f"{b.name} lists no job for run {run_id} (its list can lag by seconds: ask again in a minute to "
-                  "be sure)")
+        out.print(
+            f"{b.name} lists no job for run {run_id} (its list can lag by seconds: ask again in a minute to be sure)"
+        )
     sys.exit(0 if job is not None else 1)
 
 
@@ -278,16 +291,23 @@ def deploy(fine_tuned_model: str, name: str | None, backend: str | None, as_json
     if as_json:
         print_json(d)
         return
-    out.print(f"deployed {d.model} as [bold]{d.name}[/] ({d.status})"
-              + (f"; hosting ${d.hourly_usd:g}/hour, ${d.hourly_usd * 24 * 30:,.0f}/month" if d.hourly_usd else ""))
+    out.print(
+        f"deployed {d.model} as [bold]{d.name}[/] ({d.status})"
+        + (f"; hosting ${d.hourly_usd:g}/hour, ${d.hourly_usd * 24 * 30:,.0f}/month" if d.hourly_usd else "")
+    )
     if d.note:
         out.print(f"  {d.note}")
 
 
 @jobs.command("download-adapter")
 @job_id_argument
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder to write (must not exist or be empty). Example: --out adapters/tickets")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write (must not exist or be empty). Example: --out adapters/tickets",
+)
 @backend_option()
 @json_option
 @user_errors
@@ -304,18 +324,28 @@ def download_adapter(job_id: str, out_dir: Path, backend: str | None, as_json: b
         print_json(a)
         return
     out.print(f"wrote the adapter of {job_id} ({a.base_model}) to {a.path}: {', '.join(a.files)}")
-    out.print(f"chat with it here: ftadvisor chat --backend local --model {a.path} \"...\"")
+    out.print(f'chat with it here: ftadvisor chat --backend local --model {a.path} "..."')
 
 
 @click.command()
 @click.argument("prompt")
-@click.option("--model", "-m", required=True, help="Model to call, e.g. a fine-tuned one. "
-              "Example: --model ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf")
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    help="Model to call, e.g. a fine-tuned one. Example: --model ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf",
+)
 @click.option("--system", help="System prompt. Example: --system 'Answer in JSON.'")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Longest answer. Example: --max-tokens 100")
-@backend_option(help_text="Who answers (default: the backend the model belongs to, else openai). "
-                          "Example: --backend together")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Longest answer. Example: --max-tokens 100",
+)
+@backend_option(
+    help_text="Who answers (default: the backend the model belongs to, else openai). Example: --backend together"
+)
 @json_option
 @user_errors
 def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: str | None, as_json: bool) -> None:
@@ -331,14 +361,21 @@ def chat(prompt: str, model: str, system: str | None, max_tokens: int, backend: 
         print_json(c)
         return
     click.echo(c.text)
-    err.print(f"[dim]{c.usage.prompt_tokens} prompt ({c.usage.cached_tokens} cached) + {c.usage.completion_tokens} "
-              f"completion tokens, {c.latency_s:.2f} s[/]")
+    err.print(
+        f"[dim]{c.usage.prompt_tokens} prompt ({c.usage.cached_tokens} cached) + {c.usage.completion_tokens} "
+        f"completion tokens, {c.latency_s:.2f} s[/]"
+    )
 
 
 @click.command()
 @click.argument("job_id")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder to write (must not exist or be empty). Example: --out exports/tickets")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write (must not exist or be empty). Example: --out exports/tickets",
+)
 @click.option("--merge", is_flag=True, help="Write a merged 16-bit model instead of the adapter. Example: --merge")
 @backend_option(default="local")
 @json_option

@@ -17,13 +17,19 @@ def ledger() -> None:
 
 
 @ledger.command("list")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="How many of each. Example: --limit 50")
-@click.option("--kind", help="Only records of this kind (e.g. training_plan, advice, migration, price_estimate). "
-              "Example: --kind migration")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many of each. Example: --limit 50"
+)
+@click.option(
+    "--kind",
+    help="Only records of this kind (e.g. training_plan, advice, migration, price_estimate). Example: --kind migration",
+)
 @click.option("--model", "-m", help="Only what involves a model whose name contains this. Example: --model gpt-4o-mini")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only what happened from this day on. "
-              "Example: --since 2026-11-01")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only what happened from this day on. Example: --since 2026-11-01",
+)
 @json_option
 @user_errors
 def list_(limit: int, kind: str | None, model: str | None, since: Any, as_json: bool) -> None:
@@ -42,26 +48,40 @@ def list_(limit: int, kind: str | None, model: str | None, since: Any, as_json: 
     jobs = [] if kind else db.jobs(limit, model=model, since=day)
     runs = [] if kind else db.eval_runs(limit, model=model, since=day)
     if as_json:
-        print_json({"ledger": str(db.path), "jobs": jobs, "eval_runs": runs, "records": [
-            {**r, "data": json.loads(r["data"])} for r in records]})
+        print_json(
+            {
+                "ledger": str(db.path),
+                "jobs": jobs,
+                "eval_runs": runs,
+                "records": [{**r, "data": json.loads(r["data"])} for r in records],
+            }
+        )
         return
     out.print(f"ledger: {db.path}")
     for j in jobs:
         est = "-" if j["estimated_cost_usd"] is None else f"${j['estimated_cost_usd']:.2f}"
         act = "-" if j["actual_cost_usd"] is None else f"${j['actual_cost_usd']:.2f}"
-        out.print(f"{j['id']}  {j['backend']:<7} {j['status']:<16} {j['model']}  estimated {est}, actual {act}"
-                  + (f"  -> {j['fine_tuned_model']}" if j["fine_tuned_model"] else ""))
+        out.print(
+            f"{j['id']}  {j['backend']:<7} {j['status']:<16} {j['model']}  estimated {est}, actual {act}"
+            + (f"  -> {j['fine_tuned_model']}" if j["fine_tuned_model"] else "")
+        )
     for run in runs:
-        scores = ", ".join(f"{m['model']} ROUGE-L {m['rouge_l']:.3f}" for m in run["models"]
-                           if m["rouge_l"] is not None)
+        scores = ", ".join(
+            f"{m['model']} ROUGE-L {m['rouge_l']:.3f}" for m in run["models"] if m["rouge_l"] is not None
+        )
         out.print(f"{run['id']}  evaluation of {run['data']}: {scores}")
     for r in records:
         out.print(f"#{r['id']} {r['created_at']} {r['kind']}" + (f" ({r['ref']})" if r["ref"] else ""))
 
 
 @ledger.command("export")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder for one CSV and one Parquet file per table. Example: --out ledger-export/")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for one CSV and one Parquet file per table. Example: --out ledger-export/",
+)
 @user_errors
 def export(out_dir: Path) -> None:
     """Write every table of the ledger (jobs, statuses, metrics, records, evaluation runs and results) as CSV
@@ -118,8 +138,9 @@ def show(ref: str, as_json: bool) -> None:
     db = Ledger()
     item: dict[str, Any] | None
     if (job := db.job(ref)) is not None:  # JSON columns decoded; an evaluation run comes decoded already
-        item = {k: (json.loads(v) if k in ("data", "hyperparameters") and isinstance(v, str) else v)
-                for k, v in job.items()}
+        item = {
+            k: (json.loads(v) if k in ("data", "hyperparameters") and isinstance(v, str) else v) for k, v in job.items()
+        }
     else:
         item = db.eval_run(ref)
     if item is None and ref.lstrip("#").isdigit():

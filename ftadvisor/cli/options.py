@@ -14,9 +14,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def as_of_option(fn: F) -> F:
     return click.option(
-        "--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+        "--as-of",
+        "as_of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
         help="Price and date everything as on this day (remaining life, job cut-offs, the stale-catalogue "
-             "warning), to reproduce an estimate later. Default: today. Example: --as-of 2026-11-23")(fn)
+        "warning), to reproduce an estimate later. Default: today. Example: --as-of 2026-11-23",
+    )(fn)
 
 
 def today(as_of: dt.datetime | dt.date | None) -> dt.date:
@@ -26,13 +29,16 @@ def today(as_of: dt.datetime | dt.date | None) -> dt.date:
 
 
 def cache_options(fn: F) -> F:
-    fn = click.option("--no-cache", is_flag=True,
-                      help="Compare without prompt caching (both sides). Example: --no-cache")(fn)
+    fn = click.option(
+        "--no-cache", is_flag=True, help="Compare without prompt caching (both sides). Example: --no-cache"
+    )(fn)
     return click.option(
-        "--cache-hit-rate", type=click.FloatRange(0, 1),
+        "--cache-hit-rate",
+        type=click.FloatRange(0, 1),
         help="Share of requests whose static prompt prefix is cached (OpenAI caches prefixes of 1,024+ tokens in "
-             "128-token steps). Default: estimated from --requests-per-day and a 5-minute cache lifetime. "
-             "Example: --cache-hit-rate 0.5")(fn)
+        "128-token steps). Default: estimated from --requests-per-day and a 5-minute cache lifetime. "
+        "Example: --cache-hit-rate 0.5",
+    )(fn)
 
 
 def caching(cache_hit_rate: float | None, no_cache: bool) -> Any:
@@ -45,8 +51,11 @@ def caching(cache_hit_rate: float | None, no_cache: bool) -> Any:
 
 def org_history_option(fn: F) -> F:
     return click.option(
-        "--org-history", type=click.Choice(["never", "inactive", "active", "unknown"]), default="unknown",
+        "--org-history",
+        type=click.Choice(["never", "inactive", "active", "unknown"]),
+        default="unknown",
         show_default=True,
         help="Your organisation's OpenAI fine-tuning history, which decides whether it may still create jobs: never "
-             "= never ran a job (blocked since 2026-05-07); inactive = no fine-tuned inference in 60 days (blocked "
-             "since 2026-07-02); active = fine-tuned inference in the last 60 days. Example: --org-history active")(fn)
+        "= never ran a job (blocked since 2026-05-07); inactive = no fine-tuned inference in 60 days (blocked "
+        "since 2026-07-02); active = fine-tuned inference in the last 60 days. Example: --org-history active",
+    )(fn)

@@ -10,9 +10,12 @@ import click
 from ftadvisor.cli.common import err, json_option, out, print_json, user_errors
 from ftadvisor.cli.options import as_of_option, today
 
-prices_option = click.option("--prices", "prices_file", type=click.Path(path_type=Path),
-                             help="JSON file overriding or extending the catalogue (rows matched by id). "
-                                  "Example: --prices my-prices.json")
+prices_option = click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(path_type=Path),
+    help="JSON file overriding or extending the catalogue (rows matched by id). Example: --prices my-prices.json",
+)
 
 
 def load(prices_file: Path | None, on: dt.date | None = None):
@@ -21,8 +24,10 @@ def load(prices_file: Path | None, on: dt.date | None = None):
 
     cat = load_catalogue(prices_file)
     if cat.is_stale(on):
-        err.print(f"[yellow]warning:[/] the price catalogue is {cat.age_days(on)} days old (as of {cat.as_of}); "
-                  "check prices against the providers' pages (`ftadvisor prices check`)")
+        err.print(
+            f"[yellow]warning:[/] the price catalogue is {cat.age_days(on)} days old (as of {cat.as_of}); "
+            "check prices against the providers' pages (`ftadvisor prices check`)"
+        )
     return cat
 
 
@@ -36,8 +41,9 @@ def prices() -> None:
 
 
 @prices.command("list")
-@click.option("--provider", help="Only this provider's rows: openai, azure, together or self-hosted. "
-              "Example: --provider azure")
+@click.option(
+    "--provider", help="Only this provider's rows: openai, azure, together or self-hosted. Example: --provider azure"
+)
 @as_of_option
 @prices_option
 @json_option
@@ -62,18 +68,32 @@ def list_(provider: str | None, as_of, prices_file: Path | None, as_json: bool) 
         return
     from rich.table import Table
 
-    t = Table("model", "provider", "train", "ft in/cached/out", "base in/cached/out", "hosting", "job cut-off",
-              "shutdown", title=f"prices as of {cat.as_of} ({cat.currency} per 1M tokens)")
+    t = Table(
+        "model",
+        "provider",
+        "train",
+        "ft in/cached/out",
+        "base in/cached/out",
+        "hosting",
+        "job cut-off",
+        "shutdown",
+        title=f"prices as of {cat.as_of} ({cat.currency} per 1M tokens)",
+    )
     for m in cat.models:
         train = f"{_usd(m.training_per_hour)}/h" if m.training_per_hour is not None else _usd(m.training_per_1m)
         if m.self_hosted:
             train = f"GPU {_usd(m.gpu_per_hour)}/h"
         retired = " (retired)" if m.is_retired(on) else " (no new jobs)" if not m.accepts_jobs(on) else ""
-        t.add_row(m.id + retired, m.provider, train,
-                  "/".join(_usd(x) for x in (m.ft_input, m.ft_cached_input, m.ft_output)),
-                  "/".join(_usd(x) for x in (m.base_input, m.base_cached_input, m.base_output)),
-                  f"{_usd(m.hosting_per_hour)}/h" if m.hosting_per_hour is not None else "-",
-                  str(m.job_cutoff or "-"), str(m.shutdown or "-"))
+        t.add_row(
+            m.id + retired,
+            m.provider,
+            train,
+            "/".join(_usd(x) for x in (m.ft_input, m.ft_cached_input, m.ft_output)),
+            "/".join(_usd(x) for x in (m.base_input, m.base_cached_input, m.base_output)),
+            f"{_usd(m.hosting_per_hour)}/h" if m.hosting_per_hour is not None else "-",
+            str(m.job_cutoff or "-"),
+            str(m.shutdown or "-"),
+        )
     out.print(t)
 
 
@@ -96,9 +116,16 @@ def show(model: str, as_of, prices_file: Path | None, as_json: bool) -> None:
     cat = load(prices_file, on)
     m = find_model(cat, model)
     if as_json:
-        print_json({**m.model_dump(mode="json"), "as_of": str(cat.as_of), "checked_on": str(on),
-                    "retired": m.is_retired(on), "past_job_cutoff": not m.accepts_jobs(on),
-                    "sources_text": {k: cat.sources.get(k, k) for k in m.sources}})
+        print_json(
+            {
+                **m.model_dump(mode="json"),
+                "as_of": str(cat.as_of),
+                "checked_on": str(on),
+                "retired": m.is_retired(on),
+                "past_job_cutoff": not m.accepts_jobs(on),
+                "sources_text": {k: cat.sources.get(k, k) for k in m.sources},
+            }
+        )
         return
     out.print(f"[bold]{m.id}[/] ({m.provider}), prices as of {cat.as_of}")
     for key, value in m.model_dump().items():
@@ -133,12 +160,27 @@ def check(as_of, prices_file: Path | None, as_json: bool) -> None:
         checked = m.as_of or cat.as_of
         age = (on - checked).days
         if age > STALE_AFTER_DAYS or m.is_retired(on) or not m.accepts_jobs(on):
-            rows.append({"model": m.id, "checked": str(checked), "age_days": age, "stale": age > STALE_AFTER_DAYS,
-                         "retired": m.is_retired(on), "past_job_cutoff": not m.accepts_jobs(on)})
+            rows.append(
+                {
+                    "model": m.id,
+                    "checked": str(checked),
+                    "age_days": age,
+                    "stale": age > STALE_AFTER_DAYS,
+                    "retired": m.is_retired(on),
+                    "past_job_cutoff": not m.accepts_jobs(on),
+                }
+            )
     stale = any(r["stale"] for r in rows)
     if as_json:
-        print_json({"as_of": str(cat.as_of), "checked_on": str(on), "stale_after_days": STALE_AFTER_DAYS,
-                    "stale": stale, "rows": rows})
+        print_json(
+            {
+                "as_of": str(cat.as_of),
+                "checked_on": str(on),
+                "stale_after_days": STALE_AFTER_DAYS,
+                "stale": stale,
+                "rows": rows,
+            }
+        )
     else:
         out.print(f"catalogue as of {cat.as_of}, checked on {on} (rows go stale after {STALE_AFTER_DAYS} days)")
         for r in rows:

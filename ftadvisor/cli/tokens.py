@@ -28,16 +28,22 @@ def _load_messages(path: Path) -> list[dict]:
 
 @tokens.command("count")
 @click.option("--model", "-m", help="Model whose tokenizer to use; ft: ids work. Example: --model gpt-4.1-mini")
-@click.option("--messages", "messages_file", type=click.Path(path_type=Path),
-              help="JSON file with a messages array (or {\"messages\": [...]}); counts the chat with framing. "
-                   "Example: --messages chat.json")
+@click.option(
+    "--messages",
+    "messages_file",
+    type=click.Path(path_type=Path),
+    help='JSON file with a messages array (or {"messages": [...]}); counts the chat with framing. '
+    "Example: --messages chat.json",
+)
 @click.option("--text", help="Plain text to count, no chat framing. Example: --text 'Hello world'")
-@click.option("--encoding", type=click.Choice(ENCODINGS),
-              help="Use this encoding instead of the model's. Example: --encoding cl100k_base")
+@click.option(
+    "--encoding",
+    type=click.Choice(ENCODINGS),
+    help="Use this encoding instead of the model's. Example: --encoding cl100k_base",
+)
 @json_option
 @user_errors
-def count(model: str | None, messages_file: Path | None, text: str | None, encoding: str | None,
-          as_json: bool) -> None:
+def count(model: str | None, messages_file: Path | None, text: str | None, encoding: str | None, as_json: bool) -> None:
     """Count the tokens of a chat (cookbook method) or of a plain text.
 
     \b

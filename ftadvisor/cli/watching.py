@@ -72,8 +72,14 @@ def watch(backend: Backend, job_id: str, poll: float, as_json: bool, ledger: Any
                 book["ledger"] = None
 
     try:
-        job = wait(backend, job_id, poll_interval=poll, on_event=None if as_json else show_event,
-                   on_status=status, sleep=backend.sleep)
+        job = wait(
+            backend,
+            job_id,
+            poll_interval=poll,
+            on_event=None if as_json else show_event,
+            on_status=status,
+            sleep=backend.sleep,
+        )
     except KeyboardInterrupt:
         detach(job_id)
     if book["ledger"] is not None and job.done:

@@ -21,9 +21,19 @@ from ftadvisor.errors import InputError
 
 Format = Literal["alpaca", "sharegpt", "csv"]
 FORMATS: tuple[Format, ...] = ("alpaca", "sharegpt", "csv")
-SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
-                  "assistant": "assistant", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant",
-                  "tool": "tool", "function_call": "assistant", "observation": "tool"}
+SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "tool": "tool",
+    "function_call": "assistant",
+    "observation": "tool",
+}
 PROMPT_COLUMNS = ("prompt", "input", "question", "instruction", "user")
 RESPONSE_COLUMNS = ("response", "completion", "output", "answer", "assistant")
 
@@ -93,14 +103,17 @@ def _csv_rows(path: Path, prompt_col: str | None, response_col: str | None) -> I
         try:
             cols = [c.strip() for c in reader.fieldnames or []]
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not valid UTF-8 (byte {exc.start + 1} of its first block); save it as UTF-8"
-                             ) from exc
+            raise InputError(
+                f"{path}: not valid UTF-8 (byte {exc.start + 1} of its first block); save it as UTF-8"
+            ) from exc
         except csv.Error as exc:
             raise InputError(f"{path}:1: the header is not valid CSV: {exc}") from exc
         twice = sorted({c for c in cols if cols.count(c) > 1})
         if twice:
-            raise InputError(f"{path}:1: column(s) {', '.join(map(repr, twice))} appear more than once; rename them "
-                             "so no value is dropped")
+            raise InputError(
+                f"{path}:1: column(s) {', '.join(map(repr, twice))} appear more than once; rename them "
+                "so no value is dropped"
+            )
         lower = {c.lower(): c for c in cols}
 
         def pick(given: str | None, candidates: tuple[str, ...], what: str) -> str:
@@ -111,8 +124,9 @@ def _csv_rows(path: Path, prompt_col: str | None, response_col: str | None) -> I
             for c in candidates:
                 if c in lower:
                     return lower[c]
-            raise InputError(f"{path}: cannot find the {what} column among {', '.join(cols) or 'none'}; "
-                             f"pass --{what}-column")
+            raise InputError(
+                f"{path}: cannot find the {what} column among {', '.join(cols) or 'none'}; pass --{what}-column"
+            )
 
         p, r = pick(prompt_col, PROMPT_COLUMNS, "prompt"), pick(response_col, RESPONSE_COLUMNS, "response")
         reader.fieldnames = cols
@@ -140,8 +154,15 @@ def detect_format(path: Path) -> Format:
     raise InputError(f"{path}: cannot tell the format; pass --from alpaca|sharegpt|csv")
 
 
-def convert_file(path: str | Path, out: str | Path, *, fmt: Format | None = None, system: str | None = None,
-                 prompt_column: str | None = None, response_column: str | None = None) -> int:
+def convert_file(
+    path: str | Path,
+    out: str | Path,
+    *,
+    fmt: Format | None = None,
+    system: str | None = None,
+    prompt_column: str | None = None,
+    response_column: str | None = None,
+) -> int:
     """Convert ``path`` to chat JSONL at ``out`` (written atomically); returns the number of examples."""
     src = Path(path)
     open_input(src).close()

@@ -93,7 +93,7 @@ class MinHasher:
             n = len(b) - SHINGLE + 1
             h = b[:n].copy()
             for k in range(1, SHINGLE):  # the 5 bytes packed into 40 bits: no collisions before folding
-                h = (h << np.uint64(8)) | b[k:k + n]
+                h = (h << np.uint64(8)) | b[k : k + n]
             h = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
         else:
             h = np.array([zlib.crc32(b.astype(np.uint8).tobytes())], dtype=np.uint64)
@@ -137,11 +137,11 @@ def _prefix_pairs(sets: list[Any], threshold: float) -> Iterator[tuple[int, int,
         low = threshold * size
         ordered = np.sort(rank[np.searchsorted(values, s)]).tolist()
         found: set[int] = set()
-        for token in ordered[:size - math.ceil(threshold * size - 1e-9) + 1]:
+        for token in ordered[: size - math.ceil(threshold * size - 1e-9) + 1]:
             bucket = index.get(token)
             if bucket:
                 found.update(j for j in bucket if sizes[j] >= low)
-        for token in ordered[:size - math.ceil(mid * size - 1e-9) + 1]:
+        for token in ordered[: size - math.ceil(mid * size - 1e-9) + 1]:
             index.setdefault(token, []).append(i)
         if not found:
             continue
@@ -161,8 +161,13 @@ def _examples(path: str | Path, method: Method) -> Iterator[tuple[int, str]]:
             yield line_no, example_text(obj, method, system=False)
 
 
-def find_duplicates(path: str | Path, *, threshold: float = 0.8, method: Method | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> DedupReport:
+def find_duplicates(
+    path: str | Path,
+    *,
+    threshold: float = 0.8,
+    method: Method | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DedupReport:
     """Groups of exact and near-duplicate examples in a JSONL dataset, by line number."""
     from datasketch import LeanMinHash, MinHashLSH
 

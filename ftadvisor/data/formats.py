@@ -11,9 +11,18 @@ METHOD_NAMES = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 SFT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 DPO_INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
-MESSAGE_KEYS = frozenset({
-    "role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id", "refusal",
-})
+MESSAGE_KEYS = frozenset(
+    {
+        "role",
+        "content",
+        "name",
+        "function_call",
+        "weight",
+        "tool_calls",
+        "tool_call_id",
+        "refusal",
+    }
+)
 ROLES: dict[Method, frozenset[str]] = {
     "sft": frozenset({"system", "user", "assistant", "tool", "function"}),
     "dpo": frozenset({"system", "user", "assistant", "tool"}),
@@ -45,8 +54,11 @@ def example_messages(obj: Any, method: Method) -> list[dict[str, Any]] | None:
         return None
     if method == "dpo":
         inp = obj.get("input")
-        parts = [inp.get("messages") if isinstance(inp, dict) else None,
-                 obj.get("preferred_output"), obj.get("non_preferred_output")]
+        parts = [
+            inp.get("messages") if isinstance(inp, dict) else None,
+            obj.get("preferred_output"),
+            obj.get("non_preferred_output"),
+        ]
         lists = [p for p in parts if isinstance(p, list)]
         if len(lists) != len(parts):
             return None

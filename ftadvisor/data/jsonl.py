@@ -72,14 +72,20 @@ def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, l
     """
     problems: list[Problem] = []
     if first and raw.startswith(BOM):
-        problems.append(Problem(line_no, "bom", "the file starts with a UTF-8 byte-order mark; save it as "
-                                "UTF-8 without BOM"))
-        raw = raw[len(BOM):]
+        problems.append(
+            Problem(line_no, "bom", "the file starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM")
+        )
+        raw = raw[len(BOM) :]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(line_no, "invalid_utf8", f"byte {exc.start + 1} is not valid UTF-8 "
-                                f"({raw[exc.start:exc.start + 1]!r}); save the file as UTF-8"))
+        problems.append(
+            Problem(
+                line_no,
+                "invalid_utf8",
+                f"byte {exc.start + 1} is not valid UTF-8 ({raw[exc.start : exc.start + 1]!r}); save the file as UTF-8",
+            )
+        )
         return None, problems
     if not text.strip():
         problems.append(Problem(line_no, "blank_line", "blank line; every line must hold one JSON object"))
@@ -93,8 +99,13 @@ def parse_line(raw: bytes, line_no: int, *, first: bool = False) -> tuple[Any, l
         problems.append(Problem(line_no, "data_type", "the line is null, not a JSON object"))
         return None, problems
     if "\\u" in text and _SURROGATE.search(text) and not _encodable(obj):
-        problems.append(Problem(line_no, "invalid_utf8", "a lone UTF-16 surrogate escape (such as \\ud800) "
-                                "cannot be written as UTF-8; fix or remove it"))
+        problems.append(
+            Problem(
+                line_no,
+                "invalid_utf8",
+                "a lone UTF-16 surrogate escape (such as \\ud800) cannot be written as UTF-8; fix or remove it",
+            )
+        )
         return None, problems
     return obj, problems
 
@@ -164,8 +175,10 @@ def output_target(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
             raise InputError(f"{given}: is {kind}; give the path of a file to write")
         for inp in inputs:
             if target.exists() and Path(inp).exists() and os.path.samefile(target, inp):
-                raise InputError(f"{given}: is also an input of this command ({inp}); write the output elsewhere "
-                                 "so the input is never replaced")
+                raise InputError(
+                    f"{given}: is also an input of this command ({inp}); write the output elsewhere "
+                    "so the input is never replaced"
+                )
     except OSError as exc:
         raise InputError(f"{given}: cannot write here: {exc.strerror}") from exc
     return target
@@ -185,8 +198,7 @@ def atomic_writer(path: str | Path, mode: str = "w", *, inputs: Iterable[str | P
     try:
         perms = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
         os.chmod(tmp, perms)
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode
-                       else "\n") as f:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "\n") as f:
             yield f
         os.replace(tmp, target)
     except OSError as exc:

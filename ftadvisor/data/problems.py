@@ -10,10 +10,16 @@ Severity = Literal["error", "warning"]
 # Categories that are only counted (stats, summaries), never listed line by line.
 COUNTED_ONLY = frozenset({"missing_system", "missing_user"})
 
-WARNINGS = frozenset({
-    "missing_system", "missing_user", "too_long", "dpo_identical_outputs", "rft_no_reference",
-    "unmatched_tool_call_id",
-})
+WARNINGS = frozenset(
+    {
+        "missing_system",
+        "missing_user",
+        "too_long",
+        "dpo_identical_outputs",
+        "rft_no_reference",
+        "unmatched_tool_call_id",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,13 +76,25 @@ def label_balance(labels: list[str | None], source: str, *, force: bool = False)
     fair = n / len(counts)
     under = sorted(k for k, v in counts.items() if v < fair / 2)
     ratio = most / least
-    return LabelBalance(source=source, counts=dict(counts.most_common()), n_unlabelled=len(labels) - n,
-                        imbalance_ratio=round(ratio, 3), majority_share=round(most / n, 4),
-                        underrepresented=under, imbalanced=ratio > IMBALANCE_RATIO or bool(under))
+    return LabelBalance(
+        source=source,
+        counts=dict(counts.most_common()),
+        n_unlabelled=len(labels) - n,
+        imbalance_ratio=round(ratio, 3),
+        majority_share=round(most / n, 4),
+        underrepresented=under,
+        imbalanced=ratio > IMBALANCE_RATIO or bool(under),
+    )
 
 
-def check_quality(path: str | Path, *, method: Method | None = None, label_field: str | None = None,
-                  require: list[str] | None = None, json_schema: str | Path | None = None) -> QualityReport:
+def check_quality(
+    path: str | Path,
+    *,
+    method: Method | None = None,
+    label_field: str | None = None,
+    require: list[str] | None = None,
+    json_schema: str | Path | None = None,
+) -> QualityReport:
     """Run the quality checks over a dataset's final answers."""
     from ftadvisor.data.scan import detect_method
 
@@ -105,17 +117,28 @@ def check_quality(path: str | Path, *, method: Method | None = None, label_field
         answers_by_prompt[normalise(prompt_text(prompt))][normalise(answer)].append(line)
         for source, pattern in patterns:
             if not pattern.search(answer):
-                failures.append(RuleFailure(line=line, rule=f"require:{source}",
-                                            explanation=f"the answer does not match {source!r}"))
+                failures.append(
+                    RuleFailure(
+                        line=line, rule=f"require:{source}", explanation=f"the answer does not match {source!r}"
+                    )
+                )
         if validator is not None:
             failures.extend(_schema_failures(validator, answer, line))
-    inconsistent = sorted(sorted(x for lines in by_answer.values() for x in lines)
-                          for by_answer in answers_by_prompt.values() if len(by_answer) > 1)
+    inconsistent = sorted(
+        sorted(x for lines in by_answer.values() for x in lines)
+        for by_answer in answers_by_prompt.values()
+        if len(by_answer) > 1
+    )
     return QualityReport(
-        file=str(path), n_examples=n,
-        labels=label_balance(labels, f"field:{label_field}" if label_field else "answer",
-                             force=label_field is not None),
-        inconsistent=inconsistent, failures=failures, answer_chars=Distribution.of(lengths))
+        file=str(path),
+        n_examples=n,
+        labels=label_balance(
+            labels, f"field:{label_field}" if label_field else "answer", force=label_field is not None
+        ),
+        inconsistent=inconsistent,
+        failures=failures,
+        answer_chars=Distribution.of(lengths),
+    )
 
 
 def _schema_validator(path: str | Path) -> Any:
@@ -138,8 +161,10 @@ def _schema_validator(path: str | Path) -> Any:
     except jsonschema.SchemaError as exc:
         raise InputError(f"{path}: not a valid JSON schema: {exc.message}") from exc
     except Exception as exc:  # referencing's errors: an unresolvable or remote $ref
-        raise InputError(f"{path}: the schema's $ref cannot be resolved without fetching it "
-                         f"({exc.__class__.__name__}); inline the referenced schema") from exc
+        raise InputError(
+            f"{path}: the schema's $ref cannot be resolved without fetching it "
+            f"({exc.__class__.__name__}); inline the referenced schema"
+        ) from exc
     return validator
 
 
@@ -148,6 +173,9 @@ def _schema_failures(validator: Any, answer: str, line: int) -> list[RuleFailure
         value = loads(answer)
     except NotJSON as exc:
         return [RuleFailure(line=line, rule="json-schema", explanation=f"the answer is not JSON: {exc}")]
-    return [RuleFailure(line=line, rule="json-schema",
-                        explanation=f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}")
-            for e in validator.iter_errors(value)]
+    return [
+        RuleFailure(
+            line=line, rule="json-schema", explanation=f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        )
+        for e in validator.iter_errors(value)
+    ]

@@ -62,8 +62,7 @@ _FORMAT_HINT = {
 
 
 def _type(v: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(v), "number")
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(v), "number")
 
 
 class _Checker:
@@ -87,8 +86,7 @@ class _Checker:
         for i, tool in enumerate(tools):
             fn = tool.get("function") if isinstance(tool, dict) else None
             if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(fn, dict):
-                self.add("invalid_tools", f"{where}tools[{i}] must be {{\"type\": \"function\", "
-                         "\"function\": {...}}")
+                self.add("invalid_tools", f'{where}tools[{i}] must be {{"type": "function", "function": {{...}}}}')
             elif not isinstance(fn.get("name"), str) or not fn["name"]:
                 self.add("invalid_tools", f"{where}tools[{i}].function.name must be a non-empty string")
 
@@ -107,8 +105,7 @@ class _Checker:
             self.message(m, i, field, roles, call_ids)
         return messages
 
-    def message(self, m: dict[str, Any], i: int, field: str, roles: frozenset[str],
-                call_ids: set[str]) -> None:
+    def message(self, m: dict[str, Any], i: int, field: str, roles: frozenset[str], call_ids: set[str]) -> None:
         at = f"{field}[{i}]"
         role = m.get("role")
         for key in m:
@@ -117,8 +114,11 @@ class _Checker:
         if "role" not in m:
             self.add("message_missing_key", f"{at} has no 'role'", i)
         elif not isinstance(role, str):
-            self.add("unrecognized_role", f"{at}.role is {_type(role)}; it must be a string (one of "
-                     f"{', '.join(sorted(roles))})", i)
+            self.add(
+                "unrecognized_role",
+                f"{at}.role is {_type(role)}; it must be a string (one of {', '.join(sorted(roles))})",
+                i,
+            )
             role = None
         elif role not in roles:
             hint = ""
@@ -126,8 +126,7 @@ class _Checker:
                 hint = "; use 'system' for this method"
             elif role == "system" and self.method == "rft":
                 hint = "; RFT uses 'developer' instead of 'system'"
-            self.add("unrecognized_role", f"{at} has role {role!r} (allowed: {', '.join(sorted(roles))}){hint}",
-                     i)
+            self.add("unrecognized_role", f"{at} has role {role!r} (allowed: {', '.join(sorted(roles))}){hint}", i)
         has_call = m.get("tool_calls") is not None or m.get("function_call") is not None
         if "content" not in m and not (role == "assistant" and has_call):
             self.add("message_missing_key", f"{at} has no 'content'", i)
@@ -137,8 +136,11 @@ class _Checker:
             self.add("invalid_field", f"{at}.name must be a string, got {_type(m['name'])}", i)
         if "weight" in m:
             if role != "assistant":
-                self.add("weight_not_on_assistant", f"{at} is a {role} message; weight is only allowed on "
-                         "assistant messages", i)
+                self.add(
+                    "weight_not_on_assistant",
+                    f"{at} is a {role} message; weight is only allowed on assistant messages",
+                    i,
+                )
             w = m["weight"]
             if isinstance(w, bool) or w not in (0, 1):
                 self.add("invalid_weight", f"{at}.weight is {json.dumps(w)}; it must be 0 or 1", i)
@@ -153,8 +155,9 @@ class _Checker:
             elif call_ids and tcid not in call_ids:
                 self.add("unmatched_tool_call_id", f"{at}.tool_call_id {tcid!r} matches no earlier tool call", i)
         elif "tool_call_id" in m:
-            self.add("unexpected_tool_call_id", f"{at} has 'tool_call_id' but role {role!r}; only tool "
-                     "messages carry it", i)
+            self.add(
+                "unexpected_tool_call_id", f"{at} has 'tool_call_id' but role {role!r}; only tool messages carry it", i
+            )
         if "function_call" in m and not isinstance(m["function_call"], dict):
             self.add("invalid_field", f"{at}.function_call must be an object", i)
 
@@ -166,8 +169,7 @@ class _Checker:
         if isinstance(content, str):
             return
         if not isinstance(content, list):
-            self.add("missing_content", f"{at}.content must be a string or an array of parts, got "
-                     f"{_type(content)}", i)
+            self.add("missing_content", f"{at}.content must be a string or an array of parts, got {_type(content)}", i)
             return
         for j, part in enumerate(content):
             kind = part.get("type") if isinstance(part, dict) else None
@@ -176,13 +178,17 @@ class _Checker:
             if kind == "image_url":
                 url = part.get("image_url")
                 if role == "assistant":
-                    self.add("invalid_content_part", f"{at}.content[{j}]: images are not allowed in "
-                             "assistant messages", i)
+                    self.add(
+                        "invalid_content_part", f"{at}.content[{j}]: images are not allowed in assistant messages", i
+                    )
                 elif not isinstance(url, dict) or not isinstance(url.get("url"), str):
-                    self.add("invalid_content_part", f"{at}.content[{j}].image_url must be {{\"url\": ...}}", i)
+                    self.add("invalid_content_part", f'{at}.content[{j}].image_url must be {{"url": ...}}', i)
                 continue
-            self.add("invalid_content_part", f"{at}.content[{j}] must be a text part "
-                     "({\"type\": \"text\", \"text\": ...}) or an image_url part", i)
+            self.add(
+                "invalid_content_part",
+                f'{at}.content[{j}] must be a text part ({{"type": "text", "text": ...}}) or an image_url part',
+                i,
+            )
 
     def tool_calls(self, calls: Any, at: str, i: int, call_ids: set[str]) -> None:
         if not isinstance(calls, list) or not calls:
@@ -204,8 +210,12 @@ class _Checker:
                 self.add("invalid_tool_calls", f"{where}.function.name must be a non-empty string", i)
             args = fn.get("arguments")
             if not isinstance(args, str):
-                self.add("tool_call_arguments_not_string", f"{where}.function.arguments is {_type(args)}; "
-                         "it must be a string holding JSON (json.dumps the object)", i)
+                self.add(
+                    "tool_call_arguments_not_string",
+                    f"{where}.function.arguments is {_type(args)}; "
+                    "it must be a string holding JSON (json.dumps the object)",
+                    i,
+                )
             else:
                 try:
                     loads(args)
@@ -241,8 +251,10 @@ class _Checker:
                     self.tools(inp["tools"], "input.")
                 messages = self.messages(inp.get("messages"), "input.messages", ROLES["dpo"])
                 if messages and isinstance(messages[-1], dict) and messages[-1].get("role") != "user":
-                    self.add("dpo_invalid_input", "input.messages must end with a user message (DPO "
-                             "compares the next assistant turn)")
+                    self.add(
+                        "dpo_invalid_input",
+                        "input.messages must end with a user message (DPO compares the next assistant turn)",
+                    )
         outputs = []
         for key in ("preferred_output", "non_preferred_output"):
             if key not in obj:
@@ -256,19 +268,26 @@ class _Checker:
                 self.add("dpo_invalid_output", f"{key!r} must end with an assistant message")
             outputs.append(out)
         if len(outputs) == 2 and outputs[0] == outputs[1]:
-            self.add("dpo_identical_outputs", "preferred and non-preferred outputs are identical: the pair "
-                     "teaches nothing")
+            self.add(
+                "dpo_identical_outputs", "preferred and non-preferred outputs are identical: the pair teaches nothing"
+            )
 
     def rft(self, obj: dict[str, Any]) -> None:
         if "tools" in obj:
             self.tools(obj["tools"])
         messages = self.messages(obj.get("messages"), "messages", ROLES["rft"])
         if messages and isinstance(messages[-1], dict) and messages[-1].get("role") != "user":
-            self.add("rft_last_message", f"messages must end with a user message, not "
-                     f"{messages[-1].get('role')!r}: the model writes the answer and a grader scores it")
+            self.add(
+                "rft_last_message",
+                f"messages must end with a user message, not "
+                f"{messages[-1].get('role')!r}: the model writes the answer and a grader scores it",
+            )
         if not set(obj) - {"messages", "tools"}:
-            self.add("rft_no_reference", "no field besides messages/tools: graders usually compare the answer "
-                     "with one (e.g. 'reference_answer')")
+            self.add(
+                "rft_no_reference",
+                "no field besides messages/tools: graders usually compare the answer "
+                "with one (e.g. 'reference_answer')",
+            )
 
 
 def check_example(obj: Any, line: int, method: Method, detected_from: int | None = None) -> list[Problem]:
@@ -279,8 +298,11 @@ def check_example(obj: Any, line: int, method: Method, detected_from: int | None
         return c.problems
     shape = shape_of(obj)
     if shape == "legacy":
-        c.add("legacy_format", "prompt/completion pairs only trained the retired babbage-002/davinci-002; "
-              "convert with `ftadvisor data convert`")
+        c.add(
+            "legacy_format",
+            "prompt/completion pairs only trained the retired babbage-002/davinci-002; "
+            "convert with `ftadvisor data convert`",
+        )
         return c.problems
     if shape == "sft" and method == "rft" and not _ends_with_assistant(obj):
         shape = "rft"  # a multi-turn RFT prompt: earlier assistant turns, ending with the user
@@ -294,8 +316,12 @@ def check_example(obj: Any, line: int, method: Method, detected_from: int | None
 
 def _ends_with_assistant(obj: dict[str, Any]) -> bool:
     messages = obj.get("messages")
-    return isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) and (
-        messages[-1].get("role") == "assistant")
+    return (
+        isinstance(messages, list)
+        and bool(messages)
+        and isinstance(messages[-1], dict)
+        and (messages[-1].get("role") == "assistant")
+    )
 
 
 def role_presence(obj: Any, method: Method) -> tuple[bool, bool]:

@@ -65,7 +65,7 @@ class Scan:
         self.n_examples += other.n_examples
         self.counts.update(other.counts)
         room = MAX_KEPT_PROBLEMS - len(self.problems)
-        self.problems.extend(p.shifted(offset) for p in other.problems[:max(room, 0)])
+        self.problems.extend(p.shifted(offset) for p in other.problems[: max(room, 0)])
         self.n_messages.extend(other.n_messages)
         self.n_tokens.extend(other.n_tokens)
         self.n_assistant_tokens.extend(other.n_assistant_tokens)
@@ -83,8 +83,16 @@ def detect_method(path: str | Path, max_lines: int = 1000) -> tuple[Method, int 
     return "sft", None
 
 
-def _scan_range(path: str, start: int, end: int, method: Method, detected_from: int | None,
-                encoding: str | None, limit: int | None, first_line: int) -> Scan:
+def _scan_range(
+    path: str,
+    start: int,
+    end: int,
+    method: Method,
+    detected_from: int | None,
+    encoding: str | None,
+    limit: int | None,
+    first_line: int,
+) -> Scan:
     scan = Scan(path, method, detected_from, encoding, limit)
     counter = TokenCounter(encoding) if encoding else None
     for line_no, raw in enumerate(iter_raw_lines(path, start, end), first_line):
@@ -114,8 +122,14 @@ def _scan_range(path: str, start: int, end: int, method: Method, detected_from: 
             scan.n_tokens.append(tokens)
             scan.n_assistant_tokens.append(assistant)
             if limit is not None and tokens > limit:
-                scan.add(Problem(line_no, "too_long", f"{tokens:,} tokens, over the {limit:,}-token limit; "
-                                 f"OpenAI silently drops the last {tokens - limit:,}"))
+                scan.add(
+                    Problem(
+                        line_no,
+                        "too_long",
+                        f"{tokens:,} tokens, over the {limit:,}-token limit; "
+                        f"OpenAI silently drops the last {tokens - limit:,}",
+                    )
+                )
     return scan
 
 
@@ -130,9 +144,15 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def scan_file(path: str | Path, method: Method | None = None, *, encoding: str | None = None,
-              max_example_tokens: int | None = None, workers: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> Scan:
+def scan_file(
+    path: str | Path,
+    method: Method | None = None,
+    *,
+    encoding: str | None = None,
+    max_example_tokens: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Scan:
     """Scan a dataset. Counts tokens only when ``encoding`` is given; flags examples over the limit."""
     path = str(path)
     open_input(path).close()  # one clear error for a missing or unreadable file
@@ -163,6 +183,12 @@ def scan_file(path: str | Path, method: Method | None = None, *, encoding: str |
     if total.n_examples == 0:
         total.add(Problem(0, "empty_file", "the file holds no examples"))
     elif total.n_examples < MIN_EXAMPLES:
-        total.add(Problem(0, "too_few_examples", f"{total.n_examples} examples; OpenAI requires at least "
-                          f"{MIN_EXAMPLES} (50-100 well-chosen ones usually show gains)"))
+        total.add(
+            Problem(
+                0,
+                "too_few_examples",
+                f"{total.n_examples} examples; OpenAI requires at least "
+                f"{MIN_EXAMPLES} (50-100 well-chosen ones usually show gains)",
+            )
+        )
     return total

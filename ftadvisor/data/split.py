@@ -39,9 +39,17 @@ def parse_ratios(text: str) -> tuple[float, ...]:
     return ratios
 
 
-def split_file(path: str | Path, out_dir: str | Path, *, ratios: tuple[float, ...] = (0.8, 0.1, 0.1),
-               stratify: bool = False, label_field: str | None = None, seed: int = 0,
-               threshold: float = 0.8, method: Method | None = None) -> SplitReport:
+def split_file(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    ratios: tuple[float, ...] = (0.8, 0.1, 0.1),
+    stratify: bool = False,
+    label_field: str | None = None,
+    seed: int = 0,
+    threshold: float = 0.8,
+    method: Method | None = None,
+) -> SplitReport:
     """Write ``train/validation[/test].jsonl`` into ``out_dir``.
 
     Duplicate groups (exact and near, see :mod:`ftadvisor.data.dedup`) are placed whole. Groups are
@@ -62,8 +70,10 @@ def split_file(path: str | Path, out_dir: str | Path, *, ratios: tuple[float, ..
     if stratify:
         source = f"field:{label_field}" if label_field else "answer"
         if label_balance(list(labels.values()), source, force=label_field is not None) is None:
-            raise InputError(f"{path}: --stratify needs classification-style answers (a small set of distinct "
-                             "answers), or --label-field naming a JSON field of the answer")
+            raise InputError(
+                f"{path}: --stratify needs classification-style answers (a small set of distinct "
+                "answers), or --label-field naming a JSON field of the answer"
+            )
         stratified_by = source
     group_of = {line: line for line in labels}
     for g in dups.groups:
@@ -76,7 +86,7 @@ def split_file(path: str | Path, out_dir: str | Path, *, ratios: tuple[float, ..
     for first, members in groups.items():
         strata[str(labels[first]) if stratify else ""].append(members)
 
-    names = SPLIT_NAMES[:len(ratios)]
+    names = SPLIT_NAMES[: len(ratios)]
     assign: dict[int, str] = {}
     rng = random.Random(seed)
     for key in sorted(strata):
@@ -109,6 +119,12 @@ def split_file(path: str | Path, out_dir: str | Path, *, ratios: tuple[float, ..
             counts[target] += 1
             if stratify:
                 label_counts[target][str(labels[line])] += 1
-    return SplitReport(files=files, counts=counts, stratified_by=stratified_by,
-                       label_counts={k: dict(v) for k, v in label_counts.items()} if stratify else {},
-                       n_duplicate_groups=len(dups.groups), seed=seed, left_out=left_out)
+    return SplitReport(
+        files=files,
+        counts=counts,
+        stratified_by=stratified_by,
+        label_counts={k: dict(v) for k, v in label_counts.items()} if stratify else {},
+        n_duplicate_groups=len(dups.groups),
+        seed=seed,
+        left_out=left_out,
+    )

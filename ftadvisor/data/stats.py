@@ -37,8 +37,14 @@ class Distribution(BaseModel):
 
         a = np.frombuffer(values, dtype=np.int64) if isinstance(values, array) else np.asarray(values)
         p10, median, p90 = np.quantile(a, [0.1, 0.5, 0.9])
-        return cls(min=int(a.min()), max=int(a.max()), mean=float(a.mean()), median=float(median),
-                   p10=float(p10), p90=float(p90))
+        return cls(
+            min=int(a.min()),
+            max=int(a.max()),
+            mean=float(a.mean()),
+            median=float(median),
+            p10=float(p10),
+            p90=float(p90),
+        )
 
 
 class DatasetStats(BaseModel):
@@ -67,11 +73,18 @@ class DatasetStats(BaseModel):
     notes: list[str]
 
 
-def dataset_stats(path: str | Path, *, model: str = DEFAULT_MODEL, encoding: str | None = None,
-                  max_example_tokens: int | None = None, method: Method | None = None,
-                  epochs: int | None = None, catalogue: Catalogue | None = None,
-                  progress: Callable[[int, int], None] | None = None, today: dt.date | None = None,
-                  ) -> DatasetStats:
+def dataset_stats(
+    path: str | Path,
+    *,
+    model: str = DEFAULT_MODEL,
+    encoding: str | None = None,
+    max_example_tokens: int | None = None,
+    method: Method | None = None,
+    epochs: int | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    today: dt.date | None = None,
+) -> DatasetStats:
     """Validate and count a dataset in one streaming pass and price its training on ``model``."""
     catalogue = catalogue or load_catalogue()
     entry = catalogue.find(model)
@@ -81,24 +94,25 @@ def dataset_stats(path: str | Path, *, model: str = DEFAULT_MODEL, encoding: str
     if max_example_tokens is None and entry is not None:
         max_example_tokens = entry.max_example_tokens
     if max_example_tokens is None:
-        notes.append(f"no per-example token limit known for {model}: examples are not capped "
-                     "(pass --max-example-tokens)")
+        notes.append(
+            f"no per-example token limit known for {model}: examples are not capped (pass --max-example-tokens)"
+        )
     if epochs is not None and not 1 <= epochs <= 50:
         raise InputError(f"--epochs must be between 1 and 50, got {epochs}")
     if entry is None:
         notes.append(f"{model} is not in the price catalogue: no training cost")
     elif entry.is_retired(today):
-        notes.append(f"{entry.id} was shut down on {entry.shutdown}: these are stats only, no job can be "
-                     "created on it")
+        notes.append(f"{entry.id} was shut down on {entry.shutdown}: these are stats only, no job can be created on it")
     elif not entry.accepts_jobs(today):
         notes.append(f"{entry.id} takes no new fine-tuning jobs since {entry.job_cutoff}")
     elif entry.job_cutoff:
         days = (entry.job_cutoff - (today or dt.date.today())).days
-        notes.append(f"{entry.id}: no new fine-tuning jobs from {entry.job_cutoff} ({days} days left); the "
-                     f"model and its fine-tunes shut down on {entry.shutdown}")
+        notes.append(
+            f"{entry.id}: no new fine-tuning jobs from {entry.job_cutoff} ({days} days left); the "
+            f"model and its fine-tunes shut down on {entry.shutdown}"
+        )
 
-    scan: Scan = scan_file(path, method, encoding=encoding, max_example_tokens=max_example_tokens,
-                           progress=progress)
+    scan: Scan = scan_file(path, method, encoding=encoding, max_example_tokens=max_example_tokens, progress=progress)
     per_epoch = billing_tokens_per_epoch(scan.n_tokens, max_example_tokens)
     auto = default_epochs(scan.n_examples)
     n_epochs = epochs or auto
@@ -108,8 +122,12 @@ def dataset_stats(path: str | Path, *, model: str = DEFAULT_MODEL, encoding: str
     if entry is not None and entry.training_per_hour is not None:
         notes.append(f"{entry.id} trains by the hour (${entry.training_per_hour:g}/h): no per-token cost")
     return DatasetStats(
-        file=str(path), method=scan.method, model=model, encoding=encoding,
-        max_example_tokens=max_example_tokens, n_examples=scan.n_examples,
+        file=str(path),
+        method=scan.method,
+        model=model,
+        encoding=encoding,
+        max_example_tokens=max_example_tokens,
+        n_examples=scan.n_examples,
         format_errors={k: v for k, v in sorted(scan.counts.items()) if k not in WARNINGS},
         warnings={k: v for k, v in sorted(scan.counts.items()) if k in WARNINGS},
         n_missing_system=scan.counts.get("missing_system", 0),
@@ -117,7 +135,12 @@ def dataset_stats(path: str | Path, *, model: str = DEFAULT_MODEL, encoding: str
         messages_per_example=Distribution.of(scan.n_messages),
         tokens_per_example=Distribution.of(scan.n_tokens),
         assistant_tokens_per_example=Distribution.of(scan.n_assistant_tokens),
-        n_over_limit=scan.counts.get("too_long", 0), billing_tokens_per_epoch=per_epoch,
-        default_epochs=auto, n_epochs=n_epochs, billed_tokens=billed, training_price_per_1m=price,
-        estimated_training_cost_usd=None if cost is None else round(cost, 6), notes=notes,
+        n_over_limit=scan.counts.get("too_long", 0),
+        billing_tokens_per_epoch=per_epoch,
+        default_epochs=auto,
+        n_epochs=n_epochs,
+        billed_tokens=billed,
+        training_price_per_1m=price,
+        estimated_training_cost_usd=None if cost is None else round(cost, 6),
+        notes=notes,
     )

@@ -48,8 +48,9 @@ def split_example(obj: Any, method: Method) -> tuple[list[Any], str | None]:
         msgs = obj.get("messages")
         if not isinstance(msgs, list):
             return [], None
-        last = max((i for i, m in enumerate(msgs) if isinstance(m, dict) and m.get("role") == "assistant"),
-                   default=None)
+        last = max(
+            (i for i, m in enumerate(msgs) if isinstance(m, dict) and m.get("role") == "assistant"), default=None
+        )
         prompt, answer = (msgs, None) if last is None else (msgs[:last], msgs[last])
     prompt = prompt if isinstance(prompt, list) else []
     if not isinstance(answer, dict):

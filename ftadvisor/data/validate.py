@@ -33,21 +33,29 @@ class ValidationReport(BaseModel):
     def blocking_errors(self, *, validation_file: bool = False) -> list[Problem]:
         """The listed errors that stop training; a validation file may be small (OpenAI's 10-example
         minimum is for training data)."""
-        return [p for p in self.problems if p.severity == "error"
-                and not (validation_file and p.category == "too_few_examples")]
+        return [
+            p
+            for p in self.problems
+            if p.severity == "error" and not (validation_file and p.category == "too_few_examples")
+        ]
 
 
-def validate_file(path: str | Path, *, method: Method | None = None, model: str | None = None,
-                  encoding: str | None = None, catalogue: Catalogue | None = None,
-                  progress: Callable[[int, int], None] | None = None, today: dt.date | None = None,
-                  ) -> ValidationReport:
+def validate_file(
+    path: str | Path,
+    *,
+    method: Method | None = None,
+    model: str | None = None,
+    encoding: str | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    today: dt.date | None = None,
+) -> ValidationReport:
     """Check every line for ``method`` (detected when None); with ``model``, also its token limit."""
     notes: list[str] = []
     limit = None
     if model is not None:
         entry = (catalogue or load_catalogue()).find(model)
-        encoding = encoding or (entry.encoding if entry and entry.encoding else None) or \
-            encoding_name_for_model(model)
+        encoding = encoding or (entry.encoding if entry and entry.encoding else None) or encoding_name_for_model(model)
         limit = entry.max_example_tokens if entry else None
         if entry is None:
             notes.append(f"{model} is not in the price catalogue: its per-example token limit is unknown")
@@ -57,11 +65,17 @@ def validate_file(path: str | Path, *, method: Method | None = None, model: str 
             notes.append(f"{entry.id} takes no new fine-tuning jobs since {entry.job_cutoff}")
     scan = scan_file(path, method, encoding=encoding, max_example_tokens=limit, progress=progress)
     return ValidationReport(
-        file=str(path), method=scan.method, detected_from_line=scan.detected_from, model=model,
-        valid=scan.valid, n_lines=scan.n_lines, n_examples=scan.n_examples, n_errors=scan.n_errors,
-        n_warnings=scan.n_warnings, counts=dict(sorted(scan.counts.items())),
+        file=str(path),
+        method=scan.method,
+        detected_from_line=scan.detected_from,
+        model=model,
+        valid=scan.valid,
+        n_lines=scan.n_lines,
+        n_examples=scan.n_examples,
+        n_errors=scan.n_errors,
+        n_warnings=scan.n_warnings,
+        counts=dict(sorted(scan.counts.items())),
         problems=scan.problems,
-        problems_truncated=len(scan.problems) < sum(
-            n for c, n in scan.counts.items() if c not in COUNTED_ONLY),
+        problems_truncated=len(scan.problems) < sum(n for c, n in scan.counts.items() if c not in COUNTED_ONLY),
         notes=notes,
     )

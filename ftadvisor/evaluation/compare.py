@@ -30,8 +30,9 @@ def compare_models(run: EvalRun, a: int = 0, b: int = 1) -> dict[str, MetricComp
     """Each metric of ``run.models[a]`` and ``run.models[b]`` on the examples both answered; metrics that do not
     apply to the run (no format rules, no labels) are left out."""
     first, second = run.models[a], run.models[b]
-    rows = {m.model: sorted((e for e in run.examples if e.model == m.model), key=lambda e: e.line)
-            for m in (first, second)}
+    rows = {
+        m.model: sorted((e for e in run.examples if e.model == m.model), key=lambda e: e.line) for m in (first, second)
+    }
     xs, ys = rows[first.model], rows[second.model]
     classify = bool(run.labels)
     out = {}

@@ -24,8 +24,15 @@ class Interval(BaseModel):
         return self.low > 0 or self.high < 0
 
 
-def paired_bootstrap(a: Sequence[T], b: Sequence[T], metric: Callable[[Sequence[T]], float | None], *,
-                     resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 0) -> Interval | None:
+def paired_bootstrap(
+    a: Sequence[T],
+    b: Sequence[T],
+    metric: Callable[[Sequence[T]], float | None],
+    *,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> Interval | None:
     """Interval of ``metric(b) - metric(a)`` over examples resampled together (``a[i]`` and ``b[i]`` answer
     the same example). None with fewer than two examples or when the metric is undefined."""
     if len(a) != len(b):
@@ -44,5 +51,6 @@ def paired_bootstrap(a: Sequence[T], b: Sequence[T], metric: Callable[[Sequence[
         return None
     diffs.sort()
     tail = (1 - level) / 2
-    return Interval(low=diffs[int(tail * (len(diffs) - 1))], high=diffs[int((1 - tail) * (len(diffs) - 1))],
-                    level=level)
+    return Interval(
+        low=diffs[int(tail * (len(diffs) - 1))], high=diffs[int((1 - tail) * (len(diffs) - 1))], level=level
+    )

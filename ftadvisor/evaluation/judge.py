@@ -120,32 +120,47 @@ def score_answers(judge: tuple[Any, str], items: list[dict[str, Any]], rubric: s
     backend, model = judge
     results = []
     for it in items:
-        text = SCORE_PROMPT.format(rubric=rubric, prompt=_render(it["prompt"]), reference=it["reference"],
-                                   answer=it["output"])
+        text = SCORE_PROMPT.format(
+            rubric=rubric, prompt=_render(it["prompt"]), reference=it["reference"], answer=it["output"]
+        )
         raw = backend.complete(model, [{"role": "user", "content": text}], max_tokens=300, temperature=0).text
         reply = _json_reply(raw) or {}
         score = reply.get("score")
         valid = isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5
-        results.append(ScoreResult(model=it["model"], line=it["line"], score=score if valid else None,
-                                   reasoning=reply.get("reasoning"), raw=raw))
+        results.append(
+            ScoreResult(
+                model=it["model"],
+                line=it["line"],
+                score=score if valid else None,
+                reasoning=reply.get("reasoning"),
+                raw=raw,
+            )
+        )
     return results
 
 
-def pairwise(judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str, candidate: str,
-             rubric: str) -> PairwiseSummary:
+def pairwise(
+    judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str, candidate: str, rubric: str
+) -> PairwiseSummary:
     """``cases``: dicts with line, prompt, reference, and the two models' outputs under their names."""
     backend, model = judge
     pairs = []
     for case in cases:
         verdicts = []
         for first, second in ((baseline, candidate), (candidate, baseline)):
-            text = PAIR_PROMPT.format(rubric=rubric, prompt=_render(case["prompt"]), reference=case["reference"],
-                                      a=case[first], b=case[second])
+            text = PAIR_PROMPT.format(
+                rubric=rubric,
+                prompt=_render(case["prompt"]),
+                reference=case["reference"],
+                a=case[first],
+                b=case[second],
+            )
             raw = backend.complete(model, [{"role": "user", "content": text}], max_tokens=300, temperature=0).text
             reply = _json_reply(raw) or {}
             winner = reply.get("winner") if reply.get("winner") in ("A", "B", "tie") else None
-            verdicts.append(Verdict(line=case["line"], first=first, raw=raw, winner=winner,
-                                    reasoning=reply.get("reasoning")))
+            verdicts.append(
+                Verdict(line=case["line"], first=first, raw=raw, winner=winner, reasoning=reply.get("reasoning"))
+            )
         if any(v.winner is None for v in verdicts):
             pairs.append(PairResult(line=case["line"], verdicts=verdicts, outcome="unparsed", consistent=False))
             continue
@@ -161,33 +176,57 @@ def pairwise(judge: tuple[Any, str], cases: list[dict[str, Any]], baseline: str,
     wins = sum(p.outcome == "win" for p in judged)
     losses = sum(p.outcome == "loss" for p in judged)
     ties = n - wins - losses
-    return PairwiseSummary(judge=model, baseline=baseline, candidate=candidate, wins=wins, losses=losses, ties=ties,
-                           unparsed=len(pairs) - n, win_rate=(wins + ties / 2) / n if n else 0.0,
-                           consistency=sum(p.consistent for p in judged) / n if n else 0.0, pairs=pairs)
+    return PairwiseSummary(
+        judge=model,
+        baseline=baseline,
+        candidate=candidate,
+        wins=wins,
+        losses=losses,
+        ties=ties,
+        unparsed=len(pairs) - n,
+        win_rate=(wins + ties / 2) / n if n else 0.0,
+        consistency=sum(p.consistent for p in judged) / n if n else 0.0,
+        pairs=pairs,
+    )
 
 
-def judge_run(run: dict[str, Any], judge: tuple[Any, str], rubric: str = DEFAULT_RUBRIC, *,
-              scores: bool = True) -> dict[str, Any]:
+def judge_run(
+    run: dict[str, Any], judge: tuple[Any, str], rubric: str = DEFAULT_RUBRIC, *, scores: bool = True
+) -> dict[str, Any]:
     """Judge a stored evaluation run (``Ledger.eval_run``): rubric scores for every answer and, with two
     models or more, the first two pairwise. The prompts are read back from the run's data file."""
     from ftadvisor.evaluation.runner import load_cases
 
     prompts = {line: prompt for line, prompt, _ in load_cases(run["data"])}
-    items = [{"model": e["model"], "line": e["line"], "prompt": prompts.get(e["line"], []),
-              "reference": e["reference"], "output": e["output"]} for e in run["examples"]]
+    items = [
+        {
+            "model": e["model"],
+            "line": e["line"],
+            "prompt": prompts.get(e["line"], []),
+            "reference": e["reference"],
+            "output": e["output"],
+        }
+        for e in run["examples"]
+    ]
     models = [m["model"] for m in run["models"]]
     scored = score_answers(judge, items, rubric) if scores else []
     pair = None
     if len(models) >= 2:
         by_line: dict[int, dict[str, Any]] = {}
         for it in items:
-            case = by_line.setdefault(it["line"], {"line": it["line"], "prompt": it["prompt"],
-                                                   "reference": it["reference"]})
+            case = by_line.setdefault(
+                it["line"], {"line": it["line"], "prompt": it["prompt"], "reference": it["reference"]}
+            )
             case[it["model"]] = it["output"]
         cases = [c for c in by_line.values() if models[0] in c and models[1] in c]
         pair = pairwise(judge, cases, models[0], models[1], rubric)
     means = {m: [s.score for s in scored if s.model == m and s.score is not None] for m in models}
-    return {"run": run.get("id"), "judge": judge[1], "rubric": rubric,
-            "mean_score": {m: (sum(v) / len(v) if v else None) for m, v in means.items()},
-            "unreadable": sum(1 for s in scored if s.score is None),
-            "scores": [s.model_dump() for s in scored], "pairwise": pair.model_dump() if pair else None}
+    return {
+        "run": run.get("id"),
+        "judge": judge[1],
+        "rubric": rubric,
+        "mean_score": {m: (sum(v) / len(v) if v else None) for m, v in means.items()},
+        "unreadable": sum(1 for s in scored if s.score is None),
+        "scores": [s.model_dump() for s in scored],
+        "pairwise": pair.model_dump() if pair else None,
+    }

@@ -25,10 +25,16 @@ GENERAL: list[dict[str, str]] = [
     {"kind": "chat", "prompt": "Say hello to me in one short sentence.", "expect": r"\b(hello|hi|hey)\b"},
     {"kind": "chat", "prompt": "Thank you for your help!", "expect": r"\b(welcome|glad|pleasure|happy)\b"},
     {"kind": "formatting", "prompt": "Write the word apple in capital letters only.", "expect": r"(?-i:APPLE)"},
-    {"kind": "formatting", "prompt": "List three colours, one per line, each line starting with '- '.",
-     "expect": r"(?m)^\s*- .+\n\s*- .+\n\s*- .+"},
-    {"kind": "formatting", "prompt": 'Reply with only a JSON object whose key "ok" is true.',
-     "expect": r'"ok"\s*:\s*true'},
+    {
+        "kind": "formatting",
+        "prompt": "List three colours, one per line, each line starting with '- '.",
+        "expect": r"(?m)^\s*- .+\n\s*- .+\n\s*- .+",
+    },
+    {
+        "kind": "formatting",
+        "prompt": 'Reply with only a JSON object whose key "ok" is true.',
+        "expect": r'"ok"\s*:\s*true',
+    },
 ]
 
 
@@ -58,26 +64,45 @@ def load_prompts(extra: str | Path | None = None) -> list[dict[str, str]]:
                 if not isinstance(item, dict) or not isinstance(item["prompt"], str):
                     raise TypeError("prompt is not a string")
             except (ValueError, KeyError, TypeError, RecursionError) as exc:
-                raise InputError(f"{path}:{n}: expected {{\"prompt\": str, \"expect\": regex}}: {exc}") from exc
+                raise InputError(f'{path}:{n}: expected {{"prompt": str, "expect": regex}}: {exc}') from exc
             UserPattern(str(item.get("expect")), f"{path}:{n}: expect")
             prompts.append({"kind": item.get("kind", "custom"), "prompt": item["prompt"], "expect": item["expect"]})
     return prompts
 
 
-def run_regression(models: list[tuple[Any, str]], prompts: list[dict[str, str]], max_tokens: int = 64
-                   ) -> list[RegressionResult]:
+def run_regression(
+    models: list[tuple[Any, str]], prompts: list[dict[str, str]], max_tokens: int = 64
+) -> list[RegressionResult]:
     results: list[RegressionResult] = []
     for backend, model in models:
-        outputs = [backend.complete(model, [{"role": "user", "content": p["prompt"]}], max_tokens=max_tokens,
-                                    temperature=0).text for p in prompts]
-        passed = [UserPattern(p["expect"], "expect", flags=IGNORECASE).search(o)
-                  for p, o in zip(prompts, outputs, strict=True)]
+        outputs = [
+            backend.complete(
+                model, [{"role": "user", "content": p["prompt"]}], max_tokens=max_tokens, temperature=0
+            ).text
+            for p in prompts
+        ]
+        passed = [
+            UserPattern(p["expect"], "expect", flags=IGNORECASE).search(o)
+            for p, o in zip(prompts, outputs, strict=True)
+        ]
         kinds = sorted({p["kind"] for p in prompts})
-        by_kind = {k: sum(ok for p, ok in zip(prompts, passed, strict=True) if p["kind"] == k)
-                   / sum(1 for p in prompts if p["kind"] == k) for k in kinds}
+        by_kind = {
+            k: sum(ok for p, ok in zip(prompts, passed, strict=True) if p["kind"] == k)
+            / sum(1 for p in prompts if p["kind"] == k)
+            for k in kinds
+        }
         rate = sum(passed) / len(passed)
         change = None if not results else 100 * (rate - results[0].pass_rate)
         flagged = change is not None and change < -DROP_FLAG_POINTS
-        results.append(RegressionResult(model=model, pass_rate=rate, by_kind=by_kind, passed=passed,
-                                        outputs=outputs, change_points=change, flagged=flagged))
+        results.append(
+            RegressionResult(
+                model=model,
+                pass_rate=rate,
+                by_kind=by_kind,
+                passed=passed,
+                outputs=outputs,
+                change_points=change,
+                flagged=flagged,
+            )
+        )
     return results

@@ -105,26 +105,52 @@ def _cost(backend: Backend, model: str, usage: Usage) -> float | None:
     if entry is None or entry.self_hosted:
         return None
     try:
-        return request_cost(entry, "ft" if base_model(model) != model else "base", usage.prompt_tokens,
-                            usage.completion_tokens, cached_tokens=usage.cached_tokens)
+        return request_cost(
+            entry,
+            "ft" if base_model(model) != model else "base",
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
     except FtAdvisorError:
         return None
 
 
-def score(model: str, line: int, output: str, reference: str, *, rules: FormatRules, label_field: str | None,
-          classify: bool, latency: float = 0.0, usage: Any = None, error: str | None = None,
-          cost: float | None = None) -> ExampleResult:
+def score(
+    model: str,
+    line: int,
+    output: str,
+    reference: str,
+    *,
+    rules: FormatRules,
+    label_field: str | None,
+    classify: bool,
+    latency: float = 0.0,
+    usage: Any = None,
+    error: str | None = None,
+    cost: float | None = None,
+) -> ExampleResult:
     """Every metric of one answer against its reference."""
     failures = format_failures(output, rules) if rules.any() else []
     return ExampleResult(
-        model=model, line=line, output=output, reference=reference, error=error,
-        exact=normalise(output) == normalise(reference), format_failures=failures,
+        model=model,
+        line=line,
+        output=output,
+        reference=reference,
+        error=error,
+        exact=normalise(output) == normalise(reference),
+        format_failures=failures,
         compliant=(not failures and error is None) if rules.any() else None,
         expected_label=answer_label(reference, label_field) if classify else None,
         label=answer_label(output, label_field) if classify else None,
-        field_accuracy=field_accuracy(output, reference), rouge_l=rouge_l(output, reference), latency_s=latency,
-        prompt_tokens=usage.prompt_tokens if usage else 0, cached_tokens=usage.cached_tokens if usage else 0,
-        completion_tokens=usage.completion_tokens if usage else 0, cost_usd=cost)
+        field_accuracy=field_accuracy(output, reference),
+        rouge_l=rouge_l(output, reference),
+        latency_s=latency,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        cached_tokens=usage.cached_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        cost_usd=cost,
+    )
 
 
 def summarise(model: str, backend: str, rows: list[ExampleResult], classify: bool) -> ModelSummary:
@@ -138,19 +164,35 @@ def summarise(model: str, backend: str, rows: list[ExampleResult], classify: boo
     costs = [r.cost_usd for r in rows if r.cost_usd is not None]
     compliant = [r.compliant for r in rows if r.compliant is not None]
     return ModelSummary(
-        model=model, backend=backend, n=n, n_errors=sum(1 for r in rows if r.error),
-        exact_match=sum(r.exact for r in rows) / n, format_compliance=sum(compliant) / n if compliant else None,
-        accuracy=acc, macro_f1=macro, per_class=per, field_accuracy=sum(fields) / len(fields) if fields else None,
-        rouge_l=sum(r.rouge_l for r in rows) / n, latency_mean_s=statistics.fmean(r.latency_s for r in rows),
+        model=model,
+        backend=backend,
+        n=n,
+        n_errors=sum(1 for r in rows if r.error),
+        exact_match=sum(r.exact for r in rows) / n,
+        format_compliance=sum(compliant) / n if compliant else None,
+        accuracy=acc,
+        macro_f1=macro,
+        per_class=per,
+        field_accuracy=sum(fields) / len(fields) if fields else None,
+        rouge_l=sum(r.rouge_l for r in rows) / n,
+        latency_mean_s=statistics.fmean(r.latency_s for r in rows),
         prompt_tokens_mean=statistics.fmean(r.prompt_tokens for r in rows),
         completion_tokens_mean=statistics.fmean(r.completion_tokens for r in rows),
         cost_per_request_usd=statistics.fmean(costs) if len(costs) == n else None,
-        total_cost_usd=sum(costs) if len(costs) == n else None)
+        total_cost_usd=sum(costs) if len(costs) == n else None,
+    )
 
 
-def run_eval(models: list[tuple[Backend, str]], data: str | Path, *, rules: FormatRules | None = None,
-             label_field: str | None = None, max_tokens: int = 512, concurrency: int = 4,
-             progress: Callable[[int, int], None] | None = None) -> EvalRun:
+def run_eval(
+    models: list[tuple[Backend, str]],
+    data: str | Path,
+    *,
+    rules: FormatRules | None = None,
+    label_field: str | None = None,
+    max_tokens: int = 512,
+    concurrency: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalRun:
     """Ask every (backend, model) every prompt of ``data`` at temperature 0 and score the answers."""
     rules = rules or FormatRules()
     cases = load_cases(data)
@@ -161,32 +203,76 @@ def run_eval(models: list[tuple[Backend, str]], data: str | Path, *, rules: Form
     total, done = len(cases) * len(models), 0
     for backend, model in models:
 
-        def ask(case: tuple[int, list[dict[str, Any]], str], backend: Backend = backend, model: str = model
-                ) -> ExampleResult:
+        def ask(
+            case: tuple[int, list[dict[str, Any]], str], backend: Backend = backend, model: str = model
+        ) -> ExampleResult:
             line, prompt, reference = case
             start = time.perf_counter()
             try:
                 c = backend.complete(model, prompt, max_tokens=max_tokens, temperature=0)
             except FtAdvisorError as exc:
-                return score(model, line, "", reference, rules=rules, label_field=label_field, classify=classify,
-                             latency=time.perf_counter() - start, error=str(exc))
-            return score(model, line, c.text, reference, rules=rules, label_field=label_field, classify=classify,
-                         latency=c.latency_s, usage=c.usage, cost=_cost(backend, model, c.usage))
+                return score(
+                    model,
+                    line,
+                    "",
+                    reference,
+                    rules=rules,
+                    label_field=label_field,
+                    classify=classify,
+                    latency=time.perf_counter() - start,
+                    error=str(exc),
+                )
+            return score(
+                model,
+                line,
+                c.text,
+                reference,
+                rules=rules,
+                label_field=label_field,
+                classify=classify,
+                latency=c.latency_s,
+                usage=c.usage,
+                cost=_cost(backend, model, c.usage),
+            )
 
         rows: list[ExampleResult] = []
         if isinstance(backend, BatchCompletes):  # a local model answers in batches, one model in memory
             for start in range(0, len(cases), LOCAL_BATCH):
-                chunk = cases[start:start + LOCAL_BATCH]
+                chunk = cases[start : start + LOCAL_BATCH]
                 try:
-                    answers = backend.complete_many(model, [prompt for _, prompt, _ in chunk], max_tokens=max_tokens,
-                                                    temperature=0)
+                    answers = backend.complete_many(
+                        model, [prompt for _, prompt, _ in chunk], max_tokens=max_tokens, temperature=0
+                    )
                 except FtAdvisorError as exc:
-                    rows += [score(model, line, "", ref, rules=rules, label_field=label_field, classify=classify,
-                                   error=str(exc)) for line, _, ref in chunk]
+                    rows += [
+                        score(
+                            model,
+                            line,
+                            "",
+                            ref,
+                            rules=rules,
+                            label_field=label_field,
+                            classify=classify,
+                            error=str(exc),
+                        )
+                        for line, _, ref in chunk
+                    ]
                 else:
-                    rows += [score(model, line, c.text, ref, rules=rules, label_field=label_field, classify=classify,
-                                   latency=c.latency_s, usage=c.usage, cost=None)
-                             for (line, _, ref), c in zip(chunk, answers, strict=True)]
+                    rows += [
+                        score(
+                            model,
+                            line,
+                            c.text,
+                            ref,
+                            rules=rules,
+                            label_field=label_field,
+                            classify=classify,
+                            latency=c.latency_s,
+                            usage=c.usage,
+                            cost=None,
+                        )
+                        for (line, _, ref), c in zip(chunk, answers, strict=True)
+                    ]
                 done += len(chunk)
                 if progress:
                     progress(done, total)
@@ -200,9 +286,16 @@ def run_eval(models: list[tuple[Backend, str]], data: str | Path, *, rules: Form
         results.extend(rows)
         summaries.append(summarise(model, backend.name, rows, classify))
     labels = sorted({r for r in references if r is not None}) if classify else []
-    return EvalRun(id="eval-" + uuid.uuid4().hex[:12], created_at=dt.datetime.now(dt.timezone.utc).isoformat(
-        timespec="seconds"), data=str(data), rules=rules, label_field=label_field, labels=labels,
-        models=summaries, examples=results)
+    return EvalRun(
+        id="eval-" + uuid.uuid4().hex[:12],
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        data=str(data),
+        rules=rules,
+        label_field=label_field,
+        labels=labels,
+        models=summaries,
+        examples=results,
+    )
 
 
 def latest_run_id(db: Any) -> str:
@@ -219,6 +312,8 @@ def load_run(db: Any, run_id: str | None = None) -> EvalRun:
     data = db.eval_run(run_id)
     if data is None:
         raise InputError(f"no evaluation run {run_id!r} in the ledger (see `ftadvisor ledger list`)")
-    examples = [ExampleResult(model=e["model"], line=e["line"], output=e["output"], reference=e["reference"],
-                              **e["metrics"]) for e in data.pop("examples")]
+    examples = [
+        ExampleResult(model=e["model"], line=e["line"], output=e["output"], reference=e["reference"], **e["metrics"])
+        for e in data.pop("examples")
+    ]
     return EvalRun(**data, examples=examples)

@@ -52,9 +52,21 @@ class ModelEntry(BaseModel):
     as_of: dt.date | None = None  # when this row was last checked, if not the catalogue's date
     sources: list[str] = Field(default_factory=list)
 
-    @field_validator("training_per_1m", "training_per_hour", "ft_input", "ft_cached_input", "ft_output",
-                     "base_input", "base_cached_input", "base_output", "gpu_per_hour", "hosting_per_hour",
-                     "serving_tokens_per_second", "training_tokens_per_second", "training_overhead_hours")
+    @field_validator(
+        "training_per_1m",
+        "training_per_hour",
+        "ft_input",
+        "ft_cached_input",
+        "ft_output",
+        "base_input",
+        "base_cached_input",
+        "base_output",
+        "gpu_per_hour",
+        "hosting_per_hour",
+        "serving_tokens_per_second",
+        "training_tokens_per_second",
+        "training_overhead_hours",
+    )
     @classmethod
     def _finite_non_negative(cls, v: float | None) -> float | None:
         if v is not None and (not math.isfinite(v) or v < 0):

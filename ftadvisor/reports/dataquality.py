@@ -46,7 +46,18 @@ def data_quality(path: Path, role: str, *, model: str | None, label_field: str |
     s = dataset_stats(path, model=count_with)
     small = 0 if role == "training data" else v.counts.get("too_few_examples", 0)  # the minimum is for training
     valid = v.valid or (small > 0 and not v.problems_truncated and not v.blocking_errors(validation_file=True))
-    return DataQuality(file=str(path), role=role, valid=valid, n_examples=v.n_examples, n_errors=v.n_errors - small,
-                       n_warnings=v.n_warnings, problems=v.counts, duplicate_groups=len(dup.groups),
-                       removable_duplicates=dup.n_removable, inconsistent_groups=len(q.inconsistent),
-                       labels=q.labels, tokens_per_example=s.tokens_per_example, encoding=s.encoding)
+    return DataQuality(
+        file=str(path),
+        role=role,
+        valid=valid,
+        n_examples=v.n_examples,
+        n_errors=v.n_errors - small,
+        n_warnings=v.n_warnings,
+        problems=v.counts,
+        duplicate_groups=len(dup.groups),
+        removable_duplicates=dup.n_removable,
+        inconsistent_groups=len(q.inconsistent),
+        labels=q.labels,
+        tokens_per_example=s.tokens_per_example,
+        encoding=s.encoding,
+    )

@@ -51,7 +51,11 @@ def gather(db: Ledger, eval_id: str | None = None, job_id: str | None = None) ->
     path = Path(pending["training_path"]) if pending and pending.get("training_path") else None
     regression = _latest_regression(db, models)
     return ReportData(
-        run=run, job=job, losses=job["metrics"] if job else [], judge=db.latest_record("judgement", run.id),
+        run=run,
+        job=job,
+        losses=job["metrics"] if job else [],
+        judge=db.latest_record("judgement", run.id),
         regression=regression["models"] if regression else None,
         training_file=path if path is not None and path.is_file() else None,
-        advice=db.latest_record("advice", run_id) if run_id else None)
+        advice=db.latest_record("advice", run_id) if run_id else None,
+    )

@@ -49,10 +49,21 @@ def _num(x: Any, spec: str = ".3f") -> str:
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
     """An escaped table; ``numeric`` columns align right."""
     numeric = numeric or set()
-    cells = "".join("<tr>" + "".join(f"<td class='num'>{escape(c)}</td>" if i in numeric else f"<td>{escape(c)}</td>"
-                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return ("<div class='tablewrap'><table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"
-            + cells + "</table></div>")
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class='num'>{escape(c)}</td>" if i in numeric else f"<td>{escape(c)}</td>" for i, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return (
+        "<div class='tablewrap'><table><tr>"
+        + "".join(f"<th>{escape(h)}</th>" for h in head)
+        + "</tr>"
+        + cells
+        + "</table></div>"
+    )
 
 
 def _kpi(value: str, label: str) -> str:
@@ -73,24 +84,31 @@ class _Charts:
 
     def script(self) -> str:
         blob = json.dumps(self.figures).replace("</", "<\\/")
-        return (f"<script>const FIGURES = {blob};\nfor (const [name, fig] of Object.entries(FIGURES)) "
-                "Plotly.newPlot('chart-' + name, fig.data, fig.layout, {displaylogo: false, responsive: true});"
-                "</script>")
+        return (
+            f"<script>const FIGURES = {blob};\nfor (const [name, fig] of Object.entries(FIGURES)) "
+            "Plotly.newPlot('chart-' + name, fig.data, fig.layout, {displaylogo: false, responsive: true});"
+            "</script>"
+        )
 
 
 def _decision(h: Headline) -> str:
     be = h.breakeven
     days = "-" if be is None else "never" if be.break_even_days is None else f"{be.break_even_days:,.1f} days"
     left = "-" if be is None or be.lifetime_days is None else f"{be.lifetime_days:,.0f}"
-    kpis = [_kpi(_money(h.setup_usd), "setup: training (+ data)"),
-            _kpi(_money(h.base_per_request_usd, 6), f"per request, {h.sides[0]}"),
-            _kpi(_money(h.tuned_per_request_usd, 6), f"per request, {h.sides[1]}"),
-            _kpi(days, f"break-even at {h.requests_per_day:,.0f} requests/day"),
-            _kpi(left, "days before the base model shuts down"),
-            _kpi(_money(h.budget_usd) if h.budget_usd is not None else "none given", "setup budget")]
-    parts = [f"<p class='choice'>Recommendation: <span>{escape(h.choice)}</span>"
-             + (f" ({escape(h.model)})" if h.model else "") + "</p>",
-             f"<p class='source'>From {escape(h.source)}; prices and dates as of {h.as_of.isoformat()}.</p>"]
+    kpis = [
+        _kpi(_money(h.setup_usd), "setup: training (+ data)"),
+        _kpi(_money(h.base_per_request_usd, 6), f"per request, {h.sides[0]}"),
+        _kpi(_money(h.tuned_per_request_usd, 6), f"per request, {h.sides[1]}"),
+        _kpi(days, f"break-even at {h.requests_per_day:,.0f} requests/day"),
+        _kpi(left, "days before the base model shuts down"),
+        _kpi(_money(h.budget_usd) if h.budget_usd is not None else "none given", "setup budget"),
+    ]
+    parts = [
+        f"<p class='choice'>Recommendation: <span>{escape(h.choice)}</span>"
+        + (f" ({escape(h.model)})" if h.model else "")
+        + "</p>",
+        f"<p class='source'>From {escape(h.source)}; prices and dates as of {h.as_of.isoformat()}.</p>",
+    ]
     if h.evidence:
         parts.append(f"<p class='evidence'>{escape(h.evidence[0].upper() + h.evidence[1:])}.</p>")
     parts.append("<ul>" + "".join(f"<li>{escape(r)}</li>" for r in h.reasons) + "</ul>")
@@ -98,11 +116,16 @@ def _decision(h: Headline) -> str:
     if be is not None:
         parts.append(f"<p><b>Break-even:</b> {escape(be.verdict)}</p>")
     else:
-        parts.append("<p class='small'>No break-even: it needs the training job's cost and a price per answer for "
-                     "both models (self-hosted answers have none).</p>")
+        parts.append(
+            "<p class='small'>No break-even: it needs the training job's cost and a price per answer for "
+            "both models (self-hosted answers have none).</p>"
+        )
     if h.risks or h.assumptions:
-        parts.append("<details><summary>Risks and assumptions</summary><ul>"
-                     + "".join(f"<li>{escape(r)}</li>" for r in [*h.risks, *h.assumptions]) + "</ul></details>")
+        parts.append(
+            "<details><summary>Risks and assumptions</summary><ul>"
+            + "".join(f"<li>{escape(r)}</li>" for r in [*h.risks, *h.assumptions])
+            + "</ul></details>"
+        )
     return "<section id='decision'><h2>The decision</h2>" + "".join(parts) + "</section>"
 
 
@@ -112,29 +135,73 @@ def _data_quality(items: list[DataQuality]) -> str:
     rows = []
     for q in items:
         t = q.tokens_per_example
-        balance = "-" if q.labels is None else (
-            ", ".join(f"{k} {v}" for k, v in sorted(q.labels.counts.items(), key=lambda kv: -kv[1]))
-            + (" (imbalanced)" if q.labels.imbalanced else ""))
-        rows.append([q.role, q.file.rsplit("/", 1)[-1], "valid" if q.valid else "INVALID", f"{q.n_examples:,}",
-                     f"{q.n_errors:,} / {q.n_warnings:,}", f"{q.duplicate_groups:,} ({q.removable_duplicates:,})",
-                     f"{q.inconsistent_groups:,}", balance,
-                     "-" if t is None else f"{t.p10:,.0f} / {t.median:,.0f} / {t.p90:,.0f} / {t.max:,.0f}"])
-    return ("<section id='data'><h2>Data quality</h2>" + _table(
-        ["data", "file", "format", "examples", "errors / warnings", "duplicate groups (removable)",
-         "contradictions", "classes", "tokens p10 / median / p90 / max"], rows, {3, 4, 5, 6})
+        balance = (
+            "-"
+            if q.labels is None
+            else (
+                ", ".join(f"{k} {v}" for k, v in sorted(q.labels.counts.items(), key=lambda kv: -kv[1]))
+                + (" (imbalanced)" if q.labels.imbalanced else "")
+            )
+        )
+        rows.append(
+            [
+                q.role,
+                q.file.rsplit("/", 1)[-1],
+                "valid" if q.valid else "INVALID",
+                f"{q.n_examples:,}",
+                f"{q.n_errors:,} / {q.n_warnings:,}",
+                f"{q.duplicate_groups:,} ({q.removable_duplicates:,})",
+                f"{q.inconsistent_groups:,}",
+                balance,
+                "-" if t is None else f"{t.p10:,.0f} / {t.median:,.0f} / {t.p90:,.0f} / {t.max:,.0f}",
+            ]
+        )
+    return (
+        "<section id='data'><h2>Data quality</h2>"
+        + _table(
+            [
+                "data",
+                "file",
+                "format",
+                "examples",
+                "errors / warnings",
+                "duplicate groups (removable)",
+                "contradictions",
+                "classes",
+                "tokens p10 / median / p90 / max",
+            ],
+            rows,
+            {3, 4, 5, 6},
+        )
         + "<p class='small'>Same checks as <code>ftadvisor data validate</code>, <code>data dedup</code> and "
-          "<code>data check</code>; contradictions are identical prompts with different answers.</p></section>")
+        "<code>data check</code>; contradictions are identical prompts with different answers.</p></section>"
+    )
 
 
 def _training(d: ReportData, charts: _Charts) -> str:
     job = d.job
     if job is None:
-        return ("<section id='training'><h2>Training</h2><p class='small'>No training job in the ledger made "
-                "these models (give --job).</p></section>")
-    rows = [[job["id"], job["backend"], job["model"], job["fine_tuned_model"] or "-", job["status"],
-             _num(job["trained_tokens"]), _money(job["estimated_cost_usd"]), _money(job["actual_cost_usd"])]]
-    table = _table(["job", "backend", "model", "fine-tuned model", "status", "trained tokens", "estimated",
-                    "actual"], rows, {5, 6, 7})
+        return (
+            "<section id='training'><h2>Training</h2><p class='small'>No training job in the ledger made "
+            "these models (give --job).</p></section>"
+        )
+    rows = [
+        [
+            job["id"],
+            job["backend"],
+            job["model"],
+            job["fine_tuned_model"] or "-",
+            job["status"],
+            _num(job["trained_tokens"]),
+            _money(job["estimated_cost_usd"]),
+            _money(job["actual_cost_usd"]),
+        ]
+    ]
+    table = _table(
+        ["job", "backend", "model", "fine-tuned model", "status", "trained tokens", "estimated", "actual"],
+        rows,
+        {5, 6, 7},
+    )
     curve = charts.add("loss", loss_chart(d.losses)) if d.losses else "<p class='small'>No loss curve recorded.</p>"
     return f"<section id='training'><h2>Training</h2>{table}{curve}</section>"
 
@@ -148,32 +215,55 @@ def _quality(d: ReportData, h: Headline, charts: _Charts) -> str:
         if all(v is None for v in values):
             continue
         rows.append([label, *[_num(v) for v in values]])
-    for label, key, spec in (("latency, s", "latency_mean_s", ".2f"), ("prompt tokens", "prompt_tokens_mean", ",.0f"),
-                             ("completion tokens", "completion_tokens_mean", ",.0f"),
-                             ("USD per answer", "cost_per_request_usd", ".6f")):
+    for label, key, spec in (
+        ("latency, s", "latency_mean_s", ".2f"),
+        ("prompt tokens", "prompt_tokens_mean", ",.0f"),
+        ("completion tokens", "completion_tokens_mean", ",.0f"),
+        ("USD per answer", "cost_per_request_usd", ".6f"),
+    ):
         rows.append([label, *[_num(getattr(m, key), spec) for m in run.models]])
     rows.append(["examples (errors)", *[f"{m.n} ({m.n_errors})" for m in run.models]])
     parts = [_table(head, rows, set(range(1, len(head))))]
     if h.quality and h.tuned:
-        ci_rows = [[METRIC_NAMES[c.metric], _num(c.a), _num(c.b),
-                    "-" if c.difference is None else f"{c.difference:+.3f}",
-                    "-" if c.ci is None else f"{c.ci.low:+.3f} to {c.ci.high:+.3f}",
-                    "-" if c.ci is None else ("yes" if c.ci.excludes_zero() else "no")] for c in h.quality]
+        ci_rows = [
+            [
+                METRIC_NAMES[c.metric],
+                _num(c.a),
+                _num(c.b),
+                "-" if c.difference is None else f"{c.difference:+.3f}",
+                "-" if c.ci is None else f"{c.ci.low:+.3f} to {c.ci.high:+.3f}",
+                "-" if c.ci is None else ("yes" if c.ci.excludes_zero() else "no"),
+            ]
+            for c in h.quality
+        ]
         parts.append(f"<h3>Difference with its 95% interval ({h.quality[0].n} examples, paired bootstrap)</h3>")
-        parts.append(_table(["metric", h.base, h.tuned, "difference", "95% interval", "established"], ci_rows,
-                            {1, 2, 3, 4}))
+        parts.append(
+            _table(["metric", h.base, h.tuned, "difference", "95% interval", "established"], ci_rows, {1, 2, 3, 4})
+        )
         if h.quality[0].n < 50:
-            parts.append(f"<p class='warn'>{h.quality[0].n} test examples make wide intervals: one example moves a "
-                         f"rate by {1 / h.quality[0].n:.0%}. Add held-out examples before trusting small "
-                         "differences.</p>")
+            parts.append(
+                f"<p class='warn'>{h.quality[0].n} test examples make wide intervals: one example moves a "
+                f"rate by {1 / h.quality[0].n:.0%}. Add held-out examples before trusting small "
+                "differences.</p>"
+            )
         parts.append(charts.add("quality", quality_chart(h.quality, METRIC_NAMES, h.tuned)))
     classes = sorted({c for m in run.models for c in m.per_class})
     if classes:
         parts.append("<h3>Per class</h3>")
-        parts.append(_table(["class", *[f"{m.model} F1" for m in run.models], "support"],
-                            [[c, *[_num(m.per_class[c].f1) if c in m.per_class else "-" for m in run.models],
-                              _num(next(m.per_class[c].support for m in run.models if c in m.per_class))]
-                             for c in classes], set(range(1, len(run.models) + 2))))
+        parts.append(
+            _table(
+                ["class", *[f"{m.model} F1" for m in run.models], "support"],
+                [
+                    [
+                        c,
+                        *[_num(m.per_class[c].f1) if c in m.per_class else "-" for m in run.models],
+                        _num(next(m.per_class[c].support for m in run.models if c in m.per_class)),
+                    ]
+                    for c in classes
+                ],
+                set(range(1, len(run.models) + 2)),
+            )
+        )
         parts.append(charts.add("classes", per_class_chart(run)))
     return "<section id='quality'><h2>Base vs fine-tuned</h2>" + "".join(parts) + "</section>"
 
@@ -186,21 +276,33 @@ def _judge(d: ReportData) -> str:
     parts = [_table(["model", f"mean rubric score (1-5), judge {j['judge']}"], rows, {1})] if rows else []
     pair = j.get("pairwise")
     if pair:
-        parts.append(f"<p>{escape(pair['candidate'])} against {escape(pair['baseline'])}: win rate "
-                     f"<b>{pair['win_rate']:.0%}</b> ({pair['wins']} wins, {pair['ties']} ties, {pair['losses']} losses"
-                     f"; both orders agreed on {pair['consistency']:.0%})"
-                     + (f"; {pair['unparsed']} pairs with an unreadable verdict left out" if pair.get("unparsed")
-                        else "") + ".</p>")
+        parts.append(
+            f"<p>{escape(pair['candidate'])} against {escape(pair['baseline'])}: win rate "
+            f"<b>{pair['win_rate']:.0%}</b> ({pair['wins']} wins, {pair['ties']} ties, {pair['losses']} losses"
+            f"; both orders agreed on {pair['consistency']:.0%})"
+            + (f"; {pair['unparsed']} pairs with an unreadable verdict left out" if pair.get("unparsed") else "")
+            + ".</p>"
+        )
     return "<section id='judge'><h2>Judge</h2>" + "".join(parts) + "</section>"
 
 
 def _regression(d: ReportData) -> str:
     if not d.regression:
         return ""
-    rows = [[r["model"], _num(r["pass_rate"], ".0%"), _num(r["change_points"], "+.1f"),
-             "FORGETTING" if r["flagged"] else "ok"] for r in d.regression]
-    return ("<section id='regression'><h2>General-ability regression</h2>"
-            + _table(["model", "pass rate", "change (points)", "flag"], rows, {1, 2}) + "</section>")
+    rows = [
+        [
+            r["model"],
+            _num(r["pass_rate"], ".0%"),
+            _num(r["change_points"], "+.1f"),
+            "FORGETTING" if r["flagged"] else "ok",
+        ]
+        for r in d.regression
+    ]
+    return (
+        "<section id='regression'><h2>General-ability regression</h2>"
+        + _table(["model", "pass rate", "change (points)", "flag"], rows, {1, 2})
+        + "</section>"
+    )
 
 
 def _answers(d: ReportData) -> str:
@@ -213,13 +315,25 @@ def _answers(d: ReportData) -> str:
         refs[e.line] = e.reference
     lines = sorted(by_line)
     shown = lines[:SHOWN_ANSWERS]
-    rows = "".join("<tr><td class='num'>" + str(line) + "</td><td class='answer'>" + escape(refs[line]) + "</td>"
-                   + "".join(f"<td class='answer'>{escape(by_line[line].get(m, ''))}</td>" for m in models) + "</tr>"
-                   for line in shown)
+    rows = "".join(
+        "<tr><td class='num'>"
+        + str(line)
+        + "</td><td class='answer'>"
+        + escape(refs[line])
+        + "</td>"
+        + "".join(f"<td class='answer'>{escape(by_line[line].get(m, ''))}</td>" for m in models)
+        + "</tr>"
+        for line in shown
+    )
     note = f" (the first {len(shown)} of {len(lines)}; all are in examples.csv)" if len(lines) > len(shown) else ""
-    return ("<section id='answers'><h2>Answers side by side" + escape(note) + "</h2><div class='tablewrap'><table>"
-            "<tr><th>line</th><th>reference</th>" + "".join(f"<th>{escape(m)}</th>" for m in models) + "</tr>"
-            + rows + "</table></div></section>")
+    return (
+        "<section id='answers'><h2>Answers side by side" + escape(note) + "</h2><div class='tablewrap'><table>"
+        "<tr><th>line</th><th>reference</th>"
+        + "".join(f"<th>{escape(m)}</th>" for m in models)
+        + "</tr>"
+        + rows
+        + "</table></div></section>"
+    )
 
 
 def render_html(d: ReportData, h: Headline, quality: list[DataQuality]) -> str:
@@ -228,43 +342,79 @@ def render_html(d: ReportData, h: Headline, quality: list[DataQuality]) -> str:
     charts = _Charts()
     cost = ""
     if h.breakeven is not None and h.breakeven_input is not None and h.breakeven_input.requests_per_day:
-        cost = ("<section id='cost'><h2>Cost over time</h2>"
-                + charts.add("cost", cost_chart(h.breakeven_input, h.breakeven, h.sides)) + "</section>")
-    body = [_decision(h), cost, _data_quality(quality), _training(d, charts), _quality(d, h, charts), _judge(d),
-            _regression(d), _answers(d)]
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
-            f"content='width=device-width, initial-scale=1'><title>{escape(h.title)}</title><style>{CSS}</style>"
-            f"</head><body><header><h1>{escape(h.title)}</h1><p>Evaluation {escape(d.run.id)} of "
-            f"<code>{escape(d.run.data)}</code>; report written {h.as_of.isoformat()} by ftadvisor.</p></header><main>"
-            + "".join(body) + f"</main><script>{get_plotlyjs()}</script>{charts.script()}</body></html>")
+        cost = (
+            "<section id='cost'><h2>Cost over time</h2>"
+            + charts.add("cost", cost_chart(h.breakeven_input, h.breakeven, h.sides))
+            + "</section>"
+        )
+    body = [
+        _decision(h),
+        cost,
+        _data_quality(quality),
+        _training(d, charts),
+        _quality(d, h, charts),
+        _judge(d),
+        _regression(d),
+        _answers(d),
+    ]
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+        f"content='width=device-width, initial-scale=1'><title>{escape(h.title)}</title><style>{CSS}</style>"
+        f"</head><body><header><h1>{escape(h.title)}</h1><p>Evaluation {escape(d.run.id)} of "
+        f"<code>{escape(d.run.data)}</code>; report written {h.as_of.isoformat()} by ftadvisor.</p></header><main>"
+        + "".join(body)
+        + f"</main><script>{get_plotlyjs()}</script>{charts.script()}</body></html>"
+    )
 
 
 def render_markdown(d: ReportData, h: Headline, quality: list[DataQuality]) -> str:
     be = h.breakeven
-    out = [f"# {h.title}\n", f"**Recommendation: {h.choice}**" + (f" ({h.model})" if h.model else "")
-           + f" (from {h.source}; as of {h.as_of.isoformat()})\n"]
+    out = [
+        f"# {h.title}\n",
+        f"**Recommendation: {h.choice}**"
+        + (f" ({h.model})" if h.model else "")
+        + f" (from {h.source}; as of {h.as_of.isoformat()})\n",
+    ]
     if h.evidence:
         out.append(f"\n{h.evidence[0].upper() + h.evidence[1:]}.\n")
     out += ["\n" + "".join(f"- {r}\n" for r in h.reasons)]
-    out.append(f"\nSetup {_money(h.setup_usd)}; per request {_money(h.base_per_request_usd, 6)} ({h.sides[0]}) vs "
-               f"{_money(h.tuned_per_request_usd, 6)} ({h.sides[1]}); "
-               + (f"break-even ({h.requests_per_day:,.0f} requests/day): {be.verdict}\n" if be else "no break-even\n"))
+    out.append(
+        f"\nSetup {_money(h.setup_usd)}; per request {_money(h.base_per_request_usd, 6)} ({h.sides[0]}) vs "
+        f"{_money(h.tuned_per_request_usd, 6)} ({h.sides[1]}); "
+        + (f"break-even ({h.requests_per_day:,.0f} requests/day): {be.verdict}\n" if be else "no break-even\n")
+    )
     if quality:
-        out.append("\n## Data quality\n\n| data | examples | valid | duplicate groups | contradictions |\n"
-                   "|---|---|---|---|---|\n")
-        out += [f"| {q.role} | {q.n_examples} | {q.valid} | {q.duplicate_groups} | {q.inconsistent_groups} |\n"
-                for q in quality]
+        out.append(
+            "\n## Data quality\n\n| data | examples | valid | duplicate groups | contradictions |\n"
+            "|---|---|---|---|---|\n"
+        )
+        out += [
+            f"| {q.role} | {q.n_examples} | {q.valid} | {q.duplicate_groups} | {q.inconsistent_groups} |\n"
+            for q in quality
+        ]
     if h.quality:
-        out.append(f"\n## Base vs fine-tuned ({h.quality[0].n} examples, 95% paired-bootstrap intervals)\n\n"
-                   f"| metric | {h.base} | {h.tuned} | difference | interval |\n|---|---|---|---|---|\n")
-        out += [f"| {METRIC_NAMES[c.metric]} | {_num(c.a)} | {_num(c.b)} | "
-                f"{'-' if c.difference is None else format(c.difference, '+.3f')} | "
-                f"{'-' if c.ci is None else f'{c.ci.low:+.3f} to {c.ci.high:+.3f}'} |\n" for c in h.quality]
+        out.append(
+            f"\n## Base vs fine-tuned ({h.quality[0].n} examples, 95% paired-bootstrap intervals)\n\n"
+            f"| metric | {h.base} | {h.tuned} | difference | interval |\n|---|---|---|---|---|\n"
+        )
+        out += [
+            f"| {METRIC_NAMES[c.metric]} | {_num(c.a)} | {_num(c.b)} | "
+            f"{'-' if c.difference is None else format(c.difference, '+.3f')} | "
+            f"{'-' if c.ci is None else f'{c.ci.low:+.3f} to {c.ci.high:+.3f}'} |\n"
+            for c in h.quality
+        ]
     if d.judge and d.judge.get("pairwise"):
         p = d.judge["pairwise"]
-        out.append(f"\n## Judge\n\nWin rate {p['win_rate']:.0%} for {p['candidate']} ({p['wins']} wins, {p['ties']} "
-                   f"ties, {p['losses']} losses, {p.get('unparsed', 0)} unreadable)\n")
+        out.append(
+            f"\n## Judge\n\nWin rate {p['win_rate']:.0%} for {p['candidate']} ({p['wins']} wins, {p['ties']} "
+            f"ties, {p['losses']} losses, {p.get('unparsed', 0)} unreadable)\n"
+        )
     if d.regression:
-        out.append("\n## Regression\n\n" + "".join(f"- {r['model']}: pass rate {r['pass_rate']:.0%}"
-                                                   f"{' FORGETTING' if r['flagged'] else ''}\n" for r in d.regression))
+        out.append(
+            "\n## Regression\n\n"
+            + "".join(
+                f"- {r['model']}: pass rate {r['pass_rate']:.0%}{' FORGETTING' if r['flagged'] else ''}\n"
+                for r in d.regression
+            )
+        )
     return "".join(out)

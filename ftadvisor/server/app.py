@@ -38,8 +38,15 @@ METHODS: dict[str, Method] = {"supervised": "sft", "dpo": "dpo"}
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 type_: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type_: str = "invalid_request_error",
+    ) -> None:
         super().__init__(message)
         self.status, self.param, self.code, self.type = status, param, code, type_
 
@@ -104,8 +111,13 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         """The job as OpenAI shows it, with the base model under the name the client used."""
         name = asked / job.id
         return shapes.job_object(job.model_copy(update={"model": name.read_text()}) if name.is_file() else job)
-    batcher = Batcher(lambda model, convs, max_tokens, temperature, seed: backend.complete_many(
-        model, convs, max_tokens=max_tokens, temperature=temperature, seed=seed), max_batch=config.max_batch)
+
+    batcher = Batcher(
+        lambda model, convs, max_tokens, temperature, seed: backend.complete_many(
+            model, convs, max_tokens=max_tokens, temperature=temperature, seed=seed
+        ),
+        max_batch=config.max_batch,
+    )
     backend.recover()
     stop = threading.Event()
 
@@ -125,14 +137,16 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
             from starlette.concurrency import run_in_threadpool
 
             if not _bearer_ok(request, config.keys):
-                return JSONResponse(shapes.error_body("Incorrect API key provided.", code="invalid_api_key"),
-                                    status_code=401)
+                return JSONResponse(
+                    shapes.error_body("Incorrect API key provided.", code="invalid_api_key"), status_code=401
+                )
             try:
                 body = await _body(request, handler)
                 result = await run_in_threadpool(handler, request, body)
             except HTTPError as exc:
-                return JSONResponse(shapes.error_body(str(exc), type_=exc.type, param=exc.param, code=exc.code),
-                                    status_code=exc.status)
+                return JSONResponse(
+                    shapes.error_body(str(exc), type_=exc.type, param=exc.param, code=exc.code), status_code=exc.status
+                )
             except FtAdvisorError as exc:
                 return JSONResponse(shapes.error_body(str(exc)), status_code=400)
             return result if isinstance(result, Response) else JSONResponse(result)
@@ -145,16 +159,18 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         size = int(request.headers.get("content-length") or 0)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             if size > config.max_upload_bytes:
-                raise HTTPError(413, f"the file is larger than this server accepts ({config.max_upload_bytes:,} "
-                                "bytes)", code="file_too_large")
+                raise HTTPError(
+                    413,
+                    f"the file is larger than this server accepts ({config.max_upload_bytes:,} bytes)",
+                    code="file_too_large",
+                )
             form = await request.form(max_files=1, max_part_size=config.max_upload_bytes)
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise HTTPError(400, "no file in the request", param="file")
             with tempfile.NamedTemporaryFile(delete=False, suffix=".jsonl") as tmp:
                 tmp.write(await upload.read())
-            return {"path": tmp.name, "filename": upload.filename or "upload.jsonl",
-                    "purpose": form.get("purpose")}
+            return {"path": tmp.name, "filename": upload.filename or "upload.jsonl", "purpose": form.get("purpose")}
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
             raise HTTPError(413, "request body too large", code="request_too_large")
@@ -225,8 +241,13 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
     def create_job(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("model")
         if not isinstance(name, str) or name not in models:
-            raise HTTPError(404, f"The model {name!r} does not exist or you do not have access to it (this server "
-                                 f"trains: {', '.join(models)})", param="model", code="model_not_found")
+            raise HTTPError(
+                404,
+                f"The model {name!r} does not exist or you do not have access to it (this server "
+                f"trains: {', '.join(models)})",
+                param="model",
+                code="model_not_found",
+            )
         for param in ("training_file", "validation_file"):
             if body.get(param) is not None:
                 _file_exists(str(body[param]), param, request)
@@ -239,14 +260,24 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         hyper = dict(body.get("hyperparameters") or {})
         hyper.update((method.get(kind) or {}).get("hyperparameters") or {})
         if backend.queued() >= config.max_queued:
-            raise HTTPError(429, f"the queue is full ({config.max_queued} jobs waiting); retry later",
-                            code="queue_full", type_="rate_limit_error")
+            raise HTTPError(
+                429,
+                f"the queue is full ({config.max_queued} jobs waiting); retry later",
+                code="queue_full",
+                type_="rate_limit_error",
+            )
         metadata = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
         try:
-            spec = JobSpec(model=models[name], training_file=body["training_file"],
-                           validation_file=body.get("validation_file"), method=METHODS[kind],
-                           hyperparameters={k: v for k, v in hyper.items() if v != "auto"}, suffix=body.get("suffix"),
-                           seed=body.get("seed"), metadata={k: v for k, v in metadata.items() if k != RUN_KEY})
+            spec = JobSpec(
+                model=models[name],
+                training_file=body["training_file"],
+                validation_file=body.get("validation_file"),
+                method=METHODS[kind],
+                hyperparameters={k: v for k, v in hyper.items() if v != "auto"},
+                suffix=body.get("suffix"),
+                seed=body.get("seed"),
+                metadata={k: v for k, v in metadata.items() if k != RUN_KEY},
+            )
         except ValueError as exc:
             raise HTTPError(400, f"invalid job: {exc}") from None
         job = backend.create_job(spec, run_id=metadata.get(RUN_KEY))
@@ -263,8 +294,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         except FtAdvisorError:
             raise HTTPError(400, f"invalid {param}: {file_id}", param=param, code="invalid_file") from None
         if ref.status == "error":
-            raise HTTPError(400, f"{param} {file_id} failed validation: {details}", param=param,
-                            code="invalid_file")
+            raise HTTPError(400, f"{param} {file_id} failed validation: {details}", param=param, code="invalid_file")
 
     def _job(job_id: str, request: Request) -> Any:
         try:
@@ -272,16 +302,20 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
                 raise FtAdvisorError("not yours")
             return backend.get_job(job_id)
         except FtAdvisorError:
-            raise HTTPError(404, f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id",
-                            code="fine_tune_not_found") from None
+            raise HTTPError(
+                404, f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id", code="fine_tune_not_found"
+            ) from None
 
     def list_jobs(request: Request, body: None) -> dict[str, Any]:
         q = request.query_params
         limit = _limit(q.get("limit"), 20)
-        wanted = {k[len("metadata["):-1]: v for k, v in q.multi_items() if k.startswith("metadata[")}
+        wanted = {k[len("metadata[") : -1]: v for k, v in q.multi_items() if k.startswith("metadata[")}
         me = _owner(request)
-        jobs = [j for j in backend.list_jobs(10_000) if all(j.metadata.get(k) == v for k, v in wanted.items())
-                and owners.owns(j.id, me)]
+        jobs = [
+            j
+            for j in backend.list_jobs(10_000)
+            if all(j.metadata.get(k) == v for k, v in wanted.items()) and owners.owns(j.id, me)
+        ]
         return _paged([view(j) for j in jobs], q.get("after"), limit)
 
     def get_job(request: Request, body: None) -> dict[str, Any]:
@@ -317,13 +351,18 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
 
     def _fine_tunes(request: Request) -> list[Any]:
         me = _owner(request)
-        return [j for j in backend.list_jobs(10_000) if j.status == "succeeded" and j.fine_tuned_model
-                and owners.owns(j.id, me) and not backend.is_deleted(j.id)]
+        return [
+            j
+            for j in backend.list_jobs(10_000)
+            if j.status == "succeeded" and j.fine_tuned_model and owners.owns(j.id, me) and not backend.is_deleted(j.id)
+        ]
 
     def list_models(request: Request, body: None) -> dict[str, Any]:
         bases = [shapes.model_object(n, 0, "ftadvisor") for n in models]
-        tuned = [shapes.model_object(j.fine_tuned_model, j.finished_at or 0, shapes.ORGANIZATION)
-                 for j in _fine_tunes(request)]
+        tuned = [
+            shapes.model_object(j.fine_tuned_model, j.finished_at or 0, shapes.ORGANIZATION)
+            for j in _fine_tunes(request)
+        ]
         return {"object": "list", "data": bases + tuned}
 
     def get_model(request: Request, body: None) -> dict[str, Any]:
@@ -338,8 +377,12 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
     def delete_model(request: Request, body: None) -> dict[str, Any]:
         model = request.path_params["model"]
         if not any(j.fine_tuned_model == model for j in _fine_tunes(request)):
-            raise HTTPError(404, f"The model {model!r} does not exist or is not a fine-tune you own", param="model",
-                            code="model_not_found")
+            raise HTTPError(
+                404,
+                f"The model {model!r} does not exist or is not a fine-tune you own",
+                param="model",
+                code="model_not_found",
+            )
         with batcher.lock:
             backend.delete_fine_tune(model)
         return {"id": model, "object": "model", "deleted": True}
@@ -361,13 +404,18 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         seed = body.get("seed")
         if seed is not None and not isinstance(seed, int):
             raise HTTPError(400, "seed must be an integer", param="seed")
-        stops = [x for x in ([body.get("stop")] if isinstance(body.get("stop"), str) else body.get("stop") or [])
-                 if isinstance(x, str) and x]
+        stops = [
+            x
+            for x in ([body.get("stop")] if isinstance(body.get("stop"), str) else body.get("stop") or [])
+            if isinstance(x, str) and x
+        ]
         prompt = [{"role": m.get("role"), "content": m.get("content") or ""} for m in messages]
         if body.get("stream"):
             usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(_stream(target, model, prompt, max_tokens, temperature, seed, stops, usage),
-                                     media_type="text/event-stream")
+            return StreamingResponse(
+                _stream(target, model, prompt, max_tokens, temperature, seed, stops, usage),
+                media_type="text/event-stream",
+            )
         try:
             c = batcher.submit(target, prompt, max_tokens, temperature, seed)
         except FtAdvisorError as exc:
@@ -375,12 +423,20 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         finish = "length" if c.usage.completion_tokens >= max_tokens else "stop"
         for s in stops:
             if s in c.text:
-                c = c.model_copy(update={"text": c.text[:c.text.index(s)]})
+                c = c.model_copy(update={"text": c.text[: c.text.index(s)]})
                 finish = "stop"
         return shapes.chat_completion(c, model, finish)
 
-    def _stream(target: str, model: str, prompt: list[dict[str, Any]], max_tokens: int, temperature: float | None,
-                seed: int | None, stops: list[str], include_usage: bool) -> Iterator[bytes]:
+    def _stream(
+        target: str,
+        model: str,
+        prompt: list[dict[str, Any]],
+        max_tokens: int,
+        temperature: float | None,
+        seed: int | None,
+        stops: list[str],
+        include_usage: bool,
+    ) -> Iterator[bytes]:
         """Server-sent events as the tokens are generated (the shared model is held meanwhile). Whitespace at
         either end is held back, so the streamed text equals the non-streamed answer."""
         stream = shapes.ChunkStream(model)
@@ -399,11 +455,11 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
                     text = text.lstrip()
                     started = bool(text)
                 body = text.rstrip()
-                pending = text[len(body):]
+                pending = text[len(body) :]
                 full = sent + body
                 hits = [full.index(x) for x in stops if x in full]
                 if hits:
-                    body, stopped = full[len(sent):min(hits)], True
+                    body, stopped = full[len(sent) : min(hits)], True
                 if body:
                     sent += body
                     yield stream.sse(stream.delta(body))
@@ -413,7 +469,6 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         if include_usage:
             yield stream.sse(stream.usage(completion))
         yield b"data: [DONE]\n\n"
-
 
     routes = [
         Route("/v1/files", guarded(create_file), methods=["POST"]),
@@ -434,6 +489,7 @@ def create_app(config: ServerConfig, backend: Any) -> Starlette:
         Route("/v1/models/{model:path}", guarded(delete_model), methods=["DELETE"]),
         Route("/v1/chat/completions", guarded(chat), methods=["POST"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -458,7 +514,7 @@ def _paged(items: list[dict[str, Any]], after: str | None, limit: int) -> dict[s
     """OpenAI's cursor pages: the items after the one whose id is ``after``, ``limit`` of them."""
     if after is not None:
         ids = [i["id"] for i in items]
-        items = items[ids.index(after) + 1:] if after in ids else []
+        items = items[ids.index(after) + 1 :] if after in ids else []
     return shapes.page(items[:limit], has_more=len(items) > limit)
 
 

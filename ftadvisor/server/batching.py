@@ -49,8 +49,14 @@ class Batcher:
         self._queue: queue.Queue[_Request] = queue.Queue()
         threading.Thread(target=self._loop, daemon=True, name="ftadvisor-batcher").start()
 
-    def submit(self, model: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float | None,
-               seed: int | None = None) -> Completion:
+    def submit(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        temperature: float | None,
+        seed: int | None = None,
+    ) -> Completion:
         request = _Request(model, messages, max_tokens, temperature, seed)
         self._queue.put(request)
         return request.done.result()

@@ -14,9 +14,17 @@ ORGANIZATION = "org-ftadvisor-local"
 
 
 def file_object(ref: FileRef, details: str | None = None) -> dict[str, Any]:
-    return {"id": ref.id, "object": "file", "bytes": ref.bytes, "created_at": ref.created_at or 0,
-            "filename": ref.filename, "purpose": ref.purpose, "status": ref.status or "processed",
-            "status_details": details, "expires_at": None}
+    return {
+        "id": ref.id,
+        "object": "file",
+        "bytes": ref.bytes,
+        "created_at": ref.created_at or 0,
+        "filename": ref.filename,
+        "purpose": ref.purpose,
+        "status": ref.status or "processed",
+        "status_details": details,
+        "expires_at": None,
+    }
 
 
 def job_object(job: Job) -> dict[str, Any]:
@@ -25,24 +33,51 @@ def job_object(job: Job) -> dict[str, Any]:
     if job.method == "dpo":
         hyper["beta"] = job.hyperparameters.get("beta", "auto")
     error = {"code": job.error.code, "message": job.error.message, "param": job.error.param} if job.error else None
-    return {"object": "fine_tuning.job", "id": job.id, "model": job.model, "created_at": job.created_at or 0,
-            "finished_at": job.finished_at, "fine_tuned_model": job.fine_tuned_model,
-            "organization_id": ORGANIZATION, "result_files": job.result_files, "status": job.status,
-            "validation_file": job.validation_file, "training_file": job.training_file, "hyperparameters": hyper,
-            "trained_tokens": job.trained_tokens, "error": error, "seed": job.seed if job.seed is not None else 0,
-            "estimated_finish": job.estimated_finish, "integrations": [], "metadata": job.metadata or None,
-            "method": {"type": kind, kind: {"hyperparameters": hyper}}}
+    return {
+        "object": "fine_tuning.job",
+        "id": job.id,
+        "model": job.model,
+        "created_at": job.created_at or 0,
+        "finished_at": job.finished_at,
+        "fine_tuned_model": job.fine_tuned_model,
+        "organization_id": ORGANIZATION,
+        "result_files": job.result_files,
+        "status": job.status,
+        "validation_file": job.validation_file,
+        "training_file": job.training_file,
+        "hyperparameters": hyper,
+        "trained_tokens": job.trained_tokens,
+        "error": error,
+        "seed": job.seed if job.seed is not None else 0,
+        "estimated_finish": job.estimated_finish,
+        "integrations": [],
+        "metadata": job.metadata or None,
+        "method": {"type": kind, kind: {"hyperparameters": hyper}},
+    }
 
 
 def event_object(e: JobEvent) -> dict[str, Any]:
-    return {"object": "fine_tuning.job.event", "id": e.id, "created_at": e.created_at, "level": e.level,
-            "message": e.message, "data": e.data or {}, "type": e.type or "message"}
+    return {
+        "object": "fine_tuning.job.event",
+        "id": e.id,
+        "created_at": e.created_at,
+        "level": e.level,
+        "message": e.message,
+        "data": e.data or {},
+        "type": e.type or "message",
+    }
 
 
 def checkpoint_object(c: Checkpoint, job_id: str) -> dict[str, Any]:
-    return {"object": "fine_tuning.job.checkpoint", "id": c.id, "created_at": c.created_at,
-            "fine_tuned_model_checkpoint": c.fine_tuned_model_checkpoint, "step_number": c.step_number,
-            "metrics": {k: v for k, v in c.metrics.items() if v is not None}, "fine_tuning_job_id": job_id}
+    return {
+        "object": "fine_tuning.job.checkpoint",
+        "id": c.id,
+        "created_at": c.created_at,
+        "fine_tuned_model_checkpoint": c.fine_tuned_model_checkpoint,
+        "step_number": c.step_number,
+        "metrics": {k: v for k, v in c.metrics.items() if v is not None},
+        "fine_tuning_job_id": job_id,
+    }
 
 
 def model_object(model_id: str, created: int, owned_by: str) -> dict[str, Any]:
@@ -57,18 +92,32 @@ def page(data: list[dict[str, Any]], has_more: bool = False) -> dict[str, Any]:
 
 
 def _usage(c: Completion) -> dict[str, Any]:
-    return {"prompt_tokens": c.usage.prompt_tokens, "completion_tokens": c.usage.completion_tokens,
-            "total_tokens": c.usage.prompt_tokens + c.usage.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": c.usage.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": 0}}
+    return {
+        "prompt_tokens": c.usage.prompt_tokens,
+        "completion_tokens": c.usage.completion_tokens,
+        "total_tokens": c.usage.prompt_tokens + c.usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": c.usage.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 def chat_completion(c: Completion, model: str, finish_reason: str) -> dict[str, Any]:
-    return {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion", "created": int(time.time()),
-            "model": model, "system_fingerprint": None,
-            "choices": [{"index": 0, "finish_reason": finish_reason, "logprobs": None,
-                         "message": {"role": "assistant", "content": c.text, "refusal": None}}],
-            "usage": _usage(c)}
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "logprobs": None,
+                "message": {"role": "assistant", "content": c.text, "refusal": None},
+            }
+        ],
+        "usage": _usage(c),
+    }
 
 
 class ChunkStream:
@@ -79,12 +128,20 @@ class ChunkStream:
         self.id, self.created, self.model = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time()), model
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "system_fingerprint": None, "choices": choices, **extra}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            "choices": choices,
+            **extra,
+        }
 
     def first(self) -> dict[str, Any]:
-        return self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                             "logprobs": None}])
+        return self._chunk(
+            [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}]
+        )
 
     def delta(self, text: str) -> dict[str, Any]:
         return self._chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None, "logprobs": None}])
@@ -100,6 +157,7 @@ class ChunkStream:
         return f"data: {json.dumps(chunk)}\n\n".encode()
 
 
-def error_body(message: str, *, type_: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, *, type_: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
