@@ -54,6 +54,11 @@ def base_model(model: str) -> str:
     return model.split(".ft-", 1)[0]  # Azure names its fine-tunes <base>.ft-<id>
 
 
+def is_fine_tune(model: str) -> bool:
+    """Whether ``model`` names a fine-tuned model (``ft:...`` on OpenAI, ``<base>.ft-<id>`` on Azure)."""
+    return base_model(model) != model.strip()
+
+
 def model_family(model: str) -> str:
     """The base model without its snapshot date: ``gpt-4o-mini-2024-07-18`` → ``gpt-4o-mini``."""
     return _SNAPSHOT.sub("", base_model(model))

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ftadvisor.advisor.availability import OrgHistoryAnswer, availability
+from ftadvisor.advisor.availability import CustomerAnswer, OrgHistoryAnswer, availability
 from ftadvisor.backends.base import (
     METHOD_TYPES,
     Backend,
@@ -119,6 +119,7 @@ def plan_training(
     today: dt.date | None = None,
     options: dict[str, Any] | None = None,
     org_history: OrgHistoryAnswer = "unknown",
+    customer: CustomerAnswer = "unknown",
 ) -> TrainPlan:
     """Everything that happens before money is spent, on any backend: its options checked, the model priced by
     the backend's own terms, the data validated, whether the model (and the organisation) may still create a
@@ -138,7 +139,12 @@ def plan_training(
         raise InputError(f"{entry.id} cannot be trained with {method} (it supports: {', '.join(entry.methods)})")
     warnings = []
     if terms.lifetime_applies and entry is not None:
-        av = availability(entry, catalogue, today=today, org_history=org_history)
+        av = availability(entry, catalogue, today=today, org_history=org_history, customer=customer)
+        if av.can_create_job is None and entry.job_cutoff_existing_customers_only:
+            raise InputError(
+                f"{entry.id} on {b.name}: {'; '.join(av.reasons)}: nothing was uploaded (a new customer's job "
+                "would be refused after the upload)"
+            )
         if av.can_create_job is False:
             dated = (
                 f" (dates checked {entry.as_of}: if {b.name} has moved them, override the row in prices.json)"
@@ -148,6 +154,12 @@ def plan_training(
             raise InputError(
                 f"{entry.id} on {b.name}: {'; '.join(av.reasons)}{dated}: no job can be created, nothing "
                 "was uploaded; train an open model instead (--backend together or --backend local)"
+            )
+        if av.can_create_job and entry.job_cutoff_existing_customers_only and entry.shutdown:
+            warnings.append(
+                f"{entry.id} on {b.name} is a bridge: the same model, trainable until {entry.job_cutoff} and served "
+                f"until {entry.shutdown} ({(entry.shutdown - today).days} days); then it must move again, to an open "
+                "model (--backend together or --backend local)"
             )
         if av.can_create_job is None:
             warnings.append(f"{entry.id}: {'; '.join(av.reasons)}; {b.name} will refuse the job otherwise")

@@ -155,11 +155,13 @@ def test_together_create_whose_answer_is_lost_is_found_not_repeated(tmp_path: Pa
 
 def test_azure_training_follows_azures_own_retirement_dates(run_cli, tmp_path: Path) -> None:
     data = dataset(tmp_path / "t.jsonl")
-    today = run_cli(
-        "train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run", "--as-of", "2026-11-23"
-    )
-    assert today.exit_code == 2 and "gpt-4.1-mini-2025-04-14 on azure" in today.output
-    assert "--backend together or --backend local" in today.output
+    args = ["train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run", "--as-of", "2026-11-23"]
+    unknown = run_cli(*args)  # after the base model's retirement only existing customers train: say which
+    assert unknown.exit_code == 2 and "gpt-4.1-mini-2025-04-14 on azure" in unknown.output
+    assert "--azure-customer existing" in unknown.output
+    new = run_cli(*args, "--azure-customer", "new")
+    assert new.exit_code == 2 and "--backend together or --backend local" in new.output
+    assert run_cli(*args, "--azure-customer", "existing").exit_code == 0
     before = run_cli(
         "train", data, "--backend", "azure", "--model", "gpt-4.1-mini", "--dry-run", "--json", "--as-of", "2026-09-01"
     )

@@ -3,7 +3,8 @@
 OpenAI winds its platform down in stages (catalogue ``job_rules``): organisations that never fine-tuned
 are refused since 2026-05-07, those with no fine-tuned inference in the last 60 days since 2026-07-02,
 and everyone from each model's job cut-off. A fine-tune the organisation cannot create is no option, so
-every cost command marks such models and ``advise`` never recommends them.
+every cost command marks such models and ``advise`` never recommends them. Azure trains the same models
+until April 2027, but only for existing customers (``--azure-customer``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pydantic import BaseModel
 from ftadvisor.pricing.catalogue import Catalogue, ModelEntry, OrgHistory
 
 OrgHistoryAnswer = OrgHistory | Literal["unknown"]  # the catalogue's histories, or "we were not told"
+# Azure: whether the subscription already deployed the model version (Microsoft's "existing customer").
+CustomerAnswer = Literal["existing", "new", "unknown"]
+CUSTOMER_ANSWERS: tuple[CustomerAnswer, ...] = ("existing", "new", "unknown")
 
 
 class Availability(BaseModel):
@@ -24,6 +28,7 @@ class Availability(BaseModel):
     model: str
     as_of: dt.date
     org_history: OrgHistoryAnswer
+    customer: CustomerAnswer = "unknown"
     retired: bool
     past_job_cutoff: bool
     can_create_job: bool | None
@@ -39,19 +44,37 @@ class Availability(BaseModel):
 
 
 def availability(
-    entry: ModelEntry, catalogue: Catalogue, *, today: dt.date, org_history: OrgHistoryAnswer = "unknown"
+    entry: ModelEntry,
+    catalogue: Catalogue,
+    *,
+    today: dt.date,
+    org_history: OrgHistoryAnswer = "unknown",
+    customer: CustomerAnswer = "unknown",
 ) -> Availability:
-    """Whether an organisation with ``org_history`` can create a job on ``entry`` on ``today``, and why not."""
+    """Whether an organisation with ``org_history`` (OpenAI's rules) that is a ``customer`` of the model's
+    provider (Azure's existing-customer rule) can create a job on ``entry`` on ``today``, and why not."""
     retired = entry.is_retired(today)
     past_cutoff = not entry.accepts_jobs(today)
     reasons: list[str] = []
     can: bool | None = True
+    base_gone = entry.base_shutdown is not None and today >= entry.base_shutdown
     if retired:
         reasons.append(f"shut down on {entry.shutdown}: it answers no requests and takes no jobs")
         can = False
     elif past_cutoff:
         reasons.append(f"takes no new fine-tuning jobs since {entry.job_cutoff}")
         can = False
+    elif entry.job_cutoff_existing_customers_only and base_gone:
+        rule = (
+            f"{entry.provider} trains {entry.id} until {entry.job_cutoff} for existing customers only (a "
+            f"subscription that has deployed this model version); for others training ended on {entry.base_shutdown}"
+        )
+        if customer == "new":
+            reasons.append(rule)
+            can = False
+        elif customer == "unknown":
+            reasons.append(rule + f": say --{entry.provider}-customer existing if yours is one")
+            can = None
     else:
         rules = catalogue.rules_for(entry.provider, today)
         blocking = [r.why for r in rules if org_history in r.blocked]
@@ -65,6 +88,7 @@ def availability(
         model=entry.id,
         as_of=today,
         org_history=org_history,
+        customer=customer,
         retired=retired,
         past_job_cutoff=past_cutoff,
         can_create_job=can,

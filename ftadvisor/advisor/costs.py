@@ -13,7 +13,7 @@ from ftadvisor.advisor.caching import cached_prefix_tokens
 from ftadvisor.errors import InputError
 from ftadvisor.pricing.catalogue import Catalogue, ModelEntry
 from ftadvisor.pricing.training import default_epochs
-from ftadvisor.tokens import TokenCounter, encoding_name_for_model
+from ftadvisor.tokens import TokenCounter, encoding_name_for_model, is_fine_tune
 
 PriceKind = Literal["base", "ft"]
 
@@ -138,17 +138,18 @@ def prompt_overhead(
     encoding = encoding or entry.encoding or encoding_name_for_model(model or entry.id)
     counter = TokenCounter(encoding)
     tokens = sum(counter.message(m) for m in messages)
-    per_request = expected_request_cost(entry, "base", tokens, 0, 0, cache_hit_rate)
+    kind: PriceKind = "ft" if model is not None and is_fine_tune(model) else "base"  # an ft: model's own rates
+    per_request = expected_request_cost(entry, kind, tokens, 0, 0, cache_hit_rate)
     return Overhead(
         model=model or entry.id,
         encoding=encoding,
         tokens=tokens,
         n_messages=len(messages),
-        price_per_1m=_price(entry, "base", "input"),
-        cached_price_per_1m=entry.base_cached_input,
-        cacheable_tokens=cacheable_tokens(entry, "base", tokens),
+        price_per_1m=_price(entry, kind, "input"),
+        cached_price_per_1m=getattr(entry, f"{kind}_cached_input"),
+        cacheable_tokens=cacheable_tokens(entry, kind, tokens),
         cache_hit_rate=cache_hit_rate,
-        usd_per_request_uncached=request_cost(entry, "base", tokens, 0),
+        usd_per_request_uncached=request_cost(entry, kind, tokens, 0),
         usd_per_request=per_request,
         requests_per_day=requests_per_day,
         usd_per_month=None if requests_per_day is None else per_request * requests_per_day * DAYS_PER_MONTH,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ftadvisor.advisor.availability import Availability, OrgHistoryAnswer, availability
+from ftadvisor.advisor.availability import Availability, CustomerAnswer, OrgHistoryAnswer, availability
 from ftadvisor.advisor.breakeven import BreakEven, BreakEvenInput, break_even
 from ftadvisor.advisor.caching import MIN_CACHED_PREFIX, Caching
 from ftadvisor.advisor.costs import (
@@ -35,6 +35,7 @@ from ftadvisor.advisor.scenario import (
     serving_fleet,
 )
 from ftadvisor.pricing.catalogue import Catalogue
+from ftadvisor.tokens import is_fine_tune
 
 # A fine-tune whose behaviour changes this often is retrained (and re-evaluated) this many times a year.
 RETRAINS_PER_YEAR: dict[str, int] = {"never": 0, "yearly": 1, "monthly": 12, "weekly": 52, "daily": 365}
@@ -62,6 +63,7 @@ class EconomicsInput(BaseModel):
     own_hardware: bool = False
     behaviour_changes: Change = "never"
     org_history: OrgHistoryAnswer = "unknown"
+    azure_customer: CustomerAnswer = "unknown"
 
 
 class OptionCost(BaseModel):
@@ -126,6 +128,7 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
             output_tokens=inp.output_tokens,
             ft_prompt_tokens=inp.ft_prompt_tokens,
             cache_hit_rate=hit,
+            prompted_is_fine_tune=inp.prompted_model is not None and is_fine_tune(inp.prompted_model),
         )
     )
     options = []
@@ -170,7 +173,9 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
                 inputs=be_in,
                 break_even=be,
                 lifetime_days=remaining_life_days(entry, today),
-                availability=availability(entry, cat, today=today, org_history=inp.org_history)
+                availability=availability(
+                    entry, cat, today=today, org_history=inp.org_history, customer=inp.azure_customer
+                )
                 if not entry.self_hosted
                 else None,
             )

@@ -9,7 +9,7 @@ import math
 from pydantic import BaseModel, Field
 
 from ftadvisor.advisor.breakeven import DAYS_PER_MONTH, BreakEvenInput
-from ftadvisor.advisor.costs import expected_request_cost
+from ftadvisor.advisor.costs import PriceKind, expected_request_cost
 from ftadvisor.pricing.catalogue import ModelEntry
 
 # Serving must absorb the busy hours, not the daily average: a working-hours service sends a day's
@@ -28,11 +28,13 @@ class Scenario(BaseModel):
     output_tokens: float = Field(default=0, ge=0)
     ft_prompt_tokens: float = Field(default=0, ge=0)
     cache_hit_rate: float = Field(default=0, ge=0, le=1)
+    prompted_is_fine_tune: bool = False  # prompting an ft: model today: billed at its fine-tuned rates
 
 
 def prompt_request_cost(base: ModelEntry, s: Scenario) -> float:
-    """Prompting ``base`` with the long static prompt."""
-    return expected_request_cost(base, "base", s.prompt_tokens, s.input_tokens, s.output_tokens, s.cache_hit_rate)
+    """Prompting ``base`` with the long static prompt (at fine-tuned rates when it is a fine-tune)."""
+    kind: PriceKind = "ft" if s.prompted_is_fine_tune else "base"
+    return expected_request_cost(base, kind, s.prompt_tokens, s.input_tokens, s.output_tokens, s.cache_hit_rate)
 
 
 def ft_request_cost(ft: ModelEntry, s: Scenario) -> float:

@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from ftadvisor.cli.common import err, json_option, out, print_json, user_errors
-from ftadvisor.cli.options import as_of_option, cache_options, caching, org_history_option, today
+from ftadvisor.cli.options import (
+    as_of_option,
+    azure_customer_option,
+    cache_options,
+    caching,
+    org_history_option,
+    today,
+)
 from ftadvisor.cli.prices import load, prices_option
 
 TASKS = ["format", "classification", "vocabulary", "reasoning", "capability", "knowledge", "general"]
@@ -49,6 +56,7 @@ ECONOMICS_KEYS = {
     "cost_per_example": "cost_per_example",
     "own_hardware": "own_hardware",
     "org_history": "org_history",
+    "azure_customer": "azure_customer",
     "rag_tokens": "rag_tokens",
     "billing_tokens_per_epoch": "billing_tokens_per_epoch",
 }
@@ -127,6 +135,7 @@ def advice_options(fn: Any) -> Any:
                 help="May training data go to a hosted provider? Example: --data-must-stay",
             ),
             org_history_option,
+            azure_customer_option,
             click.option(
                 "--base-model", help="Model prompted today, to price the economics. Example: --base-model gpt-4o"
             ),
@@ -271,7 +280,7 @@ def advise(
         {
             k: v
             for k, v in flags.items()
-            if v is not None and not (k == "org_history" and v == "unknown" and "org_history" in given)
+            if v is not None and not (k in ("org_history", "azure_customer") and v == "unknown" and k in given)
         }
     )
     on = today(as_of)

@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from ftadvisor.cli.common import err, json_option, log_estimate, no_log_option, out, print_json, user_errors
-from ftadvisor.cli.options import as_of_option, cache_options, caching, org_history_option, today
+from ftadvisor.cli.options import (
+    as_of_option,
+    azure_customer_option,
+    cache_options,
+    caching,
+    org_history_option,
+    today,
+)
 from ftadvisor.cli.prices import load, prices_option
 
 
@@ -44,13 +51,13 @@ def _base_flags(entry, on) -> dict[str, bool]:
     return {"retired": retired}
 
 
-def _ft_flags(entry, cat, on, org_history: Any) -> dict[str, object]:
+def _ft_flags(entry, cat, on, org_history: Any, customer: Any) -> dict[str, object]:
     """Mark a model to fine-tune that is retired, past its job cut-off or closed to this organisation."""
     from ftadvisor.advisor.availability import availability
 
     if entry.self_hosted:
         return {"retired": False, "past_job_cutoff": False, "can_create_job": True}
-    av = availability(entry, cat, today=on, org_history=org_history)
+    av = availability(entry, cat, today=on, org_history=org_history, customer=customer)
     if (w := av.warning()) is not None:
         err.print(f"[yellow]warning:[/] {w}")
     return {"retired": av.retired, "past_job_cutoff": av.past_job_cutoff, "can_create_job": av.can_create_job}
@@ -175,6 +182,7 @@ def _dataset_tokens(path: Path, model: str) -> tuple[int, int]:
     help="Self-hosted: training throughput. Example: --tokens-per-second 3000",
 )
 @org_history_option
+@azure_customer_option
 @as_of_option
 @prices_option
 @no_log_option
@@ -191,6 +199,7 @@ def training(
     gpu_per_hour: float | None,
     tokens_per_second: float | None,
     org_history: str,
+    azure_customer: str,
     as_of,
     prices_file: Path | None,
     no_log: bool,
@@ -215,7 +224,7 @@ def training(
 
         count_model = model if not entry.self_hosted else ESTIMATE_MODEL
         tokens, examples = _dataset_tokens(dataset, count_model)
-    flags = _ft_flags(entry, cat, on, org_history)
+    flags = _ft_flags(entry, cat, on, org_history, azure_customer)
     assumed = cost_per_example is None and examples is not None
     per_example = DATA_COST_PER_EXAMPLE if assumed else (cost_per_example or 0.0)
     t = training_estimate(
@@ -344,6 +353,7 @@ def training(
     help="Write cumulative cost curves as PNG. Example: --plot breakeven.png",
 )
 @org_history_option
+@azure_customer_option
 @as_of_option
 @prices_option
 @no_log_option
@@ -373,6 +383,7 @@ def breakeven(
     lifetime_days: float | None,
     plot_file: Path | None,
     org_history: str,
+    azure_customer: str,
     as_of,
     prices_file: Path | None,
     no_log: bool,
@@ -396,6 +407,7 @@ def breakeven(
     from ftadvisor.advisor.costs import DATA_COST_PER_EXAMPLE, DATA_COST_SOURCE, find_model, training_estimate
     from ftadvisor.advisor.scenario import Scenario, scenario_input
     from ftadvisor.errors import InputError
+    from ftadvisor.tokens import is_fine_tune
 
     on = today(as_of)
     cache = caching(cache_hit_rate, no_cache)
@@ -404,6 +416,13 @@ def breakeven(
         raise click.UsageError("give --train-cost, --prompt-cost and --ft-cost, or --base-model with tokens")
     if cost_per_example is not None and dataset is None:
         raise click.UsageError("--cost-per-example needs --dataset (or give --data-cost)")
+    if derived and (prompt_cost is not None or ft_cost is not None):
+        given = " and ".join(f for f, v in (("--prompt-cost", prompt_cost), ("--ft-cost", ft_cost)) if v is not None)
+        raise click.UsageError(
+            f"{given} {'conflict' if prompt_cost is not None and ft_cost is not None else 'conflicts'} with "
+            "--base-model, which prices requests from tokens: give the costs per request "
+            "(--train-cost, --prompt-cost, --ft-cost) or the models and tokens, not both"
+        )
     assumptions: list[str] = []
     flags: dict[str, object] = {}
     scenario = base = ft = None
@@ -413,7 +432,10 @@ def breakeven(
             cat = load(prices_file, on)
             base = find_model(cat, base_model)
             ft = find_model(cat, ft_model or base_model)
-            flags = {"base_model": _base_flags(base, on), "ft_model": _ft_flags(ft, cat, on, org_history)}
+            flags = {
+                "base_model": _base_flags(base, on),
+                "ft_model": _ft_flags(ft, cat, on, org_history, azure_customer),
+            }
             if prompt_tokens is None:
                 if not (system_prompt or few_shot):
                     raise click.UsageError("give --prompt-tokens, or --system-prompt/--few-shot to measure them")
@@ -425,6 +447,7 @@ def breakeven(
                 output_tokens=output_tokens,
                 ft_prompt_tokens=ft_prompt_tokens,
                 cache_hit_rate=cache.rate(requests_per_day),
+                prompted_is_fine_tune=is_fine_tune(base_model),
             )
             if train_cost is None or (dataset is not None and data_cost is None):
                 if dataset is None:
@@ -455,10 +478,6 @@ def breakeven(
                 own_hardware=own_hardware,
                 today=on,
             )
-            if prompt_cost is not None or ft_cost is not None:
-                inp = inp.model_copy(
-                    update={k: v for k, v in (("prompt_cost", prompt_cost), ("ft_cost", ft_cost)) if v is not None}
-                )
         else:
             inp = BreakEvenInput(
                 train_cost=train_cost or 0,
@@ -477,6 +496,15 @@ def breakeven(
             "$0-20/example); set --data-cost"
         )
     r = break_even(inp)
+    ft_flags = flags.get("ft_model")
+    if isinstance(ft_flags, dict) and ft_flags.get("can_create_job") is False and ft is not None:
+        r = r.model_copy(
+            update={
+                "verdict": f"no verdict: {ft.id} on {ft.provider} cannot be fine-tuned by you on {on} (see the "
+                "warning above); price an open road instead (together/..., local/...)",
+                "pays_back_before_shutdown": None,
+            }
+        )
     rpd = inp.requests_per_day
     volumes = [rpd * f for f in (0.1, 0.5, 1, 2, 10)] if rpd else [100.0, 1_000.0, 10_000.0, 100_000.0]
     factors = (0.25, 0.5, 1, 2, 4)
@@ -556,7 +584,8 @@ def breakeven(
         out.print(line)
     if r.lifetime_days is not None:
         out.print(f"remaining life of the fine-tune: {r.lifetime_days:,.0f} days (as of {on})")
-    color = "red" if r.pays_back_before_shutdown is False or r.break_even_requests is None else "green"
+    blocked = r.verdict.startswith("no verdict")
+    color = "red" if blocked or r.pays_back_before_shutdown is False or r.break_even_requests is None else "green"
     out.print(f"verdict: [{color}]{r.verdict}[/]")
     for a in assumptions:
         out.print(f"[dim]assumption: {a}[/]")

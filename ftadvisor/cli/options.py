@@ -49,6 +49,19 @@ def caching(cache_hit_rate: float | None, no_cache: bool) -> Any:
     return Caching(enabled=not no_cache, hit_rate=cache_hit_rate)
 
 
+def azure_customer_option(fn: F) -> F:
+    return click.option(
+        "--azure-customer",
+        "azure_customer",
+        type=click.Choice(["existing", "new", "unknown"]),
+        default="unknown",
+        show_default=True,
+        help="Whether your Azure subscription has already deployed the model version: Azure trains gpt-4o / "
+        "gpt-4.1-family models until April 2027 for existing customers only. unknown is shown as conditional "
+        "and refused by train until stated. Example: --azure-customer existing",
+    )(fn)
+
+
 def org_history_option(fn: F) -> F:
     return click.option(
         "--org-history",

@@ -13,7 +13,7 @@ import click
 from ftadvisor.backends.base import Backend, EstimatesPrice, FindsRuns, Job, ModelLifetime
 from ftadvisor.cli.backends import option_option, parse_options, resolve
 from ftadvisor.cli.common import byte_progress, err, json_option, out, print_json, user_errors
-from ftadvisor.cli.options import as_of_option, org_history_option, today
+from ftadvisor.cli.options import as_of_option, azure_customer_option, org_history_option, today
 from ftadvisor.cli.watching import detach, show_event, show_status
 
 
@@ -134,6 +134,7 @@ from ftadvisor.cli.watching import detach, show_event, show_status
     "answer was lost, already created one. Example: --again",
 )
 @org_history_option
+@azure_customer_option
 @as_of_option
 @json_option
 @user_errors
@@ -172,6 +173,7 @@ def train(
     force: bool,
     again: bool,
     org_history: str,
+    azure_customer: str,
     as_of: Any,
 ) -> None:
     """Validate, estimate, confirm, upload, create and watch a fine-tuning job, and record it.
@@ -225,6 +227,7 @@ def train(
                 "cost_per_example": cost_per_example,
                 "data_may_leave": data_may_leave,
                 "org_history": None if org_history == "unknown" else org_history,
+                "azure_customer": None if azure_customer == "unknown" else azure_customer,
             },
         )
         backend, model = advice["dispatch"].backend, advice["dispatch"].model
@@ -248,6 +251,7 @@ def train(
         options=run.options,
         today=on,
         org_history=org_history,  # type: ignore[arg-type]
+        customer=azure_customer,  # type: ignore[arg-type]
     )
     if not as_json or dry_run:
         _show_plan(plan, as_json)

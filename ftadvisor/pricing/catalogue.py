@@ -49,6 +49,9 @@ class ModelEntry(BaseModel):
     job_cutoff: dt.date | None = None
     shutdown: dt.date | None = None  # of the fine-tuned models (and of the base unless base_shutdown says)
     base_shutdown: dt.date | None = None
+    # Azure: job_cutoff holds for existing customers only (a subscription that has deployed this model
+    # version); new customers lost training with the base model (base_shutdown).
+    job_cutoff_existing_customers_only: bool = False
     as_of: dt.date | None = None  # when this row was last checked, if not the catalogue's date
     sources: list[str] = Field(default_factory=list)
 
@@ -123,9 +126,14 @@ class Catalogue(BaseModel):
 
     def find(self, model: str, provider: str | None = None) -> ModelEntry | None:
         """The entry for a model id, alias, ``ft:`` id or undated family name; None when unknown. An exact id
-        or alias wins over the model's family (gpt-3.5-turbo-0613 is not the gpt-3.5-turbo-0125 row). With
-        ``provider``, only that provider's rows (Azure sells the same model ids as OpenAI, at its own prices
-        and on its own schedule)."""
+        or alias wins over the model's family (gpt-3.5-turbo-0613 is not the gpt-3.5-turbo-0125 row).
+        Aliases resolve within a provider: with ``provider``, or a ``provider/`` prefix the catalogue knows
+        (``azure/gpt-4.1-mini``), only that provider's rows; otherwise the first provider in catalogue order
+        that has the model (OpenAI's rows come first)."""
+        prefix, _, rest = model.partition("/")
+        exact = any(e.id == model or model in e.aliases for e in self.models)
+        if provider is None and rest and not exact and prefix in self.providers():
+            provider, model = prefix, rest
         rows = [e for e in self.models if provider is None or e.provider == provider]
         for key in (model, base_model(model), model_family(model)):
             for entry in rows:
@@ -147,15 +155,24 @@ class Catalogue(BaseModel):
         return self.age_days(today) > STALE_AFTER_DAYS
 
 
+def _row_key(row: dict[str, Any]) -> tuple[str, str]:
+    return (row.get("provider", "openai"), row["id"])
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Rows in ``override`` replace fields of rows with the same id, or are added."""
+    """Rows in ``override`` replace the fields they name of the row with the same (provider, id), or are
+    added; every other row stays as it was. Azure sells the same model ids as OpenAI, so rows are keyed by
+    both; a row without ``provider`` is OpenAI's, as in the catalogue itself."""
     if not isinstance(override, dict) or not isinstance(override.get("models", []), list):
         raise InputError(f"{origin}: a price file is an object with a 'models' list")
-    rows = {row["id"]: dict(row) for row in base["models"]}
+    rows = {_row_key(row): dict(row) for row in base["models"]}
     for i, row in enumerate(override.get("models", [])):
         if not isinstance(row, dict) or not isinstance(row.get("id"), str):
             raise InputError(f"{origin}: models[{i}]: each row needs a string 'id'")
-        rows[row["id"]] = {**rows.get(row["id"], {}), **row, "sources": row.get("sources", [origin])}
+        if not isinstance(row.get("provider", "openai"), str):
+            raise InputError(f"{origin}: models[{i}].provider: a string, such as 'openai' or 'azure'")
+        key = _row_key(row)
+        rows[key] = {**rows.get(key, {}), **row, "sources": row.get("sources", [origin])}
     merged = {**base, "models": list(rows.values())}
     if "as_of" in override:
         merged["as_of"] = override["as_of"]
