@@ -164,10 +164,15 @@ def test_catalogue_corrections() -> None:
 
 def test_advise_never_recommends_a_hosted_job_the_org_cannot_create() -> None:
     base = dict(task_type="format", prompt_compliance=0.8, labelled_examples=300)
-    inp = EconomicsInput(examples=300, cost_per_example=1)
+    inp = EconomicsInput(examples=300, cost_per_example=1, serverless_model=None)
     for history in ("never", "inactive", "unknown"):
         d = decide(CAT, Answers(**base), inp.model_copy(update={"org_history": history}), today=TODAY)
         assert d.recommendation.choice == "fine-tune-local", history
+        # with the per-token open road priced too, the fine-tune goes there, never to the closed OpenAI job
+        d = decide(
+            CAT, Answers(**base), EconomicsInput(examples=300, cost_per_example=1, org_history=history), today=TODAY
+        )
+        assert d.recommendation.model == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", history
     d = decide(CAT, Answers(**base), inp.model_copy(update={"org_history": "active"}), today=TODAY)
     assert d.recommendation.choice == "fine-tune-hosted"
     after = decide(CAT, Answers(**base), inp.model_copy(update={"org_history": "active"}), today=dt.date(2027, 1, 6))
@@ -369,7 +374,9 @@ def test_as_of_is_echoed_and_reproduces_an_estimate(run_cli) -> None:
     before = json.loads(run_cli(*args, "--as-of", "2026-12-01").stdout)
     after = json.loads(run_cli(*args, "--as-of", "2027-01-07").stdout)
     assert before["as_of"] == "2026-12-01" and before["recommendation"]["choice"] == "fine-tune-hosted"
-    assert after["recommendation"]["choice"] == "fine-tune-local"  # past the job cut-off
+    assert before["recommendation"]["model"] == "gpt-4.1-mini-2025-04-14"
+    # past OpenAI's job cut-off the fine-tune goes to the per-token open road instead
+    assert after["recommendation"]["model"] == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
     stale = run_cli("prices", "list", "--as-of", "2027-06-01")
     assert "days old" in stale.stderr
 

@@ -169,3 +169,49 @@ def test_a_prompted_fine_tune_is_priced_at_its_fine_tuned_rates(run_cli) -> None
 
     assert prompt_cost("gpt-4.1-mini-2025-04-14") == pytest.approx(2000 * 0.4 / 1e6)
     assert prompt_cost("ft:gpt-4.1-mini-2025-04-14:acme:x:abc") == pytest.approx(2000 * 0.8 / 1e6)
+
+
+def test_training_tokens_are_capped_at_the_per_example_limit(run_cli) -> None:
+    args = ["cost", "training", "--model", "gpt-4.1-mini", "--examples", "100", "--epochs", "3"]
+    r = run_cli(*args, "--tokens", "100000000", "--cost-per-example", "0", "--json", *AS_OF)
+    data = json.loads(r.stdout)
+    assert data["billed_tokens"] == 100 * 65_536 * 3  # OpenAI truncates each example at 65,536 tokens
+    assert data["training_usd"] == pytest.approx(100 * 65_536 * 3 * 5 / 1e6)
+    under = json.loads(run_cli(*args, "--tokens", "250000", "--cost-per-example", "0", "--json", *AS_OF).stdout)
+    assert under["billed_tokens"] == 750_000  # below the limit nothing changes
+
+
+def test_together_fine_tunes_are_hosted_per_token_only_on_serverless_bases(run_cli) -> None:
+    def breakeven(model: str) -> dict:
+        r = run_cli(
+            *("cost", "breakeven", "--base-model", "gpt-4.1", "--ft-model", model, "--prompt-tokens", "2300"),
+            *("--input-tokens", "200", "--output-tokens", "200", "--train-cost", "2", "--requests-per-day", "20000"),
+            *("--json", *AS_OF),
+        )
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    serverless = breakeven("together/llama-3.1-8b-instruct")  # on Together's serverless-LoRA list
+    assert serverless["inputs"]["hosting_per_month"] == 0 and serverless["break_even_requests"] < 1000
+    dedicated = breakeven("together/llama-3.3-70b-instruct")  # not on it: a dedicated endpoint, 2x H100
+    assert dedicated["inputs"]["hosting_per_month"] == pytest.approx(2 * 3.99 * 365.25 * 24 / 12)
+    assert dedicated["inputs"]["ft_cost"] == 0
+
+
+LOW_VOLUME = [
+    *("advise", "--task-type", "format", "--examples", "300", "--prompt-compliance", "0.85"),
+    *("--base-model", "gpt-4.1-mini", "--prompt-tokens", "1500", "--org-history", "active"),
+    *("--cost-per-example", "2", *AS_OF),
+]
+
+
+@pytest.mark.parametrize("volume", ["20", "500"])
+def test_low_volume_advice_weighs_per_token_fine_tunes_and_never_hides_a_dear_gpu(run_cli, volume: str) -> None:
+    r = run_cli(*LOW_VOLUME, "--requests-per-day", volume, "--json")
+    rec = json.loads(r.stdout)["recommendation"]
+    assert rec["model"] == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"  # per token, not an $877/month GPU
+    assert rec["numbers"]["serverless_monthly_usd"] == 0
+    stay = run_cli(*LOW_VOLUME, "--requests-per-day", volume, "--data-must-stay")  # only a GPU is left
+    first = stay.stdout.splitlines()[0]
+    assert first.startswith("recommendation: fine-tune-local") and "x prompting's" in first, first
+    assert "what it buys is compliance above the 85% prompting reaches with data that never leaves" in first

@@ -148,7 +148,12 @@ def test_backend_auto_dispatches_where_the_advice_says(httpx2_mock, run_cli, tmp
     assert "plan: sft on local smollm2-135m-instruct" in local.output
     case = tmp_path / "case.yaml"  # serving an 8B model on a rented GPU never pays back at 2,000 requests/day
     case.write_text("local_model: local/llama-3.1-8b-instruct\ncost_per_example: 0\nprompt_compliance: 0.8\n")
-    hosted = run_cli(*AUTO[:-4], "--as-of", "2026-11-23", "--answers", case, "--org-history", "active", "--dry-run")
+    auto = [*AUTO[:-4], "--as-of", "2026-11-23", "--answers", case, "--org-history", "active", "--dry-run"]
+    serverless = run_cli(*auto)  # the per-token open road pays back soonest on this dataset
+    assert serverless.exit_code == 0, serverless.output
+    assert "dispatch: together meta-llama/Meta-Llama-3.1-8B-Instruct-Reference" in serverless.output
+    case.write_text(case.read_text() + "serverless_model: null\n")
+    hosted = run_cli(*auto)
     assert hosted.exit_code == 0, hosted.output
     assert "dispatch: openai gpt-4.1-mini-2025-04-14" in hosted.output
     stop = run_cli(*AUTO, "--prompt-compliance", "0.99", "--yes")

@@ -192,6 +192,13 @@ def training_estimate(
             + ("in GPU-hours from its throughput" if entry.self_hosted else "per token")
         )
     n_epochs = epochs or (default_epochs(n_examples) if n_examples else None)
+    limit = entry.max_example_tokens
+    if billing_tokens_per_epoch is not None and n_examples and limit and billing_tokens_per_epoch > n_examples * limit:
+        notes.append(
+            f"{billing_tokens_per_epoch:,} tokens over {n_examples:,} examples exceed {entry.id}'s {limit:,}-token "
+            f"limit per example, which the provider truncates to: at most {n_examples * limit:,} tokens an epoch"
+        )
+        billing_tokens_per_epoch = n_examples * limit
     billed = billing_tokens_per_epoch * n_epochs if billing_tokens_per_epoch is not None and n_epochs else None
     if entry.self_hosted:
         rate = gpu_per_hour if gpu_per_hour is not None else entry.gpu_per_hour

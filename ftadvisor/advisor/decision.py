@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ftadvisor.advisor.breakeven import DAYS_PER_MONTH
+
 TaskType = Literal["format", "classification", "vocabulary", "reasoning", "capability", "knowledge", "general"]
 Change = Literal["never", "yearly", "monthly", "weekly", "daily"]
 Choice = Literal["prompt", "few-shot", "rag", "fine-tune-hosted", "fine-tune-local", "rag+fine-tune"]
@@ -36,12 +38,15 @@ UNSTABLE = ("weekly", "daily")  # seed 004 step 3: "not changing weekly"
 # A fine-tune that repays its setup within a quarter is worth it even when prompting already complies
 # (seed 004: "spending more on long system prompts than training"). Our threshold, not a sourced figure.
 QUICK_PAYBACK_DAYS = 90
+# A recommendation dearer than this multiple of prompting's monthly cost says so beside the choice, with
+# what it buys (the advice audit's low-volume cases: a $877/month GPU against $0.59/month of prompting).
+DEARER_THAN_PROMPTING = 5.0
 
 
 class FineTuneOption(BaseModel):
     """One place to fine-tune, as priced by ``economics`` (or given directly)."""
 
-    kind: Literal["hosted", "local"]
+    kind: Literal["hosted", "serverless", "local"]  # serverless: an open model's adapter billed per token
     model: str
     setup_usd: float | None = None
     per_request_usd: float | None = None
@@ -76,6 +81,7 @@ class Answers(BaseModel):
     latency_ms: float | None = Field(default=None, gt=0)
     data_may_leave: bool = True
     hosted: FineTuneOption | None = None
+    serverless: FineTuneOption | None = None
     local: FineTuneOption | None = None
     small_prompt: SmallPrompt | None = None
     prompt_per_request_usd: float | None = None
@@ -91,11 +97,17 @@ class Finding(BaseModel):
 class Recommendation(BaseModel):
     choice: Choice
     model: str | None  # the model to fine-tune (or to prompt), when the choice names one
+    headline: str | None = None  # said beside the choice: what a choice far dearer than prompting buys
     reasons: list[str]
     risks: list[str]
     assumptions: list[str]
     numbers: dict[str, float | int | str | None]
     findings: list[Finding]
+
+
+def _options(a: Answers) -> list[FineTuneOption]:
+    """The priced fine-tune roads, per-token ones before dedicated hardware."""
+    return [o for o in (a.hosted, a.serverless, a.local) if o is not None]
 
 
 def needs_facts(a: Answers) -> bool:
@@ -185,7 +197,7 @@ def rule_residency(a: Answers) -> Finding | None:
     if not a.data_may_leave:
         return Finding(
             rule="residency",
-            says="not-hosted",
+            says="local-only",
             reason="the data may not leave the company: train an open model locally",
         )
     return None
@@ -236,18 +248,14 @@ def _over_budget(a: Answers, o: FineTuneOption | None) -> bool:
 
 def rule_budget(a: Answers) -> Finding | None:
     """The setup (data + training) of the recommended option must fit the budget: a hard limit."""
-    over = [o for o in (a.hosted, a.local) if o is not None and _over_budget(a, o)]
+    over = [o for o in _options(a) if _over_budget(a, o)]
     if not over:
         return None
     assert a.setup_budget is not None
     text = "; ".join(
         f"the {o.kind} fine-tune's setup (${o.setup_usd:,.2f}) exceeds the ${a.setup_budget:,.2f} budget" for o in over
     )
-    says = (
-        "not-fine-tune"
-        if len(over) == len([o for o in (a.hosted, a.local) if o is not None])
-        else f"not-{over[0].kind}"
-    )
+    says = "not-fine-tune" if len(over) == len(_options(a)) else f"not-{over[0].kind}"
     return Finding(rule="budget", says=says, reason=text)
 
 
@@ -318,16 +326,17 @@ RULES: tuple[Callable[[Answers], Finding | None], ...] = (
 
 
 def _where(a: Answers, says: set[str]) -> FineTuneOption | None:
-    """The fine-tune option to recommend: the allowed one that pays back soonest (hosted first on a tie)."""
+    """The fine-tune option to recommend: the allowed one that pays back soonest (hosted first on a tie;
+    data that must stay allows only the local road)."""
     allowed = []
-    for o in (a.hosted, a.local):
-        if o is None or f"not-{o.kind}" in says or _over_budget(a, o):
+    for o in _options(a):
+        if f"not-{o.kind}" in says or (o.kind != "local" and "local-only" in says) or _over_budget(a, o):
             continue
         allowed.append(o)
     if not allowed:
-        if a.hosted is None and a.local is None and "not-hosted" not in says:
+        if not _options(a) and "not-hosted" not in says and "local-only" not in says:
             return FineTuneOption(kind="hosted", model="")  # unpriced: the pure decision tree
-        if a.hosted is None and a.local is None:
+        if not _options(a):
             return FineTuneOption(kind="local", model="")
         return None
     return min(allowed, key=lambda o: (o.break_even_days is None and o.priced, o.break_even_days or 0.0))
@@ -385,7 +394,7 @@ def advise(a: Answers) -> Recommendation:
     elif compliant or small_ok:
         if quick:
             assert option is not None
-            choice = "fine-tune-local" if option.kind == "local" else "fine-tune-hosted"
+            choice = _fine_tune_choice(option)
             reasons.append(
                 f"even though prompting complies, a fine-tune repays its setup within {QUICK_PAYBACK_DAYS} "
                 "days: the removed prompt tokens cost more than training"
@@ -405,7 +414,7 @@ def advise(a: Answers) -> Recommendation:
             "of the decision tree), then fine-tune if it falls short"
         )
     else:
-        choice = "fine-tune-local" if option.kind == "local" else "fine-tune-hosted"
+        choice = _fine_tune_choice(option)
     if "fine-tune" in choice and option is not None:
         model = option.model or None
         if (why := _economics_reason(option)) is not None:
@@ -417,7 +426,7 @@ def advise(a: Answers) -> Recommendation:
     }
     if "rag" in choice:
         numbers["rag_usd_per_request"] = a.rag_per_request_usd
-    for o in (a.hosted, a.local):
+    for o in _options(a):
         if o is not None:
             numbers[f"{o.kind}_setup_cost_usd"] = o.setup_usd
             numbers[f"{o.kind}_break_even_days"] = o.break_even_days
@@ -429,19 +438,46 @@ def advise(a: Answers) -> Recommendation:
         numbers["local_serving_gpus"] = a.local.gpus
     if a.small_prompt is not None:
         numbers["small_model_usd_per_request"] = a.small_prompt.per_request_usd
-    hosted_chosen = "fine-tune" in choice and option is not None and option.kind == "hosted"
+    chosen = option if "fine-tune" in choice else None
     return Recommendation(
         choice=choice,
         model=model,
+        headline=_cost_headline(a, chosen),
         reasons=reasons,
-        risks=_risks(a, choice, hosted_chosen),
+        risks=_risks(a, choice, chosen),
         assumptions=[],
         numbers=numbers,
         findings=findings,
     )
 
 
-def _risks(a: Answers, choice: Choice, hosted_chosen: bool) -> list[str]:
+def _fine_tune_choice(o: FineTuneOption) -> Choice:
+    """The choice naming where ``o`` trains: a per-token open-model host is a hosted fine-tune too."""
+    return "fine-tune-local" if o.kind == "local" else "fine-tune-hosted"
+
+
+def _cost_headline(a: Answers, o: FineTuneOption | None) -> str | None:
+    """A fine-tune costing more than DEARER_THAN_PROMPTING x prompting a month is said to, with what it buys."""
+    if o is None or not o.priced or a.requests_per_day is None or a.prompt_per_request_usd is None:
+        return None
+    prompting = a.prompt_per_request_usd * a.requests_per_day * DAYS_PER_MONTH
+    tuned = o.monthly_usd + (o.per_request_usd or 0.0) * a.requests_per_day * DAYS_PER_MONTH
+    if tuned <= DEARER_THAN_PROMPTING * prompting:
+        return None
+    buys = (
+        f"compliance above the {a.prompt_compliance:.0%} prompting reaches"
+        if a.prompt_compliance is not None and a.prompt_compliance < a.required_compliance
+        else "independence from the prompted model"
+    )
+    if not a.data_may_leave:
+        buys += " with data that never leaves"
+    return (
+        f"costs ${tuned:,.2f}/month, {tuned / max(prompting, 0.01):,.0f}x prompting's ${prompting:,.2f} at "
+        f"{a.requests_per_day:,.0f} requests/day: what it buys is {buys}"
+    )
+
+
+def _risks(a: Answers, choice: Choice, chosen: FineTuneOption | None) -> list[str]:
     risks = []
     if "fine-tune" in choice:
         low, _ = EXAMPLES_NEEDED[a.task_type]
@@ -452,9 +488,9 @@ def _risks(a: Answers, choice: Choice, hosted_chosen: bool) -> list[str]:
             "a drop of more than 5-10 points means over-training or inconsistent data"
         )
         risks.append("inconsistent data is copied faithfully: run `ftadvisor data check` and `data dedup` first")
-    if hosted_chosen and a.hosted is not None and a.hosted.lifetime_days is not None:
+    if chosen is not None and chosen.kind == "hosted" and chosen.lifetime_days is not None:
         risks.append(
-            f"model shutdown: a hosted fine-tune of {a.hosted.model or 'an OpenAI model'} stops answering "
-            f"in {a.hosted.lifetime_days:,.0f} days; plan the local path (same data, open model)"
+            f"model shutdown: a hosted fine-tune of {chosen.model or 'an OpenAI model'} stops answering "
+            f"in {chosen.lifetime_days:,.0f} days; plan the local path (same data, open model)"
         )
     return risks

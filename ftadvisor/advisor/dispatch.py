@@ -19,7 +19,7 @@ class NotAFineTune(FtAdvisorError):
 
 
 class Dispatch(BaseModel):
-    backend: str  # "openai" or "local"
+    backend: str  # "openai", "together" or "local"
     model: str
     choice: str
     forced: bool
@@ -29,7 +29,7 @@ class Dispatch(BaseModel):
 def dispatch(d: Decision, *, local_model: str | None, force: bool = False) -> Dispatch:
     """The backend and model of the recommended fine-tune; ``local_model`` is the open model trained locally."""
     rec = d.recommendation
-    hosted = d.economics.option("hosted")
+    hosted, serverless = d.economics.option("hosted"), d.economics.option("serverless")
     forced = "fine-tune" not in rec.choice
     if forced and not force:
         raise NotAFineTune(
@@ -40,6 +40,8 @@ def dispatch(d: Decision, *, local_model: str | None, force: bool = False) -> Di
     if forced:
         open_hosted = hosted is not None and hosted.availability is not None and hosted.availability.can_create_job
         kind = "hosted" if open_hosted else "local"
+    elif serverless is not None and rec.model == serverless.model:
+        kind = "serverless"
     elif rec.choice == "fine-tune-hosted" or (hosted is not None and rec.model == hosted.model):
         kind = "hosted"
     else:
@@ -47,6 +49,11 @@ def dispatch(d: Decision, *, local_model: str | None, force: bool = False) -> Di
     note = (
         "set up retrieval (RAG) for the facts; this job trains the behaviour" if rec.choice == "rag+fine-tune" else None
     )
+    if kind == "serverless":
+        assert serverless is not None
+        return Dispatch(
+            backend=serverless.provider, model=serverless.model, choice=rec.choice, forced=forced, note=note
+        )
     if kind == "hosted":
         assert hosted is not None
         return Dispatch(backend="openai", model=hosted.model, choice=rec.choice, forced=forced, note=note)

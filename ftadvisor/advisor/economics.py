@@ -47,6 +47,8 @@ class EconomicsInput(BaseModel):
     prompted_model: str | None = None
     hosted_model: str | None = "gpt-4.1-mini-2025-04-14"
     local_model: str | None = "local/llama-3.1-8b-instruct"
+    # an open model's adapter served per token (Together's serverless LoRA): the road open after OpenAI closes
+    serverless_model: str | None = "together/llama-3.1-8b-instruct"
     small_model: str | None = None  # default: the hosted model's base, prompted with the same long prompt
     prompt_tokens: float | None = Field(default=None, ge=0)
     input_tokens: float = Field(default=200, ge=0)
@@ -69,8 +71,9 @@ class EconomicsInput(BaseModel):
 class OptionCost(BaseModel):
     """One fine-tune option, fully priced."""
 
-    kind: Literal["hosted", "local"]
+    kind: Literal["hosted", "serverless", "local"]
     model: str
+    provider: str  # the catalogue's: openai, azure, together, self-hosted
     training: TrainingEstimate
     setup_usd: float
     per_request_usd: float | None
@@ -132,8 +135,9 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
         )
     )
     options = []
-    roads: tuple[tuple[Literal["hosted", "local"], str | None], ...] = (
+    roads: tuple[tuple[Literal["hosted", "serverless", "local"], str | None], ...] = (
         ("hosted", inp.hosted_model),
+        ("serverless", inp.serverless_model),
         ("local", inp.local_model),
     )
     for kind, name in roads:
@@ -164,6 +168,7 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
             OptionCost(
                 kind=kind,
                 model=entry.id,
+                provider=entry.provider,
                 training=t,
                 setup_usd=t.total_usd,
                 per_request_usd=per_request,
@@ -246,6 +251,7 @@ def decide(cat: Catalogue, answers: Answers, inp: EconomicsInput, *, today: dt.d
         a = answers.model_copy(
             update={
                 "hosted": fine_tune_option(h) if (h := e.option("hosted")) else None,
+                "serverless": fine_tune_option(sl) if (sl := e.option("serverless")) else None,
                 "local": fine_tune_option(lo) if (lo := e.option("local")) else None,
                 "small_prompt": e.small_prompt,
                 "prompt_per_request_usd": e.prompt_per_request_usd,

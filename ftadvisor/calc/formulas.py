@@ -35,6 +35,7 @@ EXPORT = Export(
         # examples and epochs
         training.default_epochs,
         # the decision tree
+        decision._options,
         decision.needs_facts,
         decision.rule_facts,
         decision.rule_prompt_compliance,
@@ -50,6 +51,8 @@ EXPORT = Export(
         decision._where,
         decision._economics_reason,
         decision.advise,
+        decision._fine_tune_choice,
+        decision._cost_headline,
         decision._risks,
         # LoRA sizing and memory
         lora.memory,

@@ -47,6 +47,7 @@ ECONOMICS_KEYS = {
     "base_model": "prompted_model",
     "hosted_model": "hosted_model",
     "local_model": "local_model",
+    "serverless_model": "serverless_model",
     "small_model": "small_model",
     "prompt_tokens": "prompt_tokens",
     "input_tokens": "input_tokens",
@@ -142,6 +143,11 @@ def advice_options(fn: Any) -> Any:
             click.option(
                 "--hosted-model",
                 help="Hosted model to fine-tune (default gpt-4.1-mini-2025-04-14). Example: --hosted-model gpt-4o-mini",
+            ),
+            click.option(
+                "--serverless-model",
+                help="Open model whose adapter a provider serves per token (default together/llama-3.1-8b-instruct, "
+                "Together's serverless LoRA). Example: --serverless-model together/llama-3.1-8b-instruct",
             ),
             click.option(
                 "--local-model",
@@ -299,6 +305,7 @@ def print_decision(d: Any) -> None:
     out.print(
         f"recommendation: [bold]{rec.choice}[/]"
         + (f" ({rec.model})" if rec.model else "")
+        + (f": [yellow]{rec.headline}[/]" if rec.headline else "")
         + f"  [dim](as of {d.economics.as_of})[/]"
     )
     for reason in rec.reasons:
