@@ -236,7 +236,8 @@ class Ledger:
         rows = self.db.execute(
             """SELECT ref, data FROM records WHERE kind = 'create_pending'
                AND ref NOT IN (SELECT run_id FROM jobs WHERE run_id IS NOT NULL)
-               AND ref NOT IN (SELECT ref FROM records WHERE kind = 'create_absent' AND ref IS NOT NULL)
+               AND ref NOT IN (SELECT ref FROM records WHERE kind IN ('create_absent', 'create_abandoned')
+                               AND ref IS NOT NULL)
                ORDER BY id"""
         ).fetchall()
         out = []

@@ -17,6 +17,7 @@ from ftadvisor.advisor.availability import CustomerAnswer, OrgHistoryAnswer, ava
 from ftadvisor.backends.base import (
     METHOD_TYPES,
     Backend,
+    CreateOutcomeUnknown,
     FileRef,
     Job,
     JobEvent,
@@ -315,7 +316,16 @@ def run_training(
             },
             ref=run_id,
         )
-    job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
+    try:
+        job = backend.create_job(plan.spec(train.id, valid.id if valid else None), run_id=run_id)
+    except CreateOutcomeUnknown as exc:  # the job may exist: say so in the ledger too, then stop the run
+        if ledger is not None:
+            ledger.record("create_unknown", {"run_id": run_id, "backend": backend.name, "why": str(exc)}, ref=run_id)
+        raise
+    except FtAdvisorError:  # refused before the provider processed it: no job exists for this run
+        if ledger is not None:
+            ledger.record("create_absent", {"run_id": run_id}, ref=run_id)
+        raise
     if ledger is not None:
         ledger.save_job(job, run_id=run_id, estimated_cost_usd=plan.estimated_cost_usd)
     if on_created:

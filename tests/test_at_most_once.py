@@ -230,3 +230,76 @@ def test_an_unreadable_chat_answer_is_one_line(run_cli, standin_env, chat: str) 
     standin_env(Faults(chat=chat))
     r = run_cli("chat", "--model", "gpt-4.1-mini-2025-04-14", "hello")
     assert r.exit_code == 1 and "could not be read" in r.output and "Traceback" not in r.output
+
+
+NEVER = 1e9  # a job list that never shows the new job
+
+
+@pytest.mark.parametrize("flavor", ["openai", "azure"])
+@pytest.mark.parametrize("fault", ["drop", "500", "truncated", "html"])
+def test_a_list_that_never_shows_the_job_means_one_create_and_an_unknown_outcome(flavor: str, fault: str) -> None:
+    """The review's "Money" rows: a create whose answer is lost is never sent again in the run, however long
+    the list lags; the run stops saying the job may exist and how to look for it."""
+    from ftadvisor.backends.azure import AzureBackend
+
+    with StandIn(Faults(create=fault, create_times=100, list_lag_s=NEVER), flavor=flavor) as s:
+        if flavor == "azure":
+            b: OpenAIBackend = AzureBackend(
+                endpoint=s.root, api_key=KEY, timeout=3.0, max_retries=0, reconcile_delays=FAST, create_attempts=4
+            )
+        else:
+            b = backend(s)
+        with pytest.raises(CreateOutcomeUnknown) as info:
+            b.create_job(spec(), run_id="run-lagging")
+        assert s.state.creates_received == 1 and s.jobs_created == 1
+        message = str(info.value)
+        assert "ftadvisor jobs find run-lagging" in message and "--again" in message
+        assert "none was created" not in message and "no job was created" not in message
+
+
+def test_a_connection_that_never_opened_is_retried_safely() -> None:
+    """Nothing reached the provider, so sending again cannot make a second job."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the create: connection refused
+    b = OpenAIBackend(api_key=KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, create_attempts=2)
+    b.sleep = lambda s: None
+    with pytest.raises(FtAdvisorError, match="refused 2 times before OpenAI processed it, so none was created"):
+        b.create_job(spec())
+
+
+@pytest.mark.parametrize("fault", ["drop", "500"])
+def test_together_never_creates_twice_when_its_list_never_shows_the_job(fault: str, tmp_path: Path) -> None:
+    from ftadvisor.backends import get_backend
+    from tests.together_standin import TogetherStandIn, TogetherState
+
+    with TogetherStandIn(TogetherState(create_fault=fault, list_hidden=True)) as s:
+        b = get_backend(
+            "together",
+            api_key="tg-0123456789abcdef",
+            base_url=s.url,
+            sleep=lambda x: None,
+            reconcile_delays=(0.0, 0.0, 0.0),
+        )
+        with pytest.raises(CreateOutcomeUnknown, match="jobs list --backend together"):
+            b.create_job(JobSpec(model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", training_file="file-x"))
+        assert s.state.creates_received == 1
+
+
+def test_a_run_that_stopped_unknown_is_adopted_by_the_next_and_again_is_the_only_way_to_a_second_job(
+    run_cli, standin_env, _isolated_home: Path
+) -> None:
+    """End to end: the list lags beyond the window, the first run stops unknown (recorded as pending); once
+    the list shows the job, the next run adopts it; only --again creates another."""
+    s = standin_env(Faults(create="500", create_times=1, list_lag_s=NEVER))
+    first = _train_short(run_cli)
+    assert first.exit_code == 1 and "is unknown" in first.output and "--again" in first.output, first.output
+    assert s.state.creates_received == 1
+    s.state.faults = Faults()  # the list catches up
+    second = _train_short(run_cli)
+    assert second.exit_code == 1 and "already created ftjob-" in second.output, second.output
+    assert s.state.creates_received == 1
+    assert _train_short(run_cli, "--again").exit_code == 0
+    assert s.state.creates_received == 2

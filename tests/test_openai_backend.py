@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from ftadvisor.backends import JobSpec, wait
-from ftadvisor.backends.openai_api import RECONCILE_DELAYS_S, RUN_KEY, BackendError, OpenAIBackend
+from ftadvisor.backends.openai_api import RECONCILE_DELAYS_S, RUN_KEY, BackendError, CreateOutcomeUnknown, OpenAIBackend
 from ftadvisor.errors import InputError
 from tests.openai_fixtures import API, TEST_KEY, load, respond, url
 
@@ -167,14 +167,15 @@ def test_429_with_retry_after_waits_then_creates_once(httpx2_mock, backend: Open
     assert first == second  # the same run id, so a late success would still be found
 
 
-def test_500_then_success(httpx2_mock, backend: OpenAIBackend, sleeps) -> None:
-    """After a 500 the run is looked up over the whole reconciliation window before the create is re-sent."""
+def test_a_500_is_looked_up_over_the_window_and_never_sent_again(httpx2_mock, backend: OpenAIBackend, sleeps) -> None:
+    """A 500 may have been processed: the run is looked up over the whole reconciliation window and, with the
+    list still empty, the run stops unknown; the create is never re-sent (a lagging list is not proof)."""
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "error_500", status=500)
     respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_empty", reusable=True)
-    respond(httpx2_mock, "POST", "/fine_tuning/jobs", "job_validating_files")
-    assert backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="f")).id.startswith("ftjob-")
-    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 2
-    assert sleeps == [*RECONCILE_DELAYS_S, 2.0]
+    with pytest.raises(CreateOutcomeUnknown, match="is unknown"):
+        backend.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="f"))
+    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 1
+    assert sleeps == list(RECONCILE_DELAYS_S)
     gets = [r for r in httpx2_mock.get_requests() if r.method == "GET"]
     assert len(gets) == len(RECONCILE_DELAYS_S)
 
@@ -186,14 +187,14 @@ def test_daily_limit_is_not_retried(httpx2_mock, backend: OpenAIBackend) -> None
     assert len(httpx2_mock.get_requests()) == 1
 
 
-def test_persistent_500_gives_up_saying_no_job_exists(httpx2_mock, sleeps) -> None:
+def test_persistent_500_ends_unknown_within_the_stated_window(httpx2_mock, sleeps) -> None:
     b = OpenAIBackend(sleep=sleeps.append, create_attempts=3)
     respond(httpx2_mock, "POST", "/fine_tuning/jobs", "error_500", status=500, reusable=True)
     respond(httpx2_mock, "GET", "/fine_tuning/jobs", "jobs_list_empty", reusable=True)
-    with pytest.raises(BackendError, match=r"failed 3 times and OpenAI lists no job for run .*so none was created"):
+    with pytest.raises(CreateOutcomeUnknown) as info:
         b.create_job(JobSpec(model="gpt-4o-mini-2024-07-18", training_file="f"))
-    d = list(RECONCILE_DELAYS_S)
-    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 3 and sleeps == [*d, 2.0, *d, 4.0, *d]
+    assert "none was created" not in str(info.value)
+    assert len(posts(httpx2_mock, "/fine_tuning/jobs")) == 1 and sum(sleeps) == sum(RECONCILE_DELAYS_S) <= 120
 
 
 # --- statuses, failures, controls ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class TogetherState:
     outcome: str = "completed"  # completed | error
     create_fault: str = "none"  # none | drop (the job is created, the answer lost) | 500 (after creating it)
     over_limit: bool = False
+    list_hidden: bool = False  # the job list never shows new jobs (a list that lags without limit)
     adapter: bytes = b""  # what /v1/finetune/download serves
     creates_received: int = 0
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -147,7 +148,8 @@ def _handler(state: TogetherState, root: list[str]) -> type[BaseHTTPRequestHandl
             if url.path == "/v1/fine-tunes/models/limits":
                 return self._send(200, load("model_limits") | {"model_name": parse_qs(url.query)["model_name"][0]})
             if url.path == "/v1/fine-tunes":
-                return self._send(200, {"data": [self._job_view(i) for i in state.jobs]})
+                listed = [] if state.list_hidden else [self._job_view(i) for i in state.jobs]
+                return self._send(200, {"data": listed})
             if parts[:2] == ["v1", "fine-tunes"] and len(parts) >= 3 and parts[2] in state.jobs:
                 job_id = parts[2]
                 if len(parts) == 3:

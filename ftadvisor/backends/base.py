@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_chec
 from pydantic import BaseModel, ConfigDict, Field
 
 from ftadvisor.data.formats import Method
+from ftadvisor.errors import FtAdvisorError
 
 if TYPE_CHECKING:
     from ftadvisor.pricing.catalogue import Catalogue
@@ -446,6 +447,30 @@ def all_events(backend: Backend, job_id: str, page: int = 100) -> list[JobEvent]
         out += batch
         if len(batch) < page:
             return out
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether an SDK's connection error happened before any byte of the request left (so nothing can
+    exist on the provider's side, and sending again is safe). By class name: the SDKs ride on different
+    HTTP clients (httpx, httpx2), whose connect errors share these names."""
+    return type(exc.__cause__).__name__ in ("ConnectError", "ConnectTimeout")
+
+
+class CreateOutcomeUnknown(FtAdvisorError):
+    """A create was sent and we cannot tell whether the job exists: never say "nothing is running", and
+    never send it again in this run (the next run looks for it first; ``train --again`` overrides)."""
+
+    exit_code = 1
+
+    def __init__(self, run_id: str, why: str, *, exit_code: int | None = None, look: str | None = None) -> None:
+        look = look or f"run `ftadvisor jobs find {run_id}`"
+        super().__init__(
+            f"{why}; whether a job was created for run {run_id} is unknown (the provider's job list may lag "
+            f"behind its creates): {look} before training again (a job found there is recorded and can be "
+            "watched); `ftadvisor train --again` sends a new, paid create",
+            exit_code=exit_code,
+        )
+        self.run_id = run_id
 
 
 def look_for(

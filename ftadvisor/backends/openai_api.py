@@ -30,6 +30,7 @@ from ftadvisor.backends.base import (
     Checkpoint,
     Completion,
     CostEstimate,
+    CreateOutcomeUnknown,
     FileRef,
     Job,
     JobError,
@@ -42,6 +43,7 @@ from ftadvisor.backends.base import (
     billed_usage,
     hosted_cost,
     look_for,
+    never_sent,
     new_run_id,
     parse_options,
 )
@@ -70,20 +72,6 @@ T = TypeVar("T")
 
 class BackendError(ProviderError):
     """The provider refused or failed a request; the message never contains a key."""
-
-
-class CreateOutcomeUnknown(FtAdvisorError):
-    """A create was sent and we cannot tell whether the job exists: never say "nothing is running"."""
-
-    exit_code = 1
-
-    def __init__(self, run_id: str, why: str, *, exit_code: int | None = None) -> None:
-        super().__init__(
-            f"{why}; whether a job was created for run {run_id} is unknown: run `ftadvisor jobs find "
-            f"{run_id}` before training again (a job found there is recorded and can be watched)",
-            exit_code=exit_code,
-        )
-        self.run_id = run_id
 
 
 def retry_after(exc: Any) -> float | None:
@@ -424,14 +412,15 @@ class OpenAIBackend:
         return None
 
     def create_job(self, spec: JobSpec, run_id: str | None = None) -> Job:
-        """Create a job at most once.
+        """Create a job at most once, by construction rather than by timing.
 
-        SDK retries are off and the run id travels in the job's metadata. A refusal (4xx, a 429 that was
-        not processed) is final or retried as such. Any other failure after the request was sent (a dropped
-        connection, a timeout, a 5xx or 409, a 200 we cannot parse, Ctrl-C) leaves the job's existence
-        unknown: the run is reconciled (``RECONCILE_DELAYS_S``) before anything is sent again, a 2xx is
-        never followed by another create, and when the outcome stays unknown ``CreateOutcomeUnknown``
-        says so and names `ftadvisor jobs find RUN_ID`.
+        SDK retries are off and the run id travels in the job's metadata (OpenAI documents no idempotency
+        key for creates: its SDK sends none, so neither do we). A refusal (4xx, a 429 that was
+        not processed, a connection that never opened) is final or retried as such. Any other failure after
+        the request was sent (a dropped connection, a timeout, a 5xx or 409, a 200 we cannot parse, Ctrl-C)
+        leaves the job's existence unknown: the run is looked up over ``RECONCILE_DELAYS_S`` and, if the
+        list does not show it by then, ``CreateOutcomeUnknown`` stops the run. Nothing is ever sent again
+        in this run; the next run on the same file looks the job up first (``train --again`` overrides).
         """
         import openai
 
@@ -481,26 +470,26 @@ class OpenAIBackend:
                     if exc.status_code < 500 and exc.status_code not in (408, 409):
                         with self._errors("creating the job"):
                             raise  # a definite refusal, explained in one line
-                    found = self._reconcile(run_id, f"creating the job: OpenAI answered {exc.status_code}")
+                    # sent and perhaps processed: look it up, never send again
+                    return self._reconcile(run_id, f"creating the job: OpenAI answered {exc.status_code}")
                 except openai.APIConnectionError as exc:
-                    found = self._reconcile(
+                    if never_sent(exc):  # the connection never opened: nothing reached OpenAI
+                        last = f"could not connect to OpenAI ({exc.__cause__.__class__.__name__})"
+                        if attempt < self.create_attempts:
+                            self.sleep(min(2.0**attempt, 30.0))
+                        continue
+                    return self._reconcile(
                         run_id, f"creating the job: the connection failed ({exc.__class__.__name__})"
                     )
-                else:
-                    return self._parse_created(raw, run_id)
-                if found is not None:
-                    return found
-                last = "OpenAI lists no job for the run after a failed create"
-                if attempt < self.create_attempts:
-                    self.sleep(min(2.0**attempt, 30.0))
+                return self._parse_created(raw, run_id)
         except KeyboardInterrupt:
             if sent:
                 raise CreateOutcomeUnknown(run_id, "interrupted while creating the job", exit_code=130) from None
             raise
         raise BackendError(
             redact(
-                f"creating the job failed {self.create_attempts} times and OpenAI lists no job "
-                f"for run {run_id}, so none was created: {last}",
+                f"creating the job was refused {self.create_attempts} times before OpenAI processed it, so "
+                f"none was created for run {run_id}: {last}",
                 self._key,
             )
         )
@@ -518,11 +507,7 @@ class OpenAIBackend:
                     return self.get_job(match.group(1))
                 except FtAdvisorError:
                     pass
-            found = self._reconcile(
-                run_id, "creating the job: OpenAI accepted it but its answer was unreadable", after_success=True
-            )
-            assert found is not None
-            return found
+            return self._reconcile(run_id, "creating the job: OpenAI accepted it but its answer was unreadable")
 
     def _look_for(self, lookup: Callable[[], T | None]) -> tuple[T | None, bool]:
         """``look_for`` over this backend's reconciliation window (OpenAI's lists lag)."""
@@ -530,12 +515,11 @@ class OpenAIBackend:
 
         return look_for(lookup, self.reconcile_delays, self.sleep, (FtAdvisorError, openai.OpenAIError))
 
-    def _reconcile(self, run_id: str, why: str, *, after_success: bool = False) -> Job | None:
-        """Look the run up over the reconciliation window. Returns the job, or None when the last lookup (at
-        the end of the window) listed nothing, i.e. no job was created; raises ``CreateOutcomeUnknown`` when
-        the lookups kept failing, or when the server had accepted the create (``after_success``)."""
-        found, ok = self._look_for(lambda: self.find_run(run_id))
-        if found is None and (after_success or not ok):
+    def _reconcile(self, run_id: str, why: str) -> Job:
+        """Look the run up over the reconciliation window after a create whose outcome we did not read: the
+        job, or ``CreateOutcomeUnknown`` (a list that does not show it yet proves nothing: lists lag)."""
+        found, _ = self._look_for(lambda: self.find_run(run_id))
+        if found is None:
             raise CreateOutcomeUnknown(run_id, why)
         return found
 

@@ -36,6 +36,7 @@ from ftadvisor.backends.base import (
     Checkpoint,
     Completion,
     CostEstimate,
+    CreateOutcomeUnknown,
     FileRef,
     Job,
     JobError,
@@ -48,6 +49,8 @@ from ftadvisor.backends.base import (
     billed_usage,
     hosted_cost,
     look_for,
+    never_sent,
+    new_run_id,
     page_after,
 )
 from ftadvisor.errors import FtAdvisorError, InputError, ProviderError
@@ -329,6 +332,7 @@ class TogetherBackend:
             raise InputError("; ".join(problems))
         args = self._create_args(spec)
         client = self.client.with_options(max_retries=0)
+        run_id = run_id or new_run_id()
         for attempt in range(1, self.create_attempts + 1):
             started = int(time.time()) - CLOCK_SLACK_S
             try:
@@ -336,32 +340,47 @@ class TogetherBackend:
             except ValueError as exc:  # the SDK checks the request against the model's limits before sending
                 raise InputError(f"Together refuses the job: {exc}") from None
             except together.APIStatusError as exc:
-                if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
+                if exc.status_code == 429:  # a refusal: the request was not processed
+                    if attempt < self.create_attempts:
+                        self.sleep(min(2.0**attempt, 30.0))
+                    continue
+                if exc.status_code < 500 and exc.status_code not in (408, 409):
                     with self._errors("creating the job"):
                         raise
-            except together.APIConnectionError:
-                pass
-            else:
+                return self._reconcile(spec, run_id, started, f"creating the job: Together answered {exc.status_code}")
+            except together.APIConnectionError as exc:
+                if never_sent(exc):
+                    if attempt < self.create_attempts:
+                        self.sleep(min(2.0**attempt, 30.0))
+                    continue
+                return self._reconcile(spec, run_id, started, "creating the job: the connection failed")
+            try:
                 return self.get_job(created.id)
-
-            def lookup(since: int = started) -> Job | None:
-                return self._find_created(spec.training_file, since)
-
-            found, ok = look_for(lookup, self.reconcile_delays, self.sleep, (FtAdvisorError, together.TogetherError))
-            if found is not None:
-                return found
-            if not ok:
-                raise BackendError(
-                    f"creating the job failed and Together's job list could not be read; a job may "
-                    f"exist for training file {spec.training_file}: check `ftadvisor jobs list "
-                    "--backend together` before training again"
-                )
-            if attempt < self.create_attempts:
-                self.sleep(min(2.0**attempt, 30.0))
+            except FtAdvisorError:  # the job exists (we hold its id): never let this read look like a refusal
+                return self._job(created)
         raise BackendError(
-            f"creating the job failed {self.create_attempts} times and Together lists no job for "
-            f"{spec.training_file}, so none was created"
+            f"creating the job was refused {self.create_attempts} times before Together processed it (rate limit "
+            "or no connection), so none was created"
         )
+
+    def _reconcile(self, spec: JobSpec, run_id: str, since: int, why: str) -> Job:
+        """After a create that was sent but not answered: the job, found by its training file and creation time
+        over the reconciliation window, or ``CreateOutcomeUnknown`` (never a second create in this run)."""
+        import together
+
+        found, _ = look_for(
+            lambda: self._find_created(spec.training_file, since),
+            self.reconcile_delays,
+            self.sleep,
+            (FtAdvisorError, together.TogetherError),
+        )
+        if found is None:
+            raise CreateOutcomeUnknown(
+                run_id,
+                why,
+                look=f"check `ftadvisor jobs list --backend together` for a job on {spec.training_file}",
+            )
+        return found
 
     def _find_created(self, training_file: str, since: int) -> Job | None:
         with self._errors("looking up the job"):

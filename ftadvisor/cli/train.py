@@ -292,8 +292,8 @@ def train(
 
     from ftadvisor.backends import new_run_id
 
-    if ledger is not None and isinstance(b, FindsRuns) and not again:
-        refuse_lost_runs(b, plan.model, Path(plan.training_file), ledger)
+    if ledger is not None and isinstance(b, FindsRuns):
+        refuse_lost_runs(b, plan.model, Path(plan.training_file), ledger, again=again)
     run_id = new_run_id()
     if ledger is not None:  # what `jobs rerun` starts again
         ledger.record("run_config", run.model_copy(update={"model": plan.model, "backend": b.name}), ref=run_id)
@@ -437,22 +437,30 @@ def _confirm_quote(
         click.confirm(f"Start training for ${price:,.2f}?", abort=True, err=True)
 
 
-def refuse_lost_runs(backend: FindsRuns, model: str, training_file: Path, ledger: Any) -> None:
+def refuse_lost_runs(backend: FindsRuns, model: str, training_file: Path, ledger: Any, *, again: bool) -> None:
     """Before a new paid create: a run of the same file on the same model whose answer was lost may have
-    created a job. Look each such run up; a job found is recorded and stops this one (--again overrides)."""
+    created a job. Look each such run up: a job found is recorded and stops this one; a job not listed
+    stops it too (lists lag, so absence proves nothing). Only ``again`` goes on, leaving those runs behind."""
     from ftadvisor.errors import FtAdvisorError
     from ftadvisor.train import file_sha256
 
     for run_id in ledger.unresolved_runs(model, file_sha256(training_file)):
-        job = backend.find_run(run_id)
-        if job is None:
-            ledger.record("create_absent", {"run_id": run_id}, ref=run_id)
+        if again:
+            ledger.record("create_abandoned", {"run_id": run_id, "why": "train --again"}, ref=run_id)
             continue
-        ledger.save_job(job, run_id=run_id)
+        job = backend.find_run(run_id)
+        if job is not None:
+            ledger.save_job(job, run_id=run_id)
+            raise FtAdvisorError(
+                f"an earlier run ({run_id}) already created {job.id} from {training_file} on {model}, "
+                f"but its answer was lost: it is now recorded; watch it with `ftadvisor jobs wait "
+                f"{job.id}`, or pass --again to create another paid job",
+                exit_code=1,
+            )
         raise FtAdvisorError(
-            f"an earlier run ({run_id}) already created {job.id} from {training_file} on {model}, "
-            f"but its answer was lost: it is now recorded; watch it with `ftadvisor jobs wait "
-            f"{job.id}`, or pass --again to create another paid job",
+            f"an earlier run ({run_id}) sent a create for {training_file} on {model} and never learnt its "
+            f"outcome; the provider does not list a job for it yet (its list may lag): look again later "
+            f"(`ftadvisor jobs find {run_id}`), or pass --again to create another paid job",
             exit_code=1,
         )
 
