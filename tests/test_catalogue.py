@@ -215,3 +215,14 @@ def test_low_volume_advice_weighs_per_token_fine_tunes_and_never_hides_a_dear_gp
     first = stay.stdout.splitlines()[0]
     assert first.startswith("recommendation: fine-tune-local") and "x prompting's" in first, first
     assert "what it buys is compliance above the 85% prompting reaches with data that never leaves" in first
+
+
+def test_advise_offers_the_azure_bridge_with_its_end_date_to_whoever_may_take_it(run_cli) -> None:
+    args = [*LOW_VOLUME, "--requests-per-day", "20000", "--hosted-model", "gpt-4.1-mini", "--json"]
+    existing = json.loads(run_cli(*args, "--azure-customer", "existing").stdout)["bridge"]
+    assert "same gpt-4.1-mini-2025-04-14" in existing and "until 2027-04-14" in existing and "2027-10-14" in existing
+    assert "$1,242/month hosting" in existing and "must move again" in existing and "--azure-customer" not in existing
+    unknown = json.loads(run_cli(*args).stdout)["bridge"]
+    assert unknown.endswith("existing Azure customers only: say --azure-customer existing")
+    assert json.loads(run_cli(*args, "--azure-customer", "new").stdout)["bridge"] is None
+    assert json.loads(run_cli(*args, "--azure-customer", "existing", "--data-must-stay").stdout)["bridge"] is None

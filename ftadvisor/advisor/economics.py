@@ -240,6 +240,34 @@ class Decision(BaseModel):
     recommendation: Recommendation
     economics: Economics
     data_cost_sensitivity: dict[str, str]  # "$4/example" -> choice
+    bridge: str | None = None  # the same hosted model on Azure until its retirement, when that road is open
+
+
+def azure_bridge(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> str | None:
+    """The road that keeps the *same* model: Azure trains OpenAI's closing models for existing customers
+    until April 2027 and serves them until October 2027. Priced (training on the same tokens, hourly
+    hosting), dated, and said to be a bridge: the model must move again before its deployments retire."""
+    if inp.hosted_model is None:
+        return None
+    entry = cat.find(inp.hosted_model, provider="azure")
+    if entry is None or entry.shutdown is None:
+        return None
+    av = availability(entry, cat, today=today, customer=inp.azure_customer)
+    if av.can_create_job is False:
+        return None
+    n = max(inp.examples, 1)
+    per_epoch = inp.billing_tokens_per_epoch or int(n * inp.example_tokens)
+    t = training_estimate(entry, billing_tokens_per_epoch=per_epoch, n_examples=n, epochs=inp.epochs)
+    days = (entry.shutdown - today).days
+    text = (
+        f"the Azure bridge keeps the same {entry.id}: trainable until {entry.job_cutoff}, served until "
+        f"{entry.shutdown} ({days} days); training ${t.training_usd:,.2f} + ${deployment_hosting(entry):,.0f}/month "
+        "hosting per deployment (the Developer tier has no hosting fee, its deployments live 24 h); then it must "
+        "move again, to an open model (the roads priced above)"
+    )
+    return text + (
+        "; existing Azure customers only: say --azure-customer existing" if av.can_create_job is None else ""
+    )
 
 
 def decide(cat: Catalogue, answers: Answers, inp: EconomicsInput, *, today: dt.date) -> Decision:
@@ -266,4 +294,5 @@ def decide(cat: Catalogue, answers: Answers, inp: EconomicsInput, *, today: dt.d
     if inp.cost_per_example is None:
         for c in DATA_COST_RANGE:
             spread[f"${c:g}/example"] = one(c)[0].choice
-    return Decision(recommendation=rec, economics=econ, data_cost_sensitivity=spread)
+    bridge = azure_bridge(cat, inp, today=today) if answers.data_may_leave else None
+    return Decision(recommendation=rec, economics=econ, data_cost_sensitivity=spread, bridge=bridge)

@@ -310,6 +310,8 @@ def print_decision(d: Any) -> None:
     )
     for reason in rec.reasons:
         out.print(f"  - {reason}")
+    if d.bridge:
+        out.print(f"bridge: {d.bridge}")
     shown = {k: v for k, v in rec.numbers.items() if v is not None}
     if shown:
         out.print(
