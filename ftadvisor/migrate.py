@@ -26,6 +26,7 @@ from ftadvisor.evaluation.metrics import FormatRules
 from ftadvisor.evaluation.runner import EvalRun, run_eval
 from ftadvisor.pricing.catalogue import Catalogue, ModelEntry, load_catalogue
 from ftadvisor.train import TrainPlan, ValidationFailed, plan_training, run_training
+from ftadvisor.workflows.migrate import HostedSource, WholeFiles, fetch_whole
 
 # The replacement's base when --base is not given: the open model of the same class that each road trains.
 DEFAULT_BASE = {
@@ -81,6 +82,11 @@ def _slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")[:80]
 
 
+def _jobs(hosted: Backend) -> list[Job]:
+    """Every job the provider lists (all pages where it can), else its last 100."""
+    return hosted.all_jobs() if isinstance(hosted, HostedSource) else hosted.list_jobs(100)
+
+
 def find_source(
     hosted_model: str,
     hosted: Backend,
@@ -99,10 +105,10 @@ def find_source(
     job = (
         hosted.get_job(recorded_job_id)
         if recorded_job_id
-        else next((j for j in hosted.list_jobs(100) if j.fine_tuned_model == hosted_model), None)
+        else next((j for j in _jobs(hosted) if j.fine_tuned_model == hosted_model), None)
     )
     if job is None or job.fine_tuned_model != hosted_model:
-        raise InputError(f"{hosted.name} lists no job that made {hosted_model} (among its last 100 jobs)")
+        raise InputError(f"{hosted.name} lists no job that made {hosted_model}")
     if not isinstance(hosted, ResultFiles):
         raise InputError(f"the {hosted.name} backend cannot download the files a job trained on")
     if not job.training_file:
@@ -114,8 +120,9 @@ def find_source(
             paths[role] = None
             continue
         path = workdir / f"{role}.jsonl"
+        content = fetch_whole(hosted, file_id) if isinstance(hosted, WholeFiles) else hosted.download(file_id)
         with atomic_writer(path, "wb") as f:
-            f.write(hosted.download(file_id))
+            f.write(content)
         report = validate_file(path, method=job.method)
         errors = report.blocking_errors(validation_file=role == "validation")
         if errors:

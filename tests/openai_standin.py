@@ -291,9 +291,13 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                     if now - state.created_at[i] >= state.faults.list_lag_s
                     and (wanted is None or (j.get("metadata") or {}).get("ftadvisor_run") == wanted)
                 ]
-            return self._send(
-                200, {"object": "list", "data": visible[::-1] + list(state.finished.values()), "has_more": False}
-            )
+            # OpenAI's paging: newest first, `limit` (default 20) after the job id `after`
+            listed = visible[::-1] + list(state.finished.values())[::-1]
+            after = query.get("after", [None])[0]
+            start = next((i + 1 for i, j in enumerate(listed) if j["id"] == after), 0) if after else 0
+            limit = int(query.get("limit", ["20"])[0])
+            page = listed[start : start + limit]
+            return self._send(200, {"object": "list", "data": page, "has_more": start + limit < len(listed)})
 
     return Handler
 
@@ -323,10 +327,17 @@ class StandIn:
         self.server.shutdown()
         self.server.server_close()
 
-    def seed_finished(self, job: dict[str, Any], files: dict[str, bytes]) -> None:
-        """A job that succeeded before the test began, and the files it trained on."""
+    def seed_finished(
+        self, job: dict[str, Any], files: dict[str, bytes], listed_bytes: dict[str, int] | None = None
+    ) -> None:
+        """A job that succeeded before the test began, and the files it trained on (their file objects say
+        ``listed_bytes`` where given: a download shorter than that was cut short)."""
         self.state.finished[job["id"]] = job
         self.state.contents.update(files)
+        for file_id, content in files.items():
+            f = load("file_processed")
+            f.update(id=file_id, bytes=(listed_bytes or {}).get(file_id, len(content)), filename=f"{file_id}.jsonl")
+            self.state.files[file_id] = f
 
     @property
     def jobs_created(self) -> int:

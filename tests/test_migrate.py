@@ -94,7 +94,9 @@ def test_migrate_to_local_trains_evaluates_prices_and_reports(
 
 
 def test_migrate_refuses_files_that_no_longer_validate(hosted, run_cli) -> None:
-    hosted.state.contents["file-MigTrain01"] = b'{"messages": [}\n' * 12
+    broken = b'{"messages": [}\n' * 12
+    hosted.state.contents["file-MigTrain01"] = broken
+    hosted.state.files["file-MigTrain01"]["bytes"] = len(broken)  # whole, but no longer valid
     r = run_cli("migrate", FT, "--to", "local", "--dry-run")
     assert r.exit_code == 1 and "train.jsonl:1" in r.output and "file-MigTrain01" in r.output
 

@@ -531,6 +531,16 @@ class OpenAIBackend:
         with self._errors("listing jobs"):
             return [self._job(j) for j in self.client.fine_tuning.jobs.list(limit=limit).data]
 
+    def all_jobs(self) -> list[Job]:
+        """Every job of the organisation, newest first, through every page of the list."""
+        with self._errors("listing jobs"):
+            return [self._job(j) for j in self.client.fine_tuning.jobs.list(limit=100)]
+
+    def file_bytes(self, file_id: str) -> int:
+        """The size the provider records for a file: what a complete download must measure."""
+        with self._errors(f"reading file {file_id}"):
+            return int(self.client.files.retrieve(file_id).bytes)
+
     def list_events(self, job_id: str, limit: int = 100, after: str | None = None) -> list[JobEvent]:
         """The latest events, newest first (as the API lists them)."""
         with self._errors(f"reading the events of {job_id}"):

@@ -10,11 +10,120 @@ import click
 
 from ftadvisor.cli.backends import option_option, parse_options, resolve
 from ftadvisor.cli.common import byte_progress, err, json_option, open_ledger, out, print_json, user_errors
-from ftadvisor.cli.options import as_of_option, today
+from ftadvisor.cli.options import as_of_option, azure_customer_option, today
 from ftadvisor.cli.watching import show_event, show_status
 
 
-@click.command()
+class _RunByDefault(click.Group):
+    """``ftadvisor migrate MODEL --to ...`` keeps working: a first argument that names no subcommand is the
+    model of ``migrate run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_RunByDefault)
+def migrate() -> None:
+    """Leave a hosted fine-tune before it shuts down (OpenAI's: 2027-01-14): `inventory` what you have,
+    then `run` (or just `migrate MODEL --to ...`) to retrain it elsewhere and compare the two.
+
+    \b
+    Examples:
+      ftadvisor migrate inventory --azure-customer existing
+      ftadvisor migrate ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf --to local --dry-run
+    """
+
+
+@migrate.command("inventory")
+@click.option(
+    "--from",
+    "source",
+    default="openai",
+    show_default=True,
+    metavar="BACKEND",
+    help="The hosted provider whose fine-tunes to list (openai or azure). Example: --from azure",
+)
+@azure_customer_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (one row per fine-tuned model). Example: --csv")
+@as_of_option
+@json_option
+@user_errors
+def inventory(source: str, azure_customer: str, as_csv: bool, as_of: Any, as_json: bool) -> None:
+    """Every fine-tuned model of the organisation, riskiest first: base, created, hyperparameters, suffix,
+    metadata, days left, whether its files still download whole (bytes, lines), the road it could move to
+    and what retraining there roughly costs. Read-only: it creates nothing and spends nothing.
+
+    \b
+    Example:
+      ftadvisor migrate inventory --csv > fine-tunes.csv
+    """
+    from ftadvisor.errors import InputError
+    from ftadvisor.pricing import load_catalogue
+    from ftadvisor.workflows.migrate import HostedSource
+    from ftadvisor.workflows.migrate import inventory as take_inventory
+
+    b = resolve(source)
+    if not isinstance(b, HostedSource):
+        raise InputError(f"the {b.name} backend cannot list its fine-tunes and their files; use --from openai or azure")
+    rows = take_inventory(b, load_catalogue(), today=today(as_of), customer=azure_customer)  # type: ignore[arg-type]
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    if as_csv:
+        _print_csv(rows)
+        return
+    if not rows:
+        out.print(f"{b.name} lists no fine-tuned model for this key")
+        return
+    from rich.table import Table
+
+    t = Table("fine-tuned model", "base", "created", "days left", "training file", "moves to", "retrain", "risk")
+    for r in rows:
+        f = r.training
+        files = "-" if f is None else f"{f.lines:,} lines, {f.bytes:,} B" if f.downloadable else "NOT whole"
+        t.add_row(
+            r.fine_tuned_model,
+            r.base,
+            str(r.created or "-"),
+            "-" if r.days_left is None else str(r.days_left),
+            files,
+            f"{r.target} {r.target_model} ({r.target_note})",
+            _money(r.retrain_usd),
+            r.risk,
+        )
+    out.print(t)
+    out.print("[dim]read-only: nothing was created. Next: `ftadvisor migrate run MODEL --to TARGET --dry-run`[/]")
+
+
+def _print_csv(rows: list[Any]) -> None:
+    import csv
+    import json
+
+    cols = [
+        *("fine_tuned_model", "job_id", "base", "created", "method", "suffix", "days_left", "shutdown"),
+        *("training_file", "training_bytes", "training_lines", "training_whole", "validation_file"),
+        *("target", "target_model", "retrain_usd", "hyperparameters", "metadata", "risk"),
+    ]
+    w = csv.writer(sys.stdout)
+    w.writerow(cols)
+    for r in rows:
+        f = r.training
+        w.writerow(
+            [
+                *(r.fine_tuned_model, r.job_id, r.base, r.created or "", r.method, r.suffix or ""),
+                *("" if r.days_left is None else r.days_left, r.shutdown or ""),
+                *(f.file_id if f else "", f.bytes if f and f.bytes is not None else ""),
+                *(f.lines if f and f.lines is not None else "", bool(f and f.downloadable)),
+                r.validation.file_id if r.validation else "",
+                *(r.target, r.target_model, "" if r.retrain_usd is None else f"{r.retrain_usd:.2f}"),
+                *(json.dumps(r.hyperparameters, sort_keys=True), json.dumps(r.metadata, sort_keys=True), r.risk),
+            ]
+        )
+
+
+@migrate.command("run")
 @click.argument("ft_model")
 @click.option(
     "--to",
@@ -79,7 +188,7 @@ from ftadvisor.cli.watching import show_event, show_status
 @as_of_option
 @json_option
 @user_errors
-def migrate(
+def run(
     ft_model: str,
     target: str,
     source: str | None,
