@@ -60,7 +60,7 @@ def test_inventory_lists_every_fine_tune_riskiest_first_and_creates_nothing(org,
     assert [x["fine_tuned_model"] for x in rows] == [BIG, MINI, OLDEST]  # the one found on page 2 included
     big, mini, oldest = rows
     assert not big["training"]["downloadable"] and "cut short" in big["training"]["problem"]
-    assert big["risk"].startswith("its training file cannot be downloaded whole")
+    assert big["risk"].startswith("files not whole: its own answers are the only data left")
     assert mini["training"] == {
         "file_id": "file-Mini",
         "bytes": mini["training"]["bytes"],

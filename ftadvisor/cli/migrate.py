@@ -77,19 +77,27 @@ def inventory(source: str, azure_customer: str, as_csv: bool, as_of: Any, as_jso
     if not rows:
         out.print(f"{b.name} lists no fine-tuned model for this key")
         return
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    t = Table("fine-tuned model", "base", "created", "days left", "training file", "moves to", "retrain", "risk")
+    t = Table(
+        Column("fine-tuned model", overflow="fold"),
+        "created",
+        "days left",
+        "training file",
+        "moves to",
+        "retrain",
+        "risk",
+    )
     for r in rows:
         f = r.training
         files = "-" if f is None else f"{f.lines:,} lines, {f.bytes:,} B" if f.downloadable else "NOT whole"
+        model = "" if r.target_model == r.base else f" {r.target_model}"
         t.add_row(
             r.fine_tuned_model,
-            r.base,
             str(r.created or "-"),
             "-" if r.days_left is None else str(r.days_left),
             files,
-            f"{r.target} {r.target_model} ({r.target_note})",
+            f"{r.target}{model}: {r.target_note}",
             _money(r.retrain_usd),
             r.risk,
         )

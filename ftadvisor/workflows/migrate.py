@@ -109,9 +109,9 @@ def _target(cat: Catalogue, base: str, today: dt.date, customer: CustomerAnswer)
     if azure is not None and azure.shutdown is not None:
         av = availability(azure, cat, today=today, customer=customer)
         if av.can_create_job is not False:
-            note = f"the same model until {azure.shutdown}, then move again"
+            note = f"same model until {azure.shutdown}, then move again"
             return "azure", azure.id, note + ("; existing Azure customers only" if av.can_create_job is None else "")
-    return OPEN_ROAD[0], OPEN_ROAD[1], "an open model (distil it from recorded answers: `migrate record`)"
+    return OPEN_ROAD[0], OPEN_ROAD[1], "an open model, per token, whose weights you can download"
 
 
 def inventory(
@@ -136,7 +136,7 @@ def inventory(
         )
         days_left = None if shutdown is None else max(0, (shutdown - today).days)
         if training is None or not training.downloadable:
-            risk = "its training file cannot be downloaded whole: record its answers now, they are all that is left"
+            risk = "files not whole: its own answers are the only data left; keep them before it shuts down"
         elif days_left is not None:
             risk = f"{days_left} days until {shutdown}"
         else:
