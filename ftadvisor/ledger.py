@@ -377,6 +377,16 @@ class Ledger:
         data: dict[str, Any] | None = json.loads(row["data"]) if row else None
         return data
 
+    @_guarded
+    def recorded_answers(self, model: str) -> dict[str, dict[str, Any]]:
+        """The journal of ``migrate record``: ref (model#prompt digest) -> the answer kept for it."""
+        prefix = model + "#"
+        rows = self.db.execute(
+            "SELECT ref, data FROM records WHERE kind = 'recorded_answer' AND substr(ref, 1, ?) = ? ORDER BY id",
+            (len(prefix), prefix),
+        ).fetchall()
+        return {r["ref"]: json.loads(r["data"]) for r in rows}
+
     def run_backend(self, run_id: str) -> str | None:
         """The backend a run sent its create to (from its pending record)."""
         pending = self.latest_record("create_pending", run_id)

@@ -55,6 +55,7 @@ class State:
     contents: dict[str, bytes] = field(default_factory=dict)  # file id -> what was uploaded
     answers: dict[str, str] = field(default_factory=dict)  # last user message -> the model's answer
     creates_received: int = 0
+    chats_received: int = 0
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: dict[str, float] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -165,6 +166,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/fine_tuning/jobs":
                 return self._create(json.loads(raw))
             if path == "/v1/chat/completions":
+                with state.lock:
+                    state.chats_received += 1
                 if state.faults.chat == "html":
                     return self._send(200, b"<html>oops</html>", "text/html")
                 answer = fixture("chat_completion")

@@ -105,6 +105,109 @@ def inventory(source: str, azure_customer: str, as_csv: bool, as_of: Any, as_jso
     out.print("[dim]read-only: nothing was created. Next: `ftadvisor migrate run MODEL --to TARGET --dry-run`[/]")
 
 
+@migrate.command("record")
+@click.argument("ft_model")
+@click.option(
+    "--prompts",
+    "prompts_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Your real prompts: chat JSONL (a final assistant turn, as in a training file, is dropped). "
+    "Example: --prompts prompts.jsonl",
+)
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where the answers go: chat JSONL, prompt + the hosted answer, with OUT.manifest.json beside it. "
+    "Example: --out recorded.jsonl",
+)
+@click.option(
+    "--from",
+    "source",
+    metavar="BACKEND",
+    help="The hosted fine-tune's backend (default: from the model name). Example: --from openai",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1, 100_000),
+    default=1024,
+    show_default=True,
+    help="Longest answer asked for (the price shown is at most this per prompt). Example: --max-tokens 512",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Requests in flight at once (the SDK waits out 429s as the provider's Retry-After says). "
+    "Example: --concurrency 8",
+)
+@click.option("--yes", "-y", is_flag=True, help="Skip the confirmation before spending. Example: --yes")
+@json_option
+@user_errors
+def record(
+    ft_model: str,
+    prompts_file: Path,
+    out_file: Path,
+    source: str | None,
+    max_tokens: int,
+    concurrency: int,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Keep the hosted fine-tune's own answers to your prompts before it is gone: the gold set its replacement
+    is judged against, and training data for it. Priced first; each answer is journaled in the ledger as it
+    arrives, so a rerun (after Ctrl-C or a crash) asks only the prompts still missing.
+
+    \b
+    Example:
+      ftadvisor migrate record ft:gpt-4o-mini-2024-07-18:acme:tickets:AbC12dEf --prompts prompts.jsonl --out kept.jsonl
+    """
+    from ftadvisor.errors import FtAdvisorError
+    from ftadvisor.ledger import Ledger
+    from ftadvisor.pricing import load_catalogue
+    from ftadvisor.workflows.migrate import plan_record, run_record
+
+    ledger = Ledger()  # the journal is what makes a rerun pay for no prompt twice: no recording without it
+    cat = load_catalogue()
+    plan = plan_record(ft_model, prompts_file, cat, ledger, max_tokens=max_tokens)
+    todo = len(plan.prompts) - plan.already
+    cost = "unknown" if plan.usd_at_most is None else f"at most ${plan.usd_at_most:,.2f}"
+    err.print(
+        f"record {ft_model}: {len(plan.prompts):,} prompts, {plan.already:,} kept by an earlier run, {todo:,} to ask; "
+        f"{cost} ({plan.price_note})"
+    )
+    if todo and not yes:
+        if not sys.stdin.isatty():
+            raise FtAdvisorError("recording costs money: pass --yes to confirm without a terminal", exit_code=2)
+        click.confirm(f"Ask {todo:,} prompts for {cost}?", abort=True, err=True)
+    b = resolve(source, ft_model, fallback="openai")
+
+    def progress(done: int, total: int) -> None:
+        if not as_json and (done == total or done % 10 == 0):
+            err.print(f"  {done:,}/{total:,} answers kept")
+
+    try:
+        result = run_record(plan, b, ledger, out_file, concurrency=concurrency, cat=cat, on_answer=progress)
+    except KeyboardInterrupt:
+        raise FtAdvisorError(
+            f"interrupted: every answer received so far is kept in {out_file} and the ledger; run the same "
+            "command again to ask only the prompts still missing",
+            exit_code=130,
+        ) from None
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"kept {result.total:,} answers of {len(plan.prompts):,} prompts in {result.out} ({result.answered:,} asked "
+        f"now; {result.prompt_tokens:,} prompt + {result.completion_tokens:,} completion tokens"
+        + (f", ${result.usd:,.4f}" if result.usd is not None else "")
+        + f"); manifest {result.manifest}"
+    )
+
+
 def _print_csv(rows: list[Any]) -> None:
     import csv
     import json

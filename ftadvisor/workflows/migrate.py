@@ -5,17 +5,24 @@ fine-tuned model: its base, creation date, hyperparameters, suffix and metadata,
 the files it trained on can still be downloaded whole (size and line count), the road it could move to and
 roughly what retraining there costs. Riskiest first. It only reads: nothing is created or paid for.
 ``fetch_whole`` is the one download rule of the kit: a file shorter than the provider says is refused.
+``plan_record``/``run_record`` keep the hosted model's own answers to the team's prompts (priced first,
+journaled per prompt in the ledger so a rerun asks only what is missing), the one step that cannot be done
+after the shutdown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar, Protocol, runtime_checkable
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from ftadvisor.advisor.availability import CustomerAnswer, availability
-from ftadvisor.backends.base import Job
+from ftadvisor.backends.base import Completion, Job
 from ftadvisor.errors import FtAdvisorError, InputError
 from ftadvisor.pricing.catalogue import Catalogue
 from ftadvisor.tokens import base_model
@@ -165,3 +172,203 @@ def inventory(
         )
     rows.sort(key=lambda r: (r.training is not None and r.training.downloadable, r.days_left is None, r.days_left or 0))
     return rows
+
+
+# --- record: the hosted model's own answers, kept before it is gone ---------------------------------------------
+
+
+class Prompt(BaseModel):
+    line: int
+    key: str  # digest of the messages: the journal's key, so a rerun asks only what is missing
+    messages: list[dict[str, Any]]
+
+
+class RecordPlan(BaseModel):
+    model: str
+    prompts_file: str
+    prompts_sha256: str
+    prompts: list[Prompt]
+    already: int  # answered in an earlier run: not asked again
+    input_tokens: int  # of the prompts still to ask
+    max_tokens: int
+    usd_at_most: float | None  # input at the fine-tuned price + max_tokens of output per prompt
+    price_note: str
+
+
+class RecordResult(BaseModel):
+    model: str
+    out: str
+    manifest: str
+    answered: int  # in this run
+    total: int
+    prompt_tokens: int
+    completion_tokens: int
+    usd: float | None
+
+
+class Asks(Protocol):
+    def complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion: ...
+
+
+def read_prompts(path: Path) -> list[Prompt]:
+    """Chats to ask: each line's messages up to (not including) a final assistant turn, so a training file's
+    own examples serve as prompts. Bad lines are named by file and line, nothing is asked."""
+    from ftadvisor.userfiles import read_text
+
+    prompts = []
+    for n, raw in enumerate(read_text(path, "prompts file").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{n}: invalid_json: column {exc.colno}: {exc.msg}") from None
+        messages = item.get("messages") if isinstance(item, dict) else None
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise InputError(f"{path}:{n}: messages: expected a non-empty list of chat messages")
+        if messages[-1].get("role") == "assistant":
+            messages = messages[:-1]
+        if not messages or messages[-1].get("role") not in ("user", "tool"):
+            raise InputError(f"{path}:{n}: messages: the chat must end with a user turn to be answered")
+        key = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+        prompts.append(Prompt(line=n, key=key, messages=messages))
+    if not prompts:
+        raise InputError(f"{path}: no prompts")
+    return prompts
+
+
+def _journal_ref(model: str, key: str) -> str:
+    return f"{model}#{key}"
+
+
+def plan_record(model: str, prompts_file: Path, cat: Catalogue, ledger: Any, *, max_tokens: int = 1024) -> RecordPlan:
+    """What recording will ask and cost, before anything is sent: prompts answered by an earlier run are
+    skipped (the ledger's journal), the rest priced at the model's fine-tuned input price plus ``max_tokens``
+    of output each (an upper bound: answers stop earlier)."""
+    from ftadvisor.tokens import TokenCounter, encoding_name_for_model
+    from ftadvisor.train import file_sha256
+
+    prompts = read_prompts(prompts_file)
+    done = ledger.recorded_answers(model) if ledger is not None else {}
+    todo = [p for p in prompts if _journal_ref(model, p.key) not in done]
+    counter = TokenCounter(encoding_name_for_model(model))
+    tokens = sum(sum(counter.message(m) for m in p.messages) for p in todo)
+    entry = cat.find(model, provider="openai")
+    usd, note = None, f"{model} is not in the price catalogue: cost unknown"
+    if entry is not None and entry.ft_input is not None and entry.ft_output is not None:
+        usd = (tokens * entry.ft_input + len(todo) * max_tokens * entry.ft_output) / 1_000_000
+        note = (
+            f"{tokens:,} input tokens at ${entry.ft_input:g}/1M + up to {max_tokens:,} output tokens each at "
+            f"${entry.ft_output:g}/1M"
+        )
+    return RecordPlan(
+        model=model,
+        prompts_file=str(prompts_file),
+        prompts_sha256=file_sha256(prompts_file),
+        prompts=prompts,
+        already=len(prompts) - len(todo),
+        input_tokens=tokens,
+        max_tokens=max_tokens,
+        usd_at_most=usd,
+        price_note=note,
+    )
+
+
+def run_record(
+    plan: RecordPlan,
+    source: Asks,
+    ledger: Any,
+    out: Path,
+    *,
+    concurrency: int = 4,
+    cat: Catalogue,
+    on_answer: Callable[[int, int], None] | None = None,
+) -> RecordResult:
+    """Ask each prompt not yet answered, ``concurrency`` at a time; every answer goes into the ledger's journal
+    and the output file the moment it arrives, so an interrupted run loses at most the prompts in flight
+    (asked again by the next run). The output is OpenAI's chat format: the prompt plus the hosted answer as
+    the assistant turn, in the prompts' order, with a manifest beside it."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    from ftadvisor.data.jsonl import atomic_writer
+
+    def line(p: Prompt, answer: dict[str, Any]) -> str:
+        return json.dumps({"messages": [*p.messages, {"role": "assistant", "content": answer["text"]}]}) + "\n"
+
+    answers: dict[str, dict[str, Any]] = {
+        ref.split("#", 1)[1]: data for ref, data in ledger.recorded_answers(plan.model).items()
+    }
+    by_key = {p.key: p for p in plan.prompts}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(out, "w") as f:  # what earlier runs recorded, then each new answer as it arrives
+        f.writelines(line(by_key[k], a) for k, a in answers.items() if k in by_key)
+    todo = [p for p in plan.prompts if p.key not in answers]
+    asked = 0
+    with out.open("a", encoding="utf-8") as f, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        pending: dict[Future[Completion], Prompt] = {}
+        queue = iter(todo)
+        try:
+            while True:
+                while len(pending) < max(1, concurrency) and (p := next(queue, None)) is not None:
+                    pending[pool.submit(source.complete, plan.model, p.messages, max_tokens=plan.max_tokens)] = p
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    p = pending.pop(fut)
+                    c = fut.result()
+                    answer = {"text": c.text, "usage": c.usage.model_dump(), "line": p.line}
+                    ledger.record("recorded_answer", answer, ref=_journal_ref(plan.model, p.key))
+                    answers[p.key] = answer
+                    f.write(line(p, answer))
+                    f.flush()
+                    asked += 1
+                    if on_answer is not None:
+                        on_answer(asked, len(todo))
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    with atomic_writer(out, "w") as f:  # the prompts' order, now that every answer is in
+        f.writelines(line(p, answers[p.key]) for p in plan.prompts if p.key in answers)
+    usage = [answers[p.key]["usage"] for p in plan.prompts if p.key in answers]
+    prompt_tokens = sum(u["prompt_tokens"] for u in usage)
+    completion_tokens = sum(u["completion_tokens"] for u in usage)
+    entry = cat.find(plan.model, provider="openai")
+    usd = (
+        (prompt_tokens * entry.ft_input + completion_tokens * entry.ft_output) / 1_000_000
+        if entry is not None and entry.ft_input is not None and entry.ft_output is not None
+        else None
+    )
+    manifest = out.with_suffix(".manifest.json")
+    result = RecordResult(
+        model=plan.model,
+        out=str(out),
+        manifest=str(manifest),
+        answered=asked,
+        total=len(usage),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        usd=usd,
+    )
+    with atomic_writer(manifest, "w") as f:
+        json.dump(
+            {
+                **result.model_dump(mode="json"),
+                "prompts_file": plan.prompts_file,
+                "prompts_sha256": plan.prompts_sha256,
+                "prompts": len(plan.prompts),
+                "recorded_on": dt.date.today().isoformat(),
+            },
+            f,
+            indent=2,
+        )
+    ledger.record("recording", result, ref=plan.model)
+    return result
