@@ -120,6 +120,26 @@ class RunConfig(BaseModel):
     source: str | None = None  # the file it was read from
 
 
+def _unique_key_loader() -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """YAML's safe loader, refusing a key given twice (the last one would win silently)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
 def load_config(path: Path) -> RunConfig:
     """Read a run config (ours or Axolotl's, told apart by its keys); paths in it are relative to its folder."""
     import yaml
@@ -127,11 +147,15 @@ def load_config(path: Path) -> RunConfig:
     from ftadvisor.userfiles import read_text
 
     try:
-        data = yaml.safe_load(read_text(path, "run config"))
+        data = yaml.load(read_text(path, "run config"), Loader=_unique_key_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise InputError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a run config") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"{path}: not a usable run config: {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a run config is a YAML mapping of keys to values")
     axolotl = "base_model" in data or "datasets" in data
@@ -162,6 +186,10 @@ def _from_own(data: dict[str, Any], path: Path) -> RunConfig:
         return RunConfig.model_validate(data)
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+# RunConfig's fields as an Axolotl config spells them, for errors
+AXOLOTL_KEY_OF = {"model": "base_model", "epochs": "num_epochs", "batch_size": "micro_batch_size"}
 
 
 def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
@@ -260,6 +288,19 @@ def _from_axolotl(data: dict[str, Any], path: Path) -> RunConfig:
     unknown = sorted(k for k in data if k not in known and not k.startswith(("wandb_", "mlflow_")))
     if unknown:
         warnings.append(f"unknown Axolotl key(s) ignored: {', '.join(unknown)}")
+    from pydantic import ValidationError
+
+    try:
+        return _axolotl_config(path, ds, data, options, warnings, val)
+    except ValidationError as exc:  # name the Axolotl key the user wrote, not our field
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        raise InputError(f"{path}: {AXOLOTL_KEY_OF.get(field, field)}: {err['msg']}") from None
+
+
+def _axolotl_config(
+    path: Path, ds: dict[str, Any], data: dict[str, Any], options: dict[str, Any], warnings: list[str], val: Any
+) -> RunConfig:
     return RunConfig(
         file=_relative(path, ds.get("path"), "datasets[0].path"),
         model=data.get("base_model"),

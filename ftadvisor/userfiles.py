@@ -48,3 +48,7 @@ def read_json(path: str | Path, what: str = "JSON file") -> Any:
         return json.loads(read_text(path, what))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a {what}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"{path}: not a usable {what}: {exc}") from None

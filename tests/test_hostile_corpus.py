@@ -121,3 +121,50 @@ def test_a_hub_id_offline_is_refused_before_a_local_job_exists(
     assert r.exit_code == 2 and "HF_HUB_OFFLINE=1" in r.output and "Traceback" not in r.output
     jobs = _isolated_home / "local" / "jobs"
     assert not jobs.exists() or not any(jobs.iterdir())
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # prices:deep.json
+        ('{"models":[{"id":"gpt-4.1-mini-2025-04-14","training_per_1m":' + "9" * 5000 + "}]}", "not a usable"),
+    ],
+    ids=["deep", "hugeint"],
+)
+def test_a_hostile_price_file_is_a_clear_error(run_cli, tmp_path: Path, text: str, says: str) -> None:
+    p = tmp_path / "p.json"
+    p.write_text(text)
+    r = run_cli("cost", "training", "--tokens", "1000", "--examples", "10", "-m", "gpt-4.1-mini", "--prices", p)
+    assert r.exit_code == 2 and says in r.output and "p.json" in r.output and isinstance(r.exception, SystemExit)
+
+
+def test_convert_names_a_lone_surrogate_and_writes_nothing(run_cli, tmp_path: Path) -> None:
+    a = tmp_path / "a.json"
+    a.write_text('[{"instruction": "x\\ud800", "output": "y"}]')
+    r = run_cli("data", "convert", a, "--out", tmp_path / "o.jsonl")
+    assert r.exit_code == 2 and "a.json:1: text holds an invalid character" in r.output, r.output
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ("file: {data}\noptions: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("file: {data}\nmodel: gpt-4.1-mini-2025-04-14\nseed: " + "9" * 5000 + "\n", "not a usable run config"),
+        ("file: {data}\nfile: /etc/passwd\nmodel: gpt-4.1-mini-2025-04-14\n", "key 'file' is given twice"),
+        ("base_model: [a]\ndatasets: [{{path: {data}, type: chat_template}}]\n", "base_model: Input should be"),
+        (
+            "base_model: smollm2-135m-instruct\ndatasets: [{{path: {data}, type: chat_template}}]\nnum_epochs: many\n",
+            "num_epochs: Input should be a valid integer",
+        ),
+    ],
+    ids=["deep", "seed_huge", "dup_keys", "ax_base_model_list", "ax_num_epochs_str"],
+)
+def test_a_hostile_run_config_is_a_clear_error(run_cli, tmp_path: Path, config: str, says: str) -> None:
+    c = tmp_path / "c.yaml"
+    c.write_text(config.format(data=SAMPLE))
+    r = run_cli("train", "--config", c, "--dry-run")
+    assert r.exit_code == 2 and says in r.output and isinstance(r.exception, SystemExit), r.output

@@ -175,9 +175,14 @@ def convert_file(
         rows = ((line, make(obj, f"{src}:{line}")) for line, obj in _records(src))
     n = 0
     with atomic_writer(out, inputs=[src]) as f:
-        for _, messages in rows:
+        for line, messages in rows:
             if system and not (messages and messages[0]["role"] == "system"):
                 messages = [{"role": "system", "content": system}, *messages]
-            f.write(dumps_line({"messages": messages}))
+            try:
+                f.write(dumps_line({"messages": messages}))
+            except UnicodeEncodeError as exc:  # a lone surrogate (JSON's "\ud800"): no UTF-8 can carry it
+                raise InputError(
+                    f"{src}:{line}: text holds an invalid character ({exc.reason}); nothing was written"
+                ) from None
             n += 1
     return n
