@@ -76,6 +76,8 @@ def test_migrate_to_local_trains_evaluates_prices_and_reports(
     assert r.exit_code == 0, r.output
     got = json.loads(r.stdout)
     assert got["hosted_model"] == FT and got["new_model"].startswith("ft:model:tickets:")
+    assert got["cut_over"][0].startswith(f"export the adapter: ftadvisor export {got['job']['id']} --out ADAPTER")
+    assert "base_url='http://127.0.0.1:8000/v1'" in got["cut_over"][1]
     assert got["job"]["status"] == "succeeded"
     p = got["parity"]["format_compliance"]
     assert p["hosted"] == 1.0 and p["new"] == 0.0  # the stand-in answers JSON; a random tiny model does not

@@ -328,6 +328,7 @@ def run(
     """
     from ftadvisor.evaluation.metrics import FormatRules
     from ftadvisor.migrate import find_source, plan_migration, run_migration, workdir_for
+    from ftadvisor.workflows.migrate import cut_over
 
     on = today(as_of)
     hosted = resolve(source, ft_model, fallback="openai")
@@ -378,6 +379,7 @@ def run(
         else None,
         "hosted_days_left": src.days_left,
         "report": result.report,
+        "cut_over": cut_over(result.plan.target, result.new_model, result.job.id) if result.new_model else None,
     }
     if as_json:
         print_json(summary)
@@ -423,6 +425,8 @@ def _pct(v: float | None) -> str:
 def _show_result(result: Any, days_left: float | None) -> None:
     from rich.table import Table
 
+    from ftadvisor.workflows.migrate import cut_over
+
     if result.new_model is None:
         err.print(f"[red]the replacement's training ended {result.job.status}[/]: {result.job.error}")
         return
@@ -448,3 +452,9 @@ def _show_result(result: Any, days_left: float | None) -> None:
         out.print(f"the hosted model has {days_left:.0f} days left")
     if result.report:
         out.print(f"report: {result.report}")
+
+    out.print(
+        f"cut over, once the numbers above satisfy you (in your client, in place of {result.plan.source.hosted_model}):"
+    )
+    for line in cut_over(result.plan.target, result.new_model, result.job.id):
+        out.print(f"  {line}")

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ftadvisor.advisor.availability import CustomerAnswer, availability
+from ftadvisor.backends.azure import DEFAULT_API_VERSION as AZURE_API_VERSION
 from ftadvisor.backends.base import Completion, Job
 from ftadvisor.errors import FtAdvisorError, InputError
 from ftadvisor.pricing.catalogue import Catalogue
@@ -372,3 +373,32 @@ def run_record(
         )
     ledger.record("recording", result, ref=plan.model)
     return result
+
+
+# --- cut over: what changes in the team's client code ------------------------------------------------------------
+
+
+def cut_over(target: str, new_model: str, job_id: str) -> list[str]:
+    """The lines to change in an OpenAI SDK client so that it calls the replacement instead of the hosted
+    fine-tune: base URL, key variable and model name, per road."""
+    if target == "azure":
+        return [
+            "deploy it first: ftadvisor jobs deploy " + new_model + " --name NAME (billed per hour while deployed)",
+            "client = AzureOpenAI(azure_endpoint=os.environ['AZURE_OPENAI_ENDPOINT'], "
+            f"api_key=os.environ['AZURE_OPENAI_API_KEY'], api_version='{AZURE_API_VERSION}')",
+            "model='NAME' (the deployment's name, not the fine-tune's id)",
+        ]
+    if target == "together":
+        return [
+            "client = OpenAI(base_url='https://api.together.xyz/v1', api_key=os.environ['TOGETHER_API_KEY'])",
+            f"model='{new_model}' (served per token where Together lists the base for serverless LoRA, "
+            "else start a dedicated endpoint for it and use its name)",
+        ]
+    if target == "local":
+        return [
+            f"export the adapter: ftadvisor export {job_id} --out ADAPTER (it prints the vLLM line: vllm serve "
+            "BASE --enable-lora --lora-modules NAME=ADAPTER)",
+            "client = OpenAI(base_url='http://127.0.0.1:8000/v1', api_key=os.environ['VLLM_API_KEY'])",
+            "model='NAME' (the --lora-modules name)",
+        ]
+    return [f"model='{new_model}' on the {target} backend (see its documentation for the base URL and key)"]
