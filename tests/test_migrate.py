@@ -78,6 +78,9 @@ def test_migrate_to_local_trains_evaluates_prices_and_reports(
     assert got["hosted_model"] == FT and got["new_model"].startswith("ft:model:tickets:")
     assert got["cut_over"][0].startswith(f"export the adapter: ftadvisor export {got['job']['id']} --out ADAPTER")
     assert "base_url='http://127.0.0.1:8000/v1'" in got["cut_over"][1]
+    (status,) = json.loads(run_cli("migrate", "status", "--json").stdout)
+    assert (status["hosted_model"], status["trained"], status["judged"]) == (FT, got["new_model"], True)
+    assert status["next_step"].startswith("cut over")
     assert got["job"]["status"] == "succeeded"
     p = got["parity"]["format_compliance"]
     assert p["hosted"] == 1.0 and p["new"] == 0.0  # the stand-in answers JSON; a random tiny model does not

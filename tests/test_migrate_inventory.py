@@ -80,6 +80,10 @@ def test_inventory_lists_every_fine_tune_riskiest_first_and_creates_nothing(org,
     assert (mini["target"], mini["target_model"]) == ("azure", "gpt-4o-mini-2024-07-18")
     assert mini["retrain_usd"] == pytest.approx(30_000 * 3.0 / 1e6)
     assert org.state.creates_received == 0 and org.state.uploads_received == 0
+    status = json.loads(run_cli("migrate", "status", "--json").stdout)  # the ledger remembers the inventory
+    assert {s["hosted_model"] for s in status} == {BIG, MINI, OLDEST}
+    assert all(s["inventoried"] and s["days_left"] == 41 and s["recorded"] == 0 for s in status)
+    assert status[0]["next_step"].startswith("ftadvisor migrate record ")
 
 
 def test_inventory_sends_new_azure_customers_down_the_open_road(org, run_cli) -> None:

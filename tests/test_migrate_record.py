@@ -68,6 +68,12 @@ def test_an_interrupted_record_is_finished_by_a_rerun_that_asks_only_what_is_mis
 
     again = run_cli("migrate", "record", FT, "--prompts", prompts, "--out", out, "--yes")
     assert again.exit_code == 0 and "0 to ask" in again.stderr and hosted.state.chats_received == N
+    (status,) = json.loads(run_cli("migrate", "status", "--json").stdout)
+    assert (
+        status["hosted_model"] == FT
+        and status["recorded"] == N
+        and status["next_step"].startswith(f"ftadvisor migrate run {FT}")
+    )
 
 
 def test_record_asks_before_spending_and_names_bad_lines(hosted, run_cli, tmp_path: Path) -> None:

@@ -68,6 +68,9 @@ def inventory(source: str, azure_customer: str, as_csv: bool, as_of: Any, as_jso
     if not isinstance(b, HostedSource):
         raise InputError(f"the {b.name} backend cannot list its fine-tunes and their files; use --from openai or azure")
     rows = take_inventory(b, load_catalogue(), today=today(as_of), customer=azure_customer)  # type: ignore[arg-type]
+    if (ledger := open_ledger()) is not None:  # for `migrate status`; the provider is only read
+        for r in rows:
+            ledger.record("inventory_row", r, ref=r.fine_tuned_model)
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -206,6 +209,42 @@ def record(
         + (f", ${result.usd:,.4f}" if result.usd is not None else "")
         + f"); manifest {result.manifest}"
     )
+
+
+@migrate.command("status")
+@json_option
+@user_errors
+def status(as_json: bool) -> None:
+    """How far each hosted model's move got, from the ledger: inventoried, answers recorded, replacement
+    trained, judged; and the next step.
+
+    \b
+    Example:
+      ftadvisor migrate status
+    """
+    from ftadvisor.ledger import Ledger
+    from ftadvisor.workflows.migrate import move_status
+
+    rows = move_status(Ledger())
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    if not rows:
+        out.print("nothing moved yet: start with `ftadvisor migrate inventory`")
+        return
+    from rich.table import Column, Table
+
+    t = Table(Column("hosted model", overflow="fold"), "days left", "recorded", "trained", "judged", "next step")
+    for r in rows:
+        t.add_row(
+            r.hosted_model,
+            "-" if r.days_left is None else str(r.days_left),
+            f"{r.recorded:,}" if r.recorded else "-",
+            f"{r.trained} ({r.training_status})" if r.trained or r.training_status else "-",
+            "yes" if r.judged else "-",
+            r.next_step,
+        )
+    out.print(t)
 
 
 def _print_csv(rows: list[Any]) -> None:

@@ -402,3 +402,48 @@ def cut_over(target: str, new_model: str, job_id: str) -> list[str]:
             "model='NAME' (the --lora-modules name)",
         ]
     return [f"model='{new_model}' on the {target} backend (see its documentation for the base URL and key)"]
+
+
+# --- status: how far each hosted model's move got, from the ledger ----------------------------------------------
+
+
+class MoveStatus(BaseModel):
+    hosted_model: str
+    inventoried: str | None = None  # when (the ledger's timestamps)
+    days_left: int | None = None  # at the inventory
+    recorded: int = 0  # answers kept by `migrate record`
+    trained: str | None = None  # the replacement's model
+    training_status: str | None = None
+    judged: bool = False  # both answered the held-out examples (an evaluation run exists)
+    next_step: str
+
+
+def move_status(ledger: Any) -> list[MoveStatus]:
+    """Per hosted model seen by the kit: inventoried, recorded, trained, judged; and what to do next. The
+    cut-over itself happens in the team's code, so it is the next step once a replacement is judged."""
+    rows: dict[str, MoveStatus] = {}
+
+    def row(model: str) -> MoveStatus:
+        return rows.setdefault(model, MoveStatus(hosted_model=model, next_step=""))
+
+    for r in reversed(ledger.records("inventory_row", limit=10_000)):
+        data = json.loads(r["data"])
+        s = row(r["ref"])
+        s.inventoried, s.days_left = r["created_at"], data.get("days_left")
+    for r in reversed(ledger.records("recording", limit=10_000)):
+        row(r["ref"]).recorded = json.loads(r["data"])["total"]
+    for r in reversed(ledger.records("migration", limit=10_000)):
+        data = json.loads(r["data"])
+        s = row(data["plan"]["source"]["hosted_model"])
+        s.trained, s.training_status = data.get("new_model"), data["job"]["status"]
+        s.judged = bool(data.get("eval_id"))
+    for s in rows.values():
+        if s.judged:
+            s.next_step = "cut over: change the client as `migrate run` printed"
+        elif s.training_status is not None:
+            s.next_step = "train it again: the last replacement did not succeed"
+        elif s.recorded:
+            s.next_step = f"ftadvisor migrate run {s.hosted_model} --to TARGET --dry-run"
+        else:
+            s.next_step = f"ftadvisor migrate record {s.hosted_model} --prompts PROMPTS --out KEPT"
+    return sorted(rows.values(), key=lambda s: (s.days_left is None, s.days_left or 0, s.hosted_model))
