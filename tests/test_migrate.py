@@ -122,3 +122,46 @@ def test_migrate_to_a_paid_road_asks_even_when_the_cost_is_unknown(hosted, run_c
         r = run_cli("migrate", FT, "--to", "together", "--base", "acme/unpriced-model-7b")
         assert r.exit_code == 2 and "about to spend an unknown amount: pass --yes" in r.output
         assert s.state.creates_received == 0 and s.state.files == {}
+
+
+def test_migrate_trains_on_recorded_answers_and_judges_on_the_held_out_ones(
+    hosted, tiny: Path, run_cli, tmp_path: Path, _isolated_home: Path
+) -> None:
+    """`migrate record` keeps the hosted answers; `migrate --recorded --train-on recorded` distils them into a
+    really trained replacement, judged on the seeded held-out share it never saw."""
+    from ftadvisor.migrate import workdir_for
+
+    prompts, kept = dataset(tmp_path / "prompts.jsonl", 30), tmp_path / "kept.jsonl"
+    r = run_cli("migrate", "record", FT, "--prompts", prompts, "--out", kept, "--yes")
+    assert r.exit_code == 0, r.output
+    both = run_cli("migrate", FT, "--to", "local", "--base", tiny, "--recorded", kept, "--dry-run", "--json")
+    assert both.exit_code == 0, both.output
+    plan = json.loads(both.stdout)
+    work = workdir_for(FT)
+    split = json.loads((work / "recorded_split.json").read_text())
+    held = set(split["held_out_lines"])
+    assert len(held) == 15 and split["train_on"] == "both"  # 20 % of 30 is 6; at least 20, at most half: 15
+    assert plan["test_file"] == str(work / "recorded_held_out.jsonl") and plan["n_test"] == 15
+    # the job's 12 examples (Tickets 0-11) + the 15 recorded ones not held out, less those whose prompt is held out
+    assert split["dropped_for_leakage"] == len({n for n in held if n <= 12})
+    assert split["n_train"] == 12 + 15 - split["dropped_for_leakage"]
+
+    r = run_cli(
+        *("migrate", FT, "--to", "local", "--base", tiny, "-o", "max_length=64", "--recorded", kept),
+        *("--train-on", "recorded", "--poll", "1", "--json", "--yes"),
+    )
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["job"]["status"] == "succeeded" and got["new_model"]
+    assert got["parity"]["exact_match"]["hosted"] == 1.0  # judged against its own recorded answers
+
+    def prompts_of(name: str) -> set[str]:
+        return {json.dumps(json.loads(x)["messages"][:-1]) for x in (work / name).read_text().splitlines()}
+
+    trained, held_out = prompts_of("train_recorded.jsonl"), prompts_of("recorded_held_out.jsonl")
+    assert len(trained) == 15 and len(held_out) == 15 and not trained & held_out  # never trained on
+
+
+def test_train_on_recorded_needs_the_recorded_answers(hosted, run_cli) -> None:
+    r = run_cli("migrate", FT, "--to", "local", "--train-on", "recorded", "--dry-run")
+    assert r.exit_code == 2 and "--recorded FILE" in r.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -329,6 +329,19 @@ def _print_csv(rows: list[Any]) -> None:
     show_default=True,
     help="Seconds between status polls. Example: --poll 60",
 )
+@click.option(
+    "--recorded",
+    "recorded_file",
+    type=click.Path(path_type=Path),
+    help="The hosted model's answers kept by `migrate record`: 20%% (at least 20) are held out as the gold set "
+    "both models are judged on, never trained on. Example: --recorded kept.jsonl",
+)
+@click.option(
+    "--train-on",
+    type=click.Choice(["original", "recorded", "both"]),
+    help="What the replacement learns from: the job's own files, the recorded answers (distillation), or both, "
+    "deduplicated (default: both with --recorded, else original). Example: --train-on recorded",
+)
 @click.option("--yes", "-y", is_flag=True, help="Skip the confirmation before spending. Example: --yes")
 @click.option(
     "--dry-run",
@@ -351,6 +364,8 @@ def run(
     contains: tuple[str, ...],
     out_dir: Path | None,
     poll: float,
+    recorded_file: Path | None,
+    train_on: str | None,
     yes: bool,
     dry_run: bool,
     as_of: Any,
@@ -367,7 +382,7 @@ def run(
     """
     from ftadvisor.evaluation.metrics import FormatRules
     from ftadvisor.migrate import find_source, plan_migration, run_migration, workdir_for
-    from ftadvisor.workflows.migrate import cut_over
+    from ftadvisor.workflows.migrate import TrainOn, cut_over, split_recorded
 
     on = today(as_of)
     hosted = resolve(source, ft_model, fallback="openai")
@@ -379,6 +394,23 @@ def run(
         db.close()
     work = workdir_for(ft_model)
     src = find_source(ft_model, hosted, work, recorded_job_id=recorded, today=on)
+    if recorded_file is not None:
+        split = split_recorded(
+            recorded_file,
+            Path(src.training_path),
+            work,
+            train_on=cast("TrainOn", train_on or "both"),
+            seed=src.job.seed or 0,
+        )
+        src = src.model_copy(update={"training_path": split.train_file})
+        test_file = test_file or Path(split.test_file)
+        err.print(
+            f"recorded answers: {len(split.held_out_lines)} held out as the gold set ({split.test_file}), "
+            f"training on {split.train_on}: {split.n_train} examples"
+            + (f" ({split.dropped_for_leakage} dropped: their prompt is held out)" if split.dropped_for_leakage else "")
+        )
+    elif train_on not in (None, "original"):
+        raise click.UsageError(f"--train-on {train_on} needs --recorded FILE (the answers `migrate record` kept)")
     plan = plan_migration(src, new, base=base, test=test_file, options=parse_options(options), today=on)
     if not as_json or dry_run:
         _show_plan(plan, as_json and dry_run)

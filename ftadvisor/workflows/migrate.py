@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -447,3 +447,88 @@ def move_status(ledger: Any) -> list[MoveStatus]:
         else:
             s.next_step = f"ftadvisor migrate record {s.hosted_model} --prompts PROMPTS --out KEPT"
     return sorted(rows.values(), key=lambda s: (s.days_left is None, s.days_left or 0, s.hosted_model))
+
+
+# --- train on the best data there is: the job's own files, the recorded answers, or both -------------------------
+
+TrainOn = Literal["original", "recorded", "both"]
+HELD_OUT_SHARE = 0.2
+HELD_OUT_MIN = 20
+
+
+class RecordedSplit(BaseModel):
+    """Which recorded answers are held out for judging (never trained on) and what the replacement trains on."""
+
+    recorded_file: str
+    train_on: TrainOn
+    seed: int
+    held_out_lines: list[int]  # line numbers of the recorded file
+    test_file: str
+    train_file: str
+    n_train: int
+    dropped_for_leakage: int  # training examples whose prompt is a held-out prompt
+
+
+def _prompt_key(messages: list[dict[str, Any]]) -> str:
+    body = messages[:-1] if messages and messages[-1].get("role") == "assistant" else messages
+    return json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+
+def split_recorded(recorded: Path, original: Path, workdir: Path, *, train_on: TrainOn, seed: int = 0) -> RecordedSplit:
+    """Hold out a seeded share of the recorded answers (20 %, at least 20 when there are 40 or more) as the
+    gold set, and write the training file: the job's own examples, the other recorded answers, or both,
+    deduplicated; an example whose prompt is held out is dropped so the judgment stays clean."""
+    import random
+
+    from ftadvisor.data.jsonl import atomic_writer
+
+    records: list[tuple[int, dict[str, Any]]] = []
+    for n, raw in enumerate(recorded.read_text(encoding="utf-8").splitlines(), 1):
+        if raw.strip():
+            try:
+                item = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{recorded}:{n}: invalid_json: {exc.msg}") from None
+            messages = item.get("messages") if isinstance(item, dict) else None
+            if not isinstance(messages, list) or not messages or messages[-1].get("role") != "assistant":
+                raise InputError(f"{recorded}:{n}: messages: a recorded example ends with the hosted answer")
+            records.append((n, item))
+    if len(records) < 2:
+        raise InputError(f"{recorded}: fewer than 2 recorded answers: nothing to hold out and train on")
+    hold = max(round(HELD_OUT_SHARE * len(records)), min(HELD_OUT_MIN, len(records) // 2))
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    held = sorted(order[:hold])
+    held_keys = {_prompt_key(records[i][1]["messages"]) for i in held}
+    pool: list[dict[str, Any]] = []
+    if train_on in ("original", "both"):
+        pool += [json.loads(x) for x in original.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if train_on in ("recorded", "both"):
+        pool += [records[i][1] for i in sorted(order[hold:])]
+    seen: set[str] = set()
+    train, dropped = [], 0
+    for item in pool:
+        whole = json.dumps(item.get("messages"), sort_keys=True, ensure_ascii=False)
+        if _prompt_key(item.get("messages") or []) in held_keys:
+            dropped += 1
+        elif whole not in seen:
+            seen.add(whole)
+            train.append(item)
+    test_file, train_file = workdir / "recorded_held_out.jsonl", workdir / f"train_{train_on}.jsonl"
+    with atomic_writer(test_file, "w") as f:
+        f.writelines(json.dumps(records[i][1], ensure_ascii=False) + "\n" for i in held)
+    with atomic_writer(train_file, "w") as f:
+        f.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in train)
+    split = RecordedSplit(
+        recorded_file=str(recorded),
+        train_on=train_on,
+        seed=seed,
+        held_out_lines=[records[i][0] for i in held],
+        test_file=str(test_file),
+        train_file=str(train_file),
+        n_train=len(train),
+        dropped_for_leakage=dropped,
+    )
+    with atomic_writer(workdir / "recorded_split.json", "w") as f:
+        f.write(split.model_dump_json(indent=2))
+    return split
