@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -75,12 +76,37 @@ def encoding_name_for_model(model: str) -> str:
     )
 
 
+# Encodings shipped in ftadvisor/encodings (tiktoken's cache layout): exact counts with no network.
+PACKAGED_ENCODINGS = ("cl100k_base", "o200k_base")
+
+
+@contextmanager
+def _packaged_cache() -> Iterator[None]:
+    """Point tiktoken's cache at the packaged files while it loads one of them (it reads the variable at
+    that moment and checks each file's SHA-256), then put the user's setting back."""
+    from importlib import resources
+
+    before = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(resources.files("ftadvisor") / "encodings")
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = before
+
+
 @cache
 def get_encoding(name: str) -> Any:
-    """Load a tiktoken encoding, turning an offline download failure into one clear message."""
+    """Load a tiktoken encoding (the packaged file for the two the product uses, so no download is ever
+    needed for them), turning an offline download failure for any other into one clear message."""
     import tiktoken
 
     try:
+        if name in PACKAGED_ENCODINGS:
+            with _packaged_cache():
+                return tiktoken.get_encoding(name)
         return tiktoken.get_encoding(name)
     except ValueError as exc:  # unknown encoding name
         raise EncodingUnavailable(f"unknown encoding {name!r}: use one of {', '.join(ENCODINGS)}") from exc

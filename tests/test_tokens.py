@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -107,24 +108,34 @@ def test_count_chat_tokens_uses_model_encoding() -> None:
     assert count_chat_tokens(msgs, "gpt-4o", encoding="cl100k_base") == TokenCounter("cl100k_base").messages(msgs)
 
 
-def test_missing_encoding_gives_one_clear_line(tmp_path, monkeypatch) -> None:
+def test_the_first_hours_data_and_advice_steps_run_offline_with_no_tiktoken_cache(tmp_path) -> None:
+    """The newcomer review: a fresh machine that cannot reach tiktoken's download host exited 2 on o200k_base.
+    The encodings ship with the package now: no cache variable, an empty temp folder (tiktoken's default
+    cache), and every proxy pointing at a closed port, as on an air-gapped machine."""
     import subprocess
     import sys
 
+    root = Path(__file__).resolve().parents[1]
+    sample = root / "ftadvisor" / "sample_data" / "support_tickets.jsonl"
+    (tmp_path / "tmp").mkdir()
     env = {
         "PATH": "/usr/bin:/bin",
-        "TIKTOKEN_CACHE_DIR": str(tmp_path),
         "FTADVISOR_HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path / "tmp"),
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "HTTP_PROXY": "http://127.0.0.1:9",
+        "PYTHONPATH": str(root),
     }
-    r = subprocess.run(
-        [sys.executable, "-m", "ftadvisor", "tokens", "count", "--model", "gpt-4o", "--text", "hi"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert r.returncode == 2
-    assert "TIKTOKEN_CACHE_DIR" in r.stderr and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    steps = [
+        ["tokens", "count", "--model", "gpt-4o", "--text", "hi"],
+        ["data", "validate", str(sample), "--model", "gpt-4o-mini"],
+        ["data", "stats", str(sample), "--model", "gpt-4.1-mini"],
+        ["cost", "training", str(sample), "-m", "gpt-3.5-turbo", "--cost-per-example", "0"],  # cl100k_base
+        ["advise", "--task-type", "format", "--examples", "116", "--prompt-compliance", "0.8"],
+    ]
+    for step in steps:
+        r = subprocess.run(
+            [sys.executable, "-m", "ftadvisor", *step], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert r.returncode == 0, (step, r.stderr[-500:])
+    assert not any((tmp_path / "tmp").iterdir())  # nothing was downloaded into tiktoken's default cache
