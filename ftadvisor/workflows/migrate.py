@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ftadvisor.advisor.availability import CustomerAnswer, availability
+from ftadvisor.advisor.costs import request_cost
 from ftadvisor.backends.azure import DEFAULT_API_VERSION as AZURE_API_VERSION
-from ftadvisor.backends.base import Completion, Job
+from ftadvisor.backends.base import Backend, Completion, Job
 from ftadvisor.errors import FtAdvisorError, InputError
 from ftadvisor.pricing.catalogue import Catalogue
 from ftadvisor.tokens import base_model
@@ -207,17 +208,6 @@ class RecordResult(BaseModel):
     usd: float | None
 
 
-class Asks(Protocol):
-    def complete(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> Completion: ...
-
-
 def read_prompts(path: Path) -> list[Prompt]:
     """Chats to ask: each line's messages up to (not including) a final assistant turn, so a training file's
     own examples serve as prompts. Bad lines are named by file and line, nothing is asked."""
@@ -249,6 +239,14 @@ def _journal_ref(model: str, key: str) -> str:
     return f"{model}#{key}"
 
 
+def _fine_tuned_usd(cat: Catalogue, model: str, input_tokens: float, output_tokens: float) -> float | None:
+    """What ``model`` (a hosted fine-tune) bills for these tokens; None when the catalogue cannot price it."""
+    entry = cat.find(model, provider="openai")
+    if entry is None or entry.ft_input is None or entry.ft_output is None:
+        return None
+    return request_cost(entry, "ft", input_tokens, output_tokens)
+
+
 def plan_record(model: str, prompts_file: Path, cat: Catalogue, ledger: Any, *, max_tokens: int = 1024) -> RecordPlan:
     """What recording will ask and cost, before anything is sent: prompts answered by an earlier run are
     skipped (the ledger's journal), the rest priced at the model's fine-tuned input price plus ``max_tokens``
@@ -261,14 +259,12 @@ def plan_record(model: str, prompts_file: Path, cat: Catalogue, ledger: Any, *, 
     todo = [p for p in prompts if _journal_ref(model, p.key) not in done]
     counter = TokenCounter(encoding_name_for_model(model))
     tokens = sum(sum(counter.message(m) for m in p.messages) for p in todo)
-    entry = cat.find(model, provider="openai")
-    usd, note = None, f"{model} is not in the price catalogue: cost unknown"
-    if entry is not None and entry.ft_input is not None and entry.ft_output is not None:
-        usd = (tokens * entry.ft_input + len(todo) * max_tokens * entry.ft_output) / 1_000_000
-        note = (
-            f"{tokens:,} input tokens at ${entry.ft_input:g}/1M + up to {max_tokens:,} output tokens each at "
-            f"${entry.ft_output:g}/1M"
-        )
+    usd = _fine_tuned_usd(cat, model, tokens, len(todo) * max_tokens)
+    note = (
+        f"{tokens:,} input tokens + up to {max_tokens:,} output tokens each, at {model}'s fine-tuned prices"
+        if usd is not None
+        else f"{model} is not in the price catalogue: cost unknown"
+    )
     return RecordPlan(
         model=model,
         prompts_file=str(prompts_file),
@@ -284,7 +280,7 @@ def plan_record(model: str, prompts_file: Path, cat: Catalogue, ledger: Any, *, 
 
 def run_record(
     plan: RecordPlan,
-    source: Asks,
+    source: Backend,
     ledger: Any,
     out: Path,
     *,
@@ -342,12 +338,7 @@ def run_record(
     usage = [answers[p.key]["usage"] for p in plan.prompts if p.key in answers]
     prompt_tokens = sum(u["prompt_tokens"] for u in usage)
     completion_tokens = sum(u["completion_tokens"] for u in usage)
-    entry = cat.find(plan.model, provider="openai")
-    usd = (
-        (prompt_tokens * entry.ft_input + completion_tokens * entry.ft_output) / 1_000_000
-        if entry is not None and entry.ft_input is not None and entry.ft_output is not None
-        else None
-    )
+    usd = _fine_tuned_usd(cat, plan.model, prompt_tokens, completion_tokens)
     manifest = out.with_suffix(".manifest.json")
     result = RecordResult(
         model=plan.model,
