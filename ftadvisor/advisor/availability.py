@@ -19,7 +19,6 @@ from ftadvisor.pricing.catalogue import Catalogue, ModelEntry, OrgHistory
 OrgHistoryAnswer = OrgHistory | Literal["unknown"]  # the catalogue's histories, or "we were not told"
 # Azure: whether the subscription already deployed the model version (Microsoft's "existing customer").
 CustomerAnswer = Literal["existing", "new", "unknown"]
-CUSTOMER_ANSWERS: tuple[CustomerAnswer, ...] = ("existing", "new", "unknown")
 
 
 class Availability(BaseModel):
