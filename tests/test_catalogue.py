@@ -226,3 +226,16 @@ def test_advise_offers_the_azure_bridge_with_its_end_date_to_whoever_may_take_it
     assert unknown.endswith("existing Azure customers only: say --azure-customer existing")
     assert json.loads(run_cli(*args, "--azure-customer", "new").stdout)["bridge"] is None
     assert json.loads(run_cli(*args, "--azure-customer", "existing", "--data-must-stay").stdout)["bridge"] is None
+
+
+def test_a_verdict_that_depends_on_who_you_are_says_so(run_cli) -> None:
+    args = [
+        *("cost", "breakeven", "--base-model", "gpt-4.1", "--ft-model", "azure/gpt-4.1-mini", "--prompt-tokens"),
+        *("2300", "--input-tokens", "200", "--output-tokens", "200", "--train-cost", "20"),
+        *("--requests-per-day", "20000", "--json", *AS_OF),
+    ]
+    unknown = json.loads(run_cli(*args).stdout)["verdict"]
+    assert unknown.startswith("pays back") and unknown.endswith(
+        "(if you may still create this job: see the warning above)"
+    )
+    assert not json.loads(run_cli(*args, "--azure-customer", "existing").stdout)["verdict"].endswith("above)")

@@ -497,6 +497,8 @@ def breakeven(
         )
     r = break_even(inp)
     ft_flags = flags.get("ft_model")
+    if isinstance(ft_flags, dict) and ft_flags.get("can_create_job") is None:
+        r = r.model_copy(update={"verdict": r.verdict + " (if you may still create this job: see the warning above)"})
     if isinstance(ft_flags, dict) and ft_flags.get("can_create_job") is False and ft is not None:
         r = r.model_copy(
             update={
