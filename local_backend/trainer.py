@@ -539,7 +539,10 @@ class Reporter:
         """Close the tracked run (once) as the job ends: succeeded, paused, cancelled or failed."""
         if self.tracker is not None:
             tracker, self.tracker = self.tracker, None
-            tracker.end(status)
+            try:
+                tracker.end(status)
+            except Exception as exc:  # a tracking service's failure must not fail a finished job
+                self.event(f"Experiment tracking could not close its run: {type(exc).__name__}: {exc}")
 
     def event(self, message: str, data: dict[str, Any] | None = None) -> None:
         if self.main:
@@ -583,6 +586,7 @@ class Reporter:
                 "cost_usd": cost,
             },
         )
+        self.end("succeeded")  # the tracked run is flushed and closed before anyone can see the job succeed
         job.update(
             status="succeeded",
             finished_at=int(time.time()),
@@ -591,7 +595,6 @@ class Reporter:
             result_files=[f"{job.id}:metrics.csv"],
         )
         job.event(f"The job has successfully completed: {ft_name}")
-        self.end("succeeded")
 
 
 def train(job: JobDir) -> None:
