@@ -104,6 +104,15 @@ class Economics(BaseModel):
         return next((o for o in self.options if o.kind == kind), None)
 
 
+def _training_tokens(inp: EconomicsInput) -> tuple[int, int]:
+    """(examples, billed tokens per epoch) of the dataset being priced: its measured tokens when known."""
+    n = max(inp.examples, 1)
+    per_epoch = (
+        inp.billing_tokens_per_epoch if inp.billing_tokens_per_epoch is not None else int(n * inp.example_tokens)
+    )
+    return n, per_epoch
+
+
 def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics:
     """Price every option of ``inp`` on ``today``."""
     rpd = inp.requests_per_day
@@ -116,10 +125,7 @@ def compare(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> Economics
         assumptions.append(
             f"data collection ${per_example:g}/example, not given ({DATA_COST_SOURCE}); set --cost-per-example"
         )
-    n = max(inp.examples, 1)
-    per_epoch = (
-        inp.billing_tokens_per_epoch if inp.billing_tokens_per_epoch is not None else int(n * inp.example_tokens)
-    )
+    n, per_epoch = _training_tokens(inp)
     retrains = RETRAINS_PER_YEAR[inp.behaviour_changes]
     base = find_model(cat, inp.prompted_model) if inp.prompted_model else None
     s = (
@@ -255,8 +261,7 @@ def azure_bridge(cat: Catalogue, inp: EconomicsInput, *, today: dt.date) -> str 
     av = availability(entry, cat, today=today, customer=inp.azure_customer)
     if av.can_create_job is False:
         return None
-    n = max(inp.examples, 1)
-    per_epoch = inp.billing_tokens_per_epoch or int(n * inp.example_tokens)
+    n, per_epoch = _training_tokens(inp)
     t = training_estimate(entry, billing_tokens_per_epoch=per_epoch, n_examples=n, epochs=inp.epochs)
     days = (entry.shutdown - today).days
     text = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -208,13 +208,12 @@ class RecordResult(BaseModel):
     usd: float | None
 
 
-def read_prompts(path: Path) -> list[Prompt]:
-    """Chats to ask: each line's messages up to (not including) a final assistant turn, so a training file's
-    own examples serve as prompts. Bad lines are named by file and line, nothing is asked."""
+def _chat_lines(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any], list[dict[str, Any]]]]:
+    """(line number, the line's object, its messages) of a chat JSONL file; a line that is not one is named
+    by file and line, before anything is asked or written."""
     from ftadvisor.userfiles import read_text
 
-    prompts = []
-    for n, raw in enumerate(read_text(path, "prompts file").splitlines(), 1):
+    for n, raw in enumerate(read_text(path, what).splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -224,11 +223,25 @@ def read_prompts(path: Path) -> list[Prompt]:
         messages = item.get("messages") if isinstance(item, dict) else None
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise InputError(f"{path}:{n}: messages: expected a non-empty list of chat messages")
+        yield n, item, messages
+
+
+def _prompt_key(messages: list[dict[str, Any]]) -> str:
+    """A chat without its final answer, canonically: the same prompt gives the same key wherever it appears."""
+    body = messages[:-1] if messages and messages[-1].get("role") == "assistant" else messages
+    return json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+
+def read_prompts(path: Path) -> list[Prompt]:
+    """Chats to ask: each line's messages up to (not including) a final assistant turn, so a training file's
+    own examples serve as prompts. Bad lines are named by file and line, nothing is asked."""
+    prompts = []
+    for n, _, messages in _chat_lines(path, "prompts file"):
         if messages[-1].get("role") == "assistant":
             messages = messages[:-1]
         if not messages or messages[-1].get("role") not in ("user", "tool"):
             raise InputError(f"{path}:{n}: messages: the chat must end with a user turn to be answered")
-        key = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+        key = hashlib.sha256(_prompt_key(messages).encode()).hexdigest()[:24]
         prompts.append(Prompt(line=n, key=key, messages=messages))
     if not prompts:
         raise InputError(f"{path}: no prompts")
@@ -460,11 +473,6 @@ class RecordedSplit(BaseModel):
     dropped_for_leakage: int  # training examples whose prompt is a held-out prompt
 
 
-def _prompt_key(messages: list[dict[str, Any]]) -> str:
-    body = messages[:-1] if messages and messages[-1].get("role") == "assistant" else messages
-    return json.dumps(body, sort_keys=True, ensure_ascii=False)
-
-
 def split_recorded(recorded: Path, original: Path, workdir: Path, *, train_on: TrainOn, seed: int = 0) -> RecordedSplit:
     """Hold out a seeded share of the recorded answers (20 %, at least 20 when there are 40 or more) as the
     gold set, and write the training file: the job's own examples, the other recorded answers, or both,
@@ -474,16 +482,10 @@ def split_recorded(recorded: Path, original: Path, workdir: Path, *, train_on: T
     from ftadvisor.data.jsonl import atomic_writer
 
     records: list[tuple[int, dict[str, Any]]] = []
-    for n, raw in enumerate(recorded.read_text(encoding="utf-8").splitlines(), 1):
-        if raw.strip():
-            try:
-                item = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{recorded}:{n}: invalid_json: {exc.msg}") from None
-            messages = item.get("messages") if isinstance(item, dict) else None
-            if not isinstance(messages, list) or not messages or messages[-1].get("role") != "assistant":
-                raise InputError(f"{recorded}:{n}: messages: a recorded example ends with the hosted answer")
-            records.append((n, item))
+    for n, item, messages in _chat_lines(recorded, "recorded answers file"):
+        if messages[-1].get("role") != "assistant":
+            raise InputError(f"{recorded}:{n}: messages: a recorded example ends with the hosted answer")
+        records.append((n, item))
     if len(records) < 2:
         raise InputError(f"{recorded}: fewer than 2 recorded answers: nothing to hold out and train on")
     hold = max(round(HELD_OUT_SHARE * len(records)), min(HELD_OUT_MIN, len(records) // 2))
